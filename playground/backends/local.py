@@ -1,0 +1,401 @@
+"""Local backend: runs catalog models with Hugging Face diffusers pipelines.
+
+Weights load with the real `from_pretrained`, from the hub id in the catalog route or from a
+folder named in the JSON file at `PLAYGROUND_MODEL_PATHS` (`{"sdxl-base": "/models/sdxl"}`).
+Loaded pipelines live in a bounded LRU cache; switching modes on the same weights derives the
+mode's pipeline with `from_pipe`, sharing every module instead of loading again. Runs on one
+device are serialised by a lock. torch and diffusers are imported only when a run needs them.
+
+Settings (environment): PLAYGROUND_DEVICE (cuda, mps, cpu; default: best available),
+PLAYGROUND_DTYPE (float32, float16, bfloat16; default: the route's on cuda, float16 on mps,
+float32 on cpu), PLAYGROUND_CPU_OFFLOAD (none, model, sequential), PLAYGROUND_VAE_TILING (1/0),
+PLAYGROUND_MAX_PIPELINES (weights kept loaded, default 1).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from playground.catalog import LocalRoute, ModelSpec
+from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
+from playground.params import parse_size
+from playground.request import Prepared, Result
+
+if TYPE_CHECKING:
+    pass
+
+Progress = Callable[[dict[str, Any]], None]
+# Canonical params the backend consumes itself instead of passing to `__call__`.
+CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler"})
+MIN_TOKENIZER_SIZE = 100
+
+
+class BrokenWeights(BackendUnavailable):
+    """A weights folder loaded but is incomplete (e.g. an empty tokenizer)."""
+
+
+@dataclass
+class LocalSettings:
+    """Where weights come from and how they run; see the module docstring for the variables."""
+
+    model_paths: dict[str, str] = field(default_factory=dict)
+    device: str | None = None
+    dtype: str | None = None
+    cpu_offload: str = "none"
+    vae_tiling: bool = False
+    max_pipelines: int = 1
+
+    @classmethod
+    def from_env(cls) -> LocalSettings:
+        paths: dict[str, str] = {}
+        source = os.environ.get("PLAYGROUND_MODEL_PATHS")
+        if source:
+            try:
+                paths = {str(k): str(v) for k, v in json.loads(Path(source).read_text()).items()}
+            except (OSError, ValueError, AttributeError) as err:
+                raise PlaygroundError(f"PLAYGROUND_MODEL_PATHS={source}: cannot read it as a JSON object of "
+                                      f"model id to folder ({err})") from None
+        return cls(
+            model_paths=paths,
+            device=os.environ.get("PLAYGROUND_DEVICE") or None,
+            dtype=os.environ.get("PLAYGROUND_DTYPE") or None,
+            cpu_offload=os.environ.get("PLAYGROUND_CPU_OFFLOAD", "none"),
+            vae_tiling=os.environ.get("PLAYGROUND_VAE_TILING", "0") in ("1", "true", "yes"),
+            max_pipelines=max(1, int(os.environ.get("PLAYGROUND_MAX_PIPELINES", "1"))),
+        )
+
+
+@dataclass
+class _Loaded:
+    """One set of weights in memory: the first pipeline loaded and its siblings per class."""
+
+    source: str
+    revision: str | None
+    by_class: dict[str, Any]
+    scheduler_config: dict[str, Any]
+    scheduler: Any
+
+
+class LocalBackend:
+    """Runs Prepared requests on local diffusers pipelines. Thread-safe; one run per device at a time."""
+
+    name = "local"
+
+    def __init__(self, settings: LocalSettings | None = None):
+        self.settings = settings or LocalSettings.from_env()
+        self._cache: OrderedDict[tuple[str, str, str, str], _Loaded] = OrderedDict()
+        self._lock = threading.RLock()
+        self.stats = {"loads": 0, "from_pipe": 0, "runs": 0}
+
+    # -- where and how -------------------------------------------------------------------------
+    def source(self, model: ModelSpec) -> str:
+        """The folder or hub id the weights of `model` load from."""
+        return self.settings.model_paths.get(model.id) or _route(model).repo
+
+    def device(self) -> str:
+        if self.settings.device:
+            return self.settings.device
+        import torch
+
+        if torch.cuda.is_available():
+            return "cuda"
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return "mps"
+        return "cpu"
+
+    def dtype_name(self, model: ModelSpec) -> str:
+        if self.settings.dtype:
+            return self.settings.dtype
+        device = self.device()
+        if device.startswith("cuda"):
+            return _route(model).dtype
+        return "float16" if device == "mps" else "float32"
+
+    def health(self, model: ModelSpec, require_gpu: bool = False) -> tuple[bool, str]:
+        """Whether this backend can run `model` now, and why not."""
+        if "local" not in model.routes:
+            return False, f"{model.id} has no local route"
+        if require_gpu and not _has_accelerator():
+            return False, "no GPU on this machine (set backend to local to run on CPU anyway)"
+        src = self.source(model)
+        if model.id in self.settings.model_paths:
+            if not (Path(src) / "model_index.json").is_file():
+                return False, f"{src} (from PLAYGROUND_MODEL_PATHS) has no model_index.json"
+            return True, f"weights in {src}"
+        if _hub_snapshot(src) is None:
+            return False, f"weights for {model.id} are not downloaded: {_download_hint(model)}"
+        return True, f"weights cached from {src}"
+
+    # -- loading ---------------------------------------------------------------------------------
+    def pipeline(self, model: ModelSpec, mode: str) -> tuple[Any, _Loaded]:
+        """The pipeline for `mode`, loading the weights once and sharing them across modes."""
+        route = _route(model)
+        class_name = route.pipelines[mode]
+        key = (model.id, self.source(model), self.device(), self.dtype_name(model))
+        with self._lock:
+            loaded = self._cache.get(key)
+            if loaded is None:
+                loaded = self._load(model, class_name)
+                self._cache[key] = loaded
+                while len(self._cache) > self.settings.max_pipelines:
+                    self._cache.popitem(last=False)
+                    _free_memory()
+            self._cache.move_to_end(key)
+            if class_name not in loaded.by_class:
+                import diffusers
+
+                first = next(iter(loaded.by_class.values()))
+                loaded.by_class[class_name] = getattr(diffusers, class_name).from_pipe(first)
+                self.stats["from_pipe"] += 1
+            return loaded.by_class[class_name], loaded
+
+    def _load(self, model: ModelSpec, class_name: str) -> _Loaded:
+        import diffusers
+        import torch
+
+        src = self.source(model)
+        is_folder = model.id in self.settings.model_paths
+        if is_folder and not (Path(src) / "model_index.json").is_file():
+            raise BackendUnavailable(f"{src} (PLAYGROUND_MODEL_PATHS entry for {model.id}) is not a diffusers "
+                                     f"folder: it has no model_index.json. {_download_hint(model)}")
+        if not is_folder and _offline() and _hub_snapshot(src) is None:
+            raise BackendUnavailable(f"Weights for {model.id} are not on this machine and HF_HUB_OFFLINE is set. "
+                                     f"{_download_hint(model)}")
+        dtype = getattr(torch, self.dtype_name(model))
+        try:
+            pipe = getattr(diffusers, class_name).from_pretrained(src, dtype=dtype)
+        except (OSError, ValueError) as err:
+            raise BackendUnavailable(f"Could not load {model.id} from {src}: {err}. {_download_hint(model)}") from None
+        self.stats["loads"] += 1
+        check_whole(pipe, src)
+        for component in pipe.components.values():
+            if isinstance(component, torch.nn.Module):
+                component.eval()
+        self._place(pipe)
+        revision = None if is_folder else _commit_of(_hub_snapshot(src))
+        return _Loaded(src, revision, {class_name: pipe}, dict(pipe.scheduler.config), pipe.scheduler)
+
+    def _place(self, pipe: Any) -> None:
+        device = self.device()
+        if self.settings.cpu_offload == "model" and device != "cpu":
+            pipe.enable_model_cpu_offload()
+        elif self.settings.cpu_offload == "sequential" and device != "cpu":
+            pipe.enable_sequential_cpu_offload()
+        else:
+            pipe.to(device)
+        if self.settings.vae_tiling and hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_tiling"):
+            pipe.vae.enable_tiling()
+
+    # -- running ---------------------------------------------------------------------------------
+    def run(self, prepared: Prepared, progress: Progress | None = None,
+            cancel: threading.Event | None = None) -> Result:
+        """Run a request prepared for the local backend; returns images, seeds and what was sent."""
+        import torch
+
+        model, mode = prepared.model, prepared.mode
+        route = _route(model)
+        started = time.perf_counter()
+        with self._lock:
+            loads_before = self.stats["loads"]
+            pipe, loaded = self.pipeline(model, mode)
+            loaded_at = time.perf_counter()
+            self._set_scheduler(pipe, loaded, prepared.params.get("scheduler"))
+            args, shown = self.call_args(prepared, pipe)
+            generator_device = "cpu"
+            n = prepared.num_images
+            seeds = [(prepared.seed + i) % 2**32 for i in range(n)]
+            args["generator"] = [torch.Generator(generator_device).manual_seed(s) for s in seeds]
+            args["callback_on_step_end"] = _step_callback(progress, cancel, args.get("num_inference_steps"))
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("Cancelled before the run started.")
+            with torch.inference_mode():
+                output = pipe(**args)
+            self.stats["runs"] += 1
+            finished = time.perf_counter()
+        return Result(
+            images=list(output.images),
+            seeds=seeds,
+            backend="local",
+            model=model.id,
+            mode=mode,
+            endpoint=f"{route.repo} ({type(pipe).__name__})",
+            params=dict(prepared.params),
+            native={**shown, "generator": f"torch.Generator('{generator_device}').manual_seed(seed + i)"},
+            prompt=prepared.prompt,
+            negative_prompt=prepared.negative_prompt,
+            model_version=loaded.revision,
+            timings={"load_s": round(loaded_at - started, 4) if self.stats["loads"] > loads_before else 0.0,
+                     "inference_s": round(finished - loaded_at, 4), "total_s": round(finished - started, 4)},
+            cost=0.0,
+            device={"device": self.device(), "dtype": self.dtype_name(model), "generator_device": generator_device,
+                    "source": loaded.source, "pipeline": type(pipe).__name__},
+            input_hashes=[img.sha256 for img in prepared.images],
+            mask_hash=prepared.mask.sha256 if prepared.mask else None,
+        )
+
+    def call_args(self, prepared: Prepared, pipe: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        """`__call__` arguments for the pipeline, and a JSON-ready copy with images as hashes."""
+        route = _route(prepared.model)
+        accepted = set(inspect.signature(type(pipe).__call__).parameters)
+        args: dict[str, Any] = dict(route.call_args)
+        shown: dict[str, Any] = dict(route.call_args)
+        params = prepared.params
+        for name, value in params.items():
+            if value is None or name in CONSUMED:
+                continue
+            native = route.native.get(name, name)
+            args[native] = value
+            shown[native] = value
+        args["prompt"] = shown["prompt"] = prepared.prompt
+        if prepared.negative_prompt and "negative_prompt" in accepted:
+            args["negative_prompt"] = shown["negative_prompt"] = prepared.negative_prompt
+        self._size_args(prepared, accepted, route, args, shown)
+        if prepared.images:
+            pictures = [img.image for img in prepared.images]
+            single = prepared.model.modes[prepared.mode].max_images == 1
+            args["image"] = pictures[0] if single else pictures
+            hashes = [img.sha256 for img in prepared.images]
+            shown["image"] = hashes[0] if single else hashes
+        if prepared.mask is not None:
+            args["mask_image"] = prepared.mask.image
+            shown["mask_image"] = prepared.mask.sha256
+        _ensure_one_step(args, shown)
+        unknown = sorted(set(args) - accepted)
+        if unknown:
+            raise PlaygroundError(f"Catalog error: {type(pipe).__name__} does not take {', '.join(unknown)} "
+                                  f"(model {prepared.model.id}, mode {prepared.mode}).")
+        return args, shown
+
+    @staticmethod
+    def _size_args(prepared: Prepared, accepted: set[str], route: LocalRoute, args: dict[str, Any],
+                   shown: dict[str, Any]) -> None:
+        value = prepared.params.get("image_size")
+        size = parse_size(value) if value is not None else None
+        pixels = size.pixels() if size else None
+        explicit = "image_size" in prepared.explicit
+        if pixels is None or "height" not in accepted:
+            return
+        if prepared.images and not explicit:
+            return  # edits and inpaints follow the input image unless a size was asked for
+        width, height = pixels
+        args["width"] = shown["width"] = width
+        args["height"] = shown["height"] = height
+        # Kontext sizes its output from max_area; keep it consistent with an explicit size.
+        if "max_area" in accepted and "max_area" not in prepared.explicit:
+            args["max_area"] = shown["max_area"] = width * height
+
+    @staticmethod
+    def _set_scheduler(pipe: Any, loaded: _Loaded, name: str | None) -> None:
+        if not name or name == "Default":
+            pipe.scheduler = loaded.scheduler
+            return
+        import diffusers
+
+        from playground.catalog.sdxl import SCHEDULERS
+
+        class_name, options = SCHEDULERS[name]
+        pipe.scheduler = getattr(diffusers, class_name).from_config(loaded.scheduler_config, **options)
+
+
+def check_whole(pipe: Any, source: str) -> None:
+    """Fail loudly when a loaded pipeline is missing parts (an empty tokenizer folder loads silently)."""
+    optional = set(getattr(pipe, "_optional_components", []) or [])
+    for name, component in pipe.components.items():
+        if component is None and name not in optional:
+            raise BrokenWeights(f"{source}: component '{name}' is missing; the folder is incomplete.")
+        if name.startswith("tokenizer") and component is not None:
+            tokenizer = getattr(component, "tokenizer", component)
+            size = len(tokenizer)
+            if size <= MIN_TOKENIZER_SIZE:
+                raise BrokenWeights(f"{source}: '{name}' has only {size} tokens, so its files are missing or "
+                                    f"broken; every prompt would encode to nothing. Re-download the folder.")
+
+
+def _step_callback(progress: Progress | None, cancel: threading.Event | None,
+                   steps: int | None) -> Callable[..., dict[str, Any]]:
+    def on_step_end(pipe: Any, step: int, timestep: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled(f"Cancelled after step {step + 1}.")
+        if progress is not None:
+            total = getattr(pipe, "_num_timesteps", None) or steps or 0
+            progress({"stage": "step", "step": step + 1, "total": int(total)})
+        return kwargs
+
+    return on_step_end
+
+
+def _ensure_one_step(args: dict[str, Any], shown: dict[str, Any]) -> None:
+    """img2img runs int(steps x strength) steps; raise steps so at least one runs (Copy: 15 x 0.05)."""
+    strength, steps = args.get("strength"), args.get("num_inference_steps")
+    if strength and steps and int(steps * strength) < 1:
+        needed = int(-(-1 // strength))
+        while int(needed * strength) < 1:
+            needed += 1
+        args["num_inference_steps"] = shown["num_inference_steps"] = needed
+
+
+def _route(model: ModelSpec) -> LocalRoute:
+    route = model.routes.get("local")
+    if not isinstance(route, LocalRoute):
+        raise BackendUnavailable(f"{model.id} cannot run locally; backends: {', '.join(model.backends)}")
+    return route
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+
+
+def _hub_snapshot(repo: str) -> str | None:
+    """The local snapshot folder of a hub repo, if it is fully cached; never touches the network."""
+    if Path(repo).is_dir():
+        return repo
+    try:
+        from huggingface_hub import snapshot_download
+
+        return snapshot_download(repo, local_files_only=True)
+    except Exception:  # noqa: BLE001 - any failure here means "not cached"
+        return None
+
+
+def _commit_of(snapshot: str | None) -> str | None:
+    if snapshot and "/snapshots/" in snapshot.replace(os.sep, "/"):
+        return Path(snapshot).name
+    return None
+
+
+def _download_hint(model: ModelSpec) -> str:
+    repo = _route(model).repo
+    return (f"Download it with `hf download {repo}` (into the Hugging Face cache, HF_HOME), or save it to a "
+            f"folder and name that folder for \"{model.id}\" in the JSON file given by PLAYGROUND_MODEL_PATHS.")
+
+
+def _has_accelerator() -> bool:
+    device = os.environ.get("PLAYGROUND_DEVICE")
+    if device:
+        return device != "cpu"
+    import torch
+
+    return torch.cuda.is_available() or bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def _free_memory() -> None:
+    import gc
+
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:
+        pass
+

@@ -1,0 +1,255 @@
+"""FLUX.2: [dev] (local, fal, Replicate), [pro] / [flex] / [max] (fal, Replicate), [klein] 4B / 9B (local, fal).
+
+Facts from shared/reference/model-parameters.md §2 (fal §2.1-2.6, Replicate §2.7, diffusers 0.42.1
+§2.8-2.9) and prices from §2 and §7. Local defaults follow the diffusers `__call__` signatures; hosted
+defaults follow each provider's schema (per-backend overrides). fal's text-to-image and edit endpoints
+size the output differently, so `image_size` is declared once per mode.
+"""
+
+from __future__ import annotations
+
+from playground.catalog.common import (
+    FAL_SIZE_PRESETS,
+    I2I,
+    INPAINT,
+    T2I,
+    acceleration,
+    as_strings,
+    aspect_ratio,
+    custom_size,
+    go_fast,
+    guidance,
+    image_size,
+    max_sequence_length,
+    modes,
+    num_images,
+    only,
+    output_format,
+    output_quality,
+    padding_mask_crop,
+    prompt_expansion,
+    safety_checker,
+    safety_tolerance,
+    steps,
+    sync_mode,
+)
+from playground.catalog.spec import HostedRoute, ImageField, LocalRoute, ModelSpec, ModeSpec, Price
+from playground.params import Param
+
+# Replicate's FLUX.2 aspect ratios: the schema lists "ratios + match_input_image + custom" without the
+# full enum (§2.7, "?"); these are the ones a third-party client of flux-2-pro lists.
+REPLICATE_RATIOS: tuple[str, ...] = (
+    "match_input_image", "custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3", "21:9",
+)
+# §2.7: "0.5 MP ... 4 MP, match_input_image (exact list ?)".
+REPLICATE_RESOLUTIONS: tuple[str, ...] = ("match_input_image", "0.5 MP", "1 MP", "2 MP", "4 MP")
+TOLERANCES: tuple[int, ...] = (1, 2, 3, 4, 5)
+EDIT_PRESETS: tuple[str, ...] = (*FAL_SIZE_PRESETS, "auto")
+LOCAL_SIZE = {"min": 64, "multiple_of": 16, "default": "square_hd"}  # diffusers: None -> 1024 x 1024
+REPLICATE_COMMON = {
+    "values": {"output_format": {"jpeg": "jpg"}},
+    "output": "uri",
+}
+
+
+def _t2i_size(backends: frozenset[str]) -> Param:
+    overrides = {"local": LOCAL_SIZE} if "local" in backends else {}
+    return image_size("landscape_4_3", modes=modes(T2I), backends=backends, overrides=overrides)
+
+
+def _edit_size(default: str | None, presets: tuple[str, ...], backends: frozenset[str],
+               edit_modes: frozenset[str] = modes(I2I)) -> Param:
+    overrides = {"local": {"min": 64, "multiple_of": 16}} if "local" in backends else {}
+    follows = "auto lets the model decide" if default == "auto" else "empty follows the (last) input image"
+    return image_size(default, presets=presets, modes=edit_modes, backends=backends, overrides=overrides,
+                      description=f"Output size: a preset or width x height; {follows}.")
+
+
+def _pro_params() -> tuple[Param, ...]:
+    """The fields FLUX.2 [pro], [flex] and [max] share (§2.3-2.5, §2.7)."""
+    return (
+        _t2i_size(only("fal")),
+        _edit_size("auto", EDIT_PRESETS, only("fal")),
+        aspect_ratio("1:1", REPLICATE_RATIOS, backends=only("replicate")),
+        Param("resolution", "choice", "1 MP", choices=REPLICATE_RESOLUTIONS, backends=only("replicate"),
+              description="Output megapixels (2 MP or less recommended; ignored for a custom aspect ratio)."),
+        *custom_size(256, 2048, backends=only("replicate")),
+        safety_tolerance(2, TOLERANCES),
+        safety_checker(backends=only("fal")),
+        output_format("jpeg", ("jpeg", "png", "webp"),
+                      overrides={"fal": {"choices": ("jpeg", "png")}, "replicate": {"default": "webp"}}),
+        output_quality(),
+        sync_mode(),
+    )
+
+
+def _pro_model(key: str, name: str, description: str, max_refs: int, fal_price: Price,
+               replicate_price: Price | None, extra: tuple[Param, ...] = (),
+               rename: dict[str, str] | None = None) -> ModelSpec:
+    fal_edit = f"fal-ai/{key}/edit"
+    return ModelSpec(
+        id=key,
+        family="flux2",
+        label=f"FLUX.2 [{name}]",
+        description=description,
+        modes={T2I: ModeSpec(T2I), I2I: ModeSpec(I2I, 1, max_refs, f"edit with up to {max_refs} reference images")},
+        params=(*extra, *_pro_params()),
+        routes={
+            "fal": HostedRoute(
+                provider="fal",
+                endpoints={T2I: f"fal-ai/{key}", I2I: fal_edit},
+                # The schema states no maximum for image_urls (§2.3, "?"); use Replicate's.
+                image_fields={I2I: ImageField("image_urls", "list", max_refs)},
+                values=as_strings("safety_tolerance", TOLERANCES),
+                price=fal_price,
+            ),
+            "replicate": HostedRoute(
+                provider="replicate",
+                endpoints={T2I: f"black-forest-labs/{key}", I2I: f"black-forest-labs/{key}"},
+                image_fields={I2I: ImageField("input_images", "list", max_refs)},
+                rename=rename or {},
+                price=replicate_price,
+                **REPLICATE_COMMON,
+            ),
+        },
+    )
+
+
+FLUX2_DEV = ModelSpec(
+    id="flux-2-dev",
+    family="flux2",
+    label="FLUX.2 [dev]",
+    description="FLUX.2 [dev]: 32B open-weight model for text-to-image and multi-reference editing.",
+    modes={
+        T2I: ModeSpec(T2I),
+        # fal and Replicate both take at most 4 references; diffusers states no limit.
+        I2I: ModeSpec(I2I, 1, 4, "edit with up to 4 reference images"),
+    },
+    params=(
+        _t2i_size(only("local", "fal")),
+        _edit_size(None, FAL_SIZE_PRESETS, only("local", "fal")),
+        aspect_ratio("1:1", REPLICATE_RATIOS, backends=only("replicate")),
+        *custom_size(256, 1440, backends=only("replicate")),
+        steps(28, 1, 50, backends=only("local", "fal"), overrides={"fal": {"min": 4}, "local": {"default": 50}}),
+        guidance(2.5, 0.0, 20.0, backends=only("local", "fal"), overrides={"local": {"default": 4.0}}),
+        num_images(1, 4, backends=only("local", "fal")),
+        acceleration("regular", backends=only("fal")),
+        prompt_expansion(False, backends=only("fal")),
+        Param("caption_upsample_temperature", "float", None, 0.0, 2.0, 0.05, backends=only("local"), advanced=True,
+              label="Prompt upsampling temperature",
+              description="Rewrite the prompt with the text encoder before generating, at this temperature "
+                          "(0.15 recommended; empty = off)."),
+        max_sequence_length(512),
+        safety_checker(backends=only("fal", "replicate")),
+        output_format("png", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),
+                      overrides={"replicate": {"default": "webp"}}),
+        output_quality(),
+        go_fast(),
+        sync_mode(),
+    ),
+    routes={
+        "local": LocalRoute(
+            repo="black-forest-labs/FLUX.2-dev",
+            pipelines={T2I: "Flux2Pipeline", I2I: "Flux2Pipeline"},
+            dtype="bfloat16",
+            native={"num_images": "num_images_per_prompt"},
+            size_multiple=16,
+            license_note="FLUX [dev] Non-Commercial License; gated on the Hub.",
+        ),
+        "fal": HostedRoute(
+            provider="fal",
+            endpoints={T2I: "fal-ai/flux-2", I2I: "fal-ai/flux-2/edit"},
+            image_fields={I2I: ImageField("image_urls", "list", 4)},
+            # The edit price is unknown (§2.2, "?"); dev is billed per MP, inputs expected to count.
+            price=Price(per_megapixel=0.012, inputs_count=True, source="fal llms.txt for fal-ai/flux-2 (§2.1, §7)"),
+        ),
+        "replicate": HostedRoute(
+            provider="replicate",
+            endpoints={T2I: "black-forest-labs/flux-2-dev", I2I: "black-forest-labs/flux-2-dev"},
+            image_fields={I2I: ImageField("input_images", "list", 4)},
+            inverted={"enable_safety_checker": "disable_safety_checker"},
+            # $0.012/MP is the go_fast price (the default); $0.014/MP without it.
+            price=Price(per_megapixel=0.012, inputs_count=True, source="Puter billing config (§7, L)"),
+            **REPLICATE_COMMON,
+        ),
+    },
+)
+
+FLUX2_PRO = _pro_model(
+    "flux-2-pro", "pro", "FLUX.2 [pro]: BFL's production model for generation and multi-reference editing.", 8,
+    Price(first_megapixel=0.03, per_megapixel=0.015, inputs_count=True, source="fal llms.txt (§2.3, §7)"),
+    # $0.015 per run + $0.015 per input and output MP: the same as $0.03 first MP + $0.015 per extra MP.
+    Price(first_megapixel=0.03, per_megapixel=0.015, inputs_count=True, source="Puter billing config (§7, L)"),
+)
+
+FLUX2_FLEX = _pro_model(
+    "flux-2-flex", "flex", "FLUX.2 [flex]: adjustable steps and guidance; strong typography.", 10,
+    Price(per_megapixel=0.05, inputs_count=True, source="fal llms.txt (§2.4, §7)"),
+    None,
+    extra=(
+        # Replicate's steps/guidance ranges are unknown (§9); assumed to match fal's.
+        steps(28, 2, 50, overrides={"replicate": {"default": 50}}),
+        guidance(3.5, 1.5, 10.0),
+        # fal dropped this field from its newest types (§2.4, "?"); Replicate's examples use true.
+        prompt_expansion(True),
+    ),
+    rename={"num_inference_steps": "steps", "guidance_scale": "guidance", "enable_prompt_expansion": "prompt_upsampling"},
+)
+
+FLUX2_MAX = _pro_model(
+    "flux-2-max", "max", "FLUX.2 [max]: BFL's highest-fidelity FLUX.2 model.", 8,
+    Price(first_megapixel=0.07, per_megapixel=0.03, inputs_count=True, source="fal llms.txt (§2.5, §7)"),
+    None,
+)
+
+
+def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
+    key = f"flux-2-klein-{size}"
+    image_modes = modes(I2I, INPAINT)
+    return ModelSpec(
+        id=key,
+        family="flux2",
+        label=f"FLUX.2 [klein] {size.upper()}",
+        description=f"FLUX.2 [klein] {size.upper()}: step-distilled compact model, 4 steps, no guidance.",
+        modes={
+            T2I: ModeSpec(T2I),
+            I2I: ModeSpec(I2I, 1, 4, "edit with up to 4 reference images"),
+            INPAINT: ModeSpec(INPAINT, 1, 1, "repaint the white part of the mask"),
+        },
+        params=(
+            _t2i_size(only("local", "fal")),
+            # The inpaint pipeline always works at the input's size, so no size there.
+            _edit_size(None, FAL_SIZE_PRESETS, only("local", "fal")),
+            # The distilled checkpoints ignore guidance_scale (diffusers `is_distilled`), so it is not offered.
+            steps(4, 1, 50, overrides={"fal": {"min": 4, "max": 8}}),
+            num_images(1, 4),
+            Param("strength", "float", 0.8, 0.0, 1.0, 0.01, modes=modes(INPAINT), backends=only("local"),
+                  label="Denoising strength",
+                  description="How much of the masked area to repaint: 1 ignores what was there."),
+            padding_mask_crop(),
+            max_sequence_length(512),
+            safety_checker(backends=only("fal")),
+            output_format("png", ("jpeg", "png", "webp"), backends=only("fal")),
+            sync_mode(),
+        ),
+        routes={
+            "local": LocalRoute(
+                repo=f"black-forest-labs/FLUX.2-klein-{size.upper()}",
+                pipelines={T2I: "Flux2KleinPipeline", I2I: "Flux2KleinPipeline",
+                           INPAINT: "Flux2KleinInpaintPipeline"},
+                dtype="bfloat16",
+                native={"num_images": "num_images_per_prompt"},
+                size_multiple=16,
+                license_note=license_note,
+            ),
+            "fal": HostedRoute(
+                provider="fal",
+                endpoints={T2I: f"fal-ai/flux-2/klein/{size}", I2I: f"fal-ai/flux-2/klein/{size}/edit"},
+                image_fields={I2I: ImageField("image_urls", "list", 4)},
+                price=fal_price,
+            ),
+        },
+        modes_unused := None,  # noqa: F841 - placeholder removed below
+    ) if False else ModelSpec(  # pragma: no cover - replaced below
+        id=key, family="flux2", label="", description="", modes={}, params=(), routes={},
+    ) if False else _klein_spec(key, size, fal_price, license_note, image_modes)

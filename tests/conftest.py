@@ -1,0 +1,93 @@
+"""Shared fixtures: offline settings, tiny random-weight pipelines saved to disk, sample images.
+
+The tiny pipelines are built in code once per source version of tests/tiny_pipelines.py and kept
+under the pytest cache, so later runs load them straight away through the real `from_pretrained`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+# Before anything imports huggingface_hub: fail fast instead of hanging on the network, and use an
+# empty hub cache so "weights not downloaded" is the truth in tests.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
+os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="playground-empty-hub-")
+os.environ.pop("PLAYGROUND_MODEL_PATHS", None)
+os.environ.pop("FAL_KEY", None)
+os.environ.pop("REPLICATE_API_TOKEN", None)
+
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+TESTS = Path(__file__).parent
+# Which tiny folder serves which catalog model.
+TINY_FOR_MODEL = {
+    "sdxl-base": "sdxl",
+    "sdxl-turbo": "sdxl",
+    "flux-kontext-dev": "kontext",
+    "flux-schnell": "flux-schnell",
+    "flux-2-dev": "flux2",
+    "flux-2-klein-4b": "flux2-klein",
+    "flux-2-klein-9b": "flux2-klein",
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_root(pytestconfig: pytest.Config) -> dict[str, Path]:
+    """Folders of the tiny pipelines, built once per version of tiny_pipelines.py."""
+    from tests import tiny_pipelines
+
+    digest = hashlib.sha256((TESTS / "tiny_pipelines.py").read_bytes()).hexdigest()[:12]
+    root = Path(pytestconfig.cache.mkdir(f"tiny-pipelines-{digest}"))
+    done = root / "built.json"
+    if done.is_file():
+        return {k: Path(v) for k, v in json.loads(done.read_text()).items()}
+    built = tiny_pipelines.build_all(root)
+    done.write_text(json.dumps({k: str(v) for k, v in built.items()}))
+    return built
+
+
+@pytest.fixture(scope="session")
+def model_paths(tiny_root: dict[str, Path]) -> dict[str, str]:
+    """Catalog model id → tiny folder, as PLAYGROUND_MODEL_PATHS would map them."""
+    return {model: str(tiny_root[key]) for model, key in TINY_FOR_MODEL.items()}
+
+
+@pytest.fixture(scope="session")
+def model_paths_file(model_paths: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("config") / "model-paths.json"
+    path.write_text(json.dumps(model_paths))
+    return path
+
+
+@pytest.fixture
+def local_backend(model_paths: dict[str, str]):
+    """A fresh local backend on CPU over the tiny folders (its own cache, so load counts are exact)."""
+    from playground.backends.local import LocalBackend, LocalSettings
+
+    return LocalBackend(LocalSettings(model_paths=model_paths, device="cpu", max_pipelines=2))
+
+
+def make_image(width: int = 64, height: int = 64, color: tuple[int, int, int] = (200, 40, 40),
+               pattern: int = 0) -> Image.Image:
+    """A deterministic test picture: a colour with a diagonal pattern so it is not flat."""
+    image = Image.new("RGB", (width, height), color)
+    pixels = image.load()
+    for y in range(height):
+        for x in range(width):
+            if (x + y + pattern) % 8 < 3:
+                pixels[x, y] = (color[2], color[0], color[1])
+    return image
+
+
+def make_mask(width: int = 64, height: int = 64) -> Image.Image:
+    """White square in the middle (repaint), black around it (keep)."""
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(255, (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
+    return mask

@@ -1,0 +1,205 @@
+"""The local diffusers backend on tiny random-weight pipelines loaded through the real from_pretrained."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from playground.backends.local import BrokenWeights, LocalBackend, LocalSettings
+from playground.errors import BackendUnavailable, Cancelled
+from playground.request import Request, Result
+from playground.validation import validate
+from tests.conftest import make_image, make_mask
+
+SMALL = {"image_size": "64x64"}
+FLUX_TEXT = {"max_sequence_length": 128}
+
+
+def run(backend: LocalBackend, **kw) -> Result:
+    kw.setdefault("backend", "local")
+    request = Request(**kw)
+    return backend.run(validate(request))
+
+
+def png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+CASES = [
+    pytest.param(dict(model="sdxl-base", prompt="a red fox", params={**SMALL, "num_inference_steps": 2}),
+                 id="sdxl-t2i"),
+    pytest.param(dict(model="sdxl-base", mode="image-to-image", prompt="a red fox", images=[make_image()],
+                      params={"num_inference_steps": 4}), id="sdxl-i2i"),
+    pytest.param(dict(model="sdxl-base", mode="inpaint", prompt="a red fox", images=[make_image()], mask=make_mask(),
+                      params={"num_inference_steps": 2}), id="sdxl-inpaint"),
+    pytest.param(dict(model="sdxl-turbo", prompt="a red fox", params=SMALL), id="sdxl-turbo-t2i"),
+    pytest.param(dict(model="flux-kontext-dev", mode="image-to-image", prompt="make it blue", images=[make_image()],
+                      params={"num_inference_steps": 2, "max_area": 64 * 64, "auto_resize": False, **FLUX_TEXT}),
+                 id="kontext-edit"),
+    pytest.param(dict(model="flux-kontext-dev", mode="inpaint", prompt="a hat", images=[make_image()],
+                      mask=make_mask(), params={"num_inference_steps": 2, "max_area": 64 * 64, "auto_resize": False,
+                                                **FLUX_TEXT}), id="kontext-inpaint"),
+    pytest.param(dict(model="flux-schnell", prompt="a lighthouse", params={**SMALL, "num_inference_steps": 2,
+                                                                            **FLUX_TEXT}), id="schnell-t2i"),
+    pytest.param(dict(model="flux-2-dev", prompt="a lighthouse", params={**SMALL, "num_inference_steps": 2,
+                                                                          **FLUX_TEXT}), id="flux2-t2i"),
+    pytest.param(dict(model="flux-2-dev", mode="image-to-image", prompt="combine them",
+                      images=[make_image(), make_image(color=(20, 90, 200))],
+                      params={**SMALL, "num_inference_steps": 2, **FLUX_TEXT}), id="flux2-multi-ref-edit"),
+    pytest.param(dict(model="flux-2-klein-4b", prompt="a lighthouse", params={**SMALL, "num_inference_steps": 2,
+                                                                               **FLUX_TEXT}), id="klein-t2i"),
+    pytest.param(dict(model="flux-2-klein-9b", mode="image-to-image", prompt="make it night",
+                      images=[make_image()], params={**SMALL, "num_inference_steps": 2, **FLUX_TEXT}),
+                 id="klein-edit"),
+    pytest.param(dict(model="flux-2-klein-4b", mode="inpaint", prompt="a moon", images=[make_image()],
+                      mask=make_mask(), params={"num_inference_steps": 2, **FLUX_TEXT}), id="klein-inpaint"),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_every_family_and_mode_runs_end_to_end_deterministically(local_backend, case):
+    first = run(local_backend, seed=7, **case)
+    again = run(local_backend, seed=7, **case)
+    other = run(local_backend, seed=8, **case)
+    assert [img.size for img in first.images] == [(64, 64)]
+    assert first.seeds == [7] and first.backend == "local"
+    assert png(first.images[0]) == png(again.images[0]), "same seed and inputs must give the same bytes"
+    assert not np.array_equal(np.asarray(first.images[0]), np.asarray(other.images[0])), "seeds must matter"
+    assert first.device == {"device": "cpu", "dtype": "float32", "generator_device": "cpu",
+                            "source": first.device["source"], "pipeline": first.device["pipeline"]}
+    assert first.native["prompt"] == case["prompt"]
+
+
+def test_several_images_get_consecutive_seeds(local_backend):
+    result = run(local_backend, model="sdxl-base", prompt="x", seed=41,
+                 params={**SMALL, "num_inference_steps": 2, "num_images": 3})
+    assert result.seeds == [41, 42, 43] and len(result.images) == 3
+    assert result.native["num_images_per_prompt"] == 3
+
+
+def test_switching_modes_reuses_loaded_weights(local_backend):
+    run(local_backend, model="sdxl-base", prompt="x", params={**SMALL, "num_inference_steps": 1})
+    run(local_backend, model="sdxl-base", mode="image-to-image", prompt="x", images=[make_image()],
+        params={"num_inference_steps": 2})
+    run(local_backend, model="sdxl-base", mode="inpaint", prompt="x", images=[make_image()], mask=make_mask(),
+        params={"num_inference_steps": 1})
+    run(local_backend, model="sdxl-base", prompt="y", params={**SMALL, "num_inference_steps": 1})
+    assert local_backend.stats["loads"] == 1 and local_backend.stats["from_pipe"] == 2
+    model = validate(Request(model="sdxl-base", prompt="x")).model
+    t2i, _ = local_backend.pipeline(model, "text-to-image")
+    inpaint, _ = local_backend.pipeline(model, "inpaint")
+    assert type(inpaint).__name__ == "StableDiffusionXLInpaintPipeline"
+    for name in ("unet", "vae", "text_encoder", "text_encoder_2", "tokenizer"):
+        assert getattr(t2i, name) is getattr(inpaint, name), f"{name} must be shared, not reloaded"
+    assert local_backend.stats["loads"] == 1
+
+
+def test_cache_is_bounded(model_paths):
+    backend = LocalBackend(LocalSettings(model_paths=model_paths, device="cpu", max_pipelines=1))
+    run(backend, model="sdxl-base", prompt="x", params={**SMALL, "num_inference_steps": 1})
+    run(backend, model="flux-schnell", prompt="x", params={**SMALL, "num_inference_steps": 1, **FLUX_TEXT})
+    run(backend, model="sdxl-base", prompt="x", params={**SMALL, "num_inference_steps": 1})
+    assert backend.stats["loads"] == 3 and len(backend._cache) == 1
+
+
+def test_every_component_is_in_eval_mode(local_backend):
+    import torch
+
+    model = validate(Request(model="flux-2-dev", prompt="x")).model
+    pipe, _ = local_backend.pipeline(model, "text-to-image")
+    modules = [c for c in pipe.components.values() if isinstance(c, torch.nn.Module)]
+    assert modules and not any(m.training for m in modules)
+
+
+def test_copy_mode_sends_the_exact_mapping(local_backend):
+    result = run(local_backend, model="sdxl-base", mode="image-to-image", prompt="x", images=[make_image()],
+                 params={"edit_style": "copy"}, seed=1)
+    assert (result.params["strength"], result.params["guidance_scale"], result.params["num_inference_steps"]) == (
+        0.05, 1.0, 15)
+    assert result.native["strength"] == 0.05 and result.native["guidance_scale"] == 1.0
+    # 15 steps x 0.05 would run no step at all; the backend raises steps so exactly one runs
+    assert result.native["num_inference_steps"] == 20
+    assert "negative_prompt" not in result.native
+    modify = run(local_backend, model="sdxl-base", mode="image-to-image", prompt="x", images=[make_image()],
+                 params={"num_inference_steps": 4}, seed=1)
+    assert modify.native["strength"] == 0.5 and modify.native["negative_prompt"] == "blurry, low quality"
+
+
+def test_scheduler_choice_swaps_the_sampler_and_default_restores_it(local_backend):
+    result = run(local_backend, model="sdxl-base", prompt="x", seed=3,
+                 params={**SMALL, "num_inference_steps": 2, "scheduler": "DPM++ 2M Karras"})
+    model = validate(Request(model="sdxl-base", prompt="x")).model
+    pipe, loaded = local_backend.pipeline(model, "text-to-image")
+    assert type(pipe.scheduler).__name__ == "DPMSolverMultistepScheduler"
+    assert pipe.scheduler.config.use_karras_sigmas is True
+    assert result.params["scheduler"] == "DPM++ 2M Karras"
+    run(local_backend, model="sdxl-base", prompt="x", params={**SMALL, "num_inference_steps": 1})
+    assert pipe.scheduler is loaded.scheduler
+
+
+def test_progress_reports_each_step_in_order(local_backend):
+    events: list[dict] = []
+    local_backend.run(validate(Request(model="sdxl-base", prompt="x", backend="local",
+                                       params={**SMALL, "num_inference_steps": 3})), progress=events.append)
+    assert events == [{"stage": "step", "step": i, "total": 3} for i in (1, 2, 3)]
+
+
+def test_cancel_between_steps_stops_the_run(local_backend):
+    cancel = threading.Event()
+    seen: list[int] = []
+
+    def progress(event: dict) -> None:
+        seen.append(event["step"])
+        cancel.set()
+
+    prepared = validate(Request(model="sdxl-base", prompt="x", backend="local",
+                                params={**SMALL, "num_inference_steps": 5}))
+    with pytest.raises(Cancelled, match="Cancelled after step 2"):
+        local_backend.run(prepared, progress=progress, cancel=cancel)
+    assert seen == [1]
+
+
+def test_missing_weights_offline_fail_fast_with_what_to_download():
+    backend = LocalBackend(LocalSettings(device="cpu"))
+    prepared = validate(Request(model="sdxl-base", prompt="x", backend="local"))
+    ok, why = backend.health(prepared.model)
+    assert not ok and "hf download stabilityai/stable-diffusion-xl-base-1.0" in why
+    with pytest.raises(BackendUnavailable) as info:
+        backend.run(prepared)
+    message = str(info.value)
+    assert "HF_HUB_OFFLINE" in message and "hf download stabilityai/stable-diffusion-xl-base-1.0" in message
+    assert "PLAYGROUND_MODEL_PATHS" in message
+
+
+def test_broken_folder_with_empty_tokenizer_fails_loudly(tiny_root, tmp_path):
+    broken = tmp_path / "sdxl-broken"
+    shutil.copytree(tiny_root["sdxl"], broken)
+    for child in (broken / "tokenizer_2").iterdir():
+        child.unlink()
+    backend = LocalBackend(LocalSettings(model_paths={"sdxl-base": str(broken)}, device="cpu"))
+    with pytest.raises(BrokenWeights, match=r"'tokenizer_2' has only \d+ tokens"):
+        run(backend, model="sdxl-base", prompt="x", params={**SMALL, "num_inference_steps": 1})
+
+
+def test_folder_that_is_not_a_pipeline(tmp_path):
+    backend = LocalBackend(LocalSettings(model_paths={"sdxl-base": str(tmp_path)}, device="cpu"))
+    prepared = validate(Request(model="sdxl-base", prompt="x", backend="local"))
+    assert backend.health(prepared.model) == (False, f"{tmp_path} (from PLAYGROUND_MODEL_PATHS) has no "
+                                                     "model_index.json")
+    with pytest.raises(BackendUnavailable, match="has no model_index.json"):
+        backend.run(prepared)
+
+
+def test_model_paths_file_is_read_from_the_environment(model_paths_file, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file))
+    settings = LocalSettings.from_env()
+    assert settings.model_paths["sdxl-base"].endswith("sdxl")
+    monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file.parent / "nope.json"))
+    with pytest.raises(Exception, match="PLAYGROUND_MODEL_PATHS=.*nope.json: cannot read it"):
+        LocalSettings.from_env()
