@@ -84,7 +84,8 @@ class Param:
 
     `backends` limits the backends that accept it (None: every backend of the model);
     `modes` limits the modes it applies to (None: every mode); `overrides` narrows the spec for
-    one backend, e.g. `{"replicate": {"max": 10}}`. For `size`, `choices` are the allowed presets
+    a backend, a mode or both, e.g. `{"replicate": {"max": 10}, "local:inpaint": {"default": 7.5}}`.
+    For `size`, `choices` are the allowed presets
     and min/max bound each side of an explicit size.
     """
 
@@ -121,11 +122,14 @@ class Param:
             return False
         return True
 
-    def for_backend(self, backend: str | None) -> Param:
-        """This spec with the backend's overrides applied."""
-        if backend and backend in self.overrides:
-            return replace(self, overrides={}, **self.overrides[backend])
-        return self
+    def for_backend(self, backend: str | None, mode: str | None = None) -> Param:
+        """This spec narrowed for a backend and mode: overrides keyed by the backend, then by the
+        mode, then by "backend:mode" apply in that order."""
+        keys = [k for k in (backend, mode, f"{backend}:{mode}" if backend and mode else None) if k]
+        changes: dict[str, Any] = {}
+        for key in keys:
+            changes.update(self.overrides.get(key, {}))
+        return replace(self, overrides={}, **changes) if changes else self
 
     def allowed(self) -> str:
         """A human description of the allowed values."""

@@ -82,7 +82,9 @@ class Prepared:
         return DEFAULT_PIXELS
 
     def input_megapixels(self) -> float:
-        return sum(img.size[0] * img.size[1] for img in self.images) / 1_000_000
+        from playground.catalog.spec import MEGAPIXEL
+
+        return sum(img.size[0] * img.size[1] for img in self.images) / MEGAPIXEL
 
 
 @dataclass

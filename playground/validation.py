@@ -149,7 +149,7 @@ def _check_params(model: ModelSpec, given: Any, mode: str, backend: str, problem
             continue
         spec: Param | None = model.param(name)
         if spec is not None:
-            spec = spec.for_backend(concrete)
+            spec = spec.for_backend(concrete, mode)
         if spec is None:
             problems.append(Problem(field, value, f"a parameter of {model.id} in {mode}: {', '.join(accepted)}"))
             continue

@@ -140,7 +140,8 @@ def test_mask_in_a_mode_without_masks():
 
 
 def test_prompt_required_and_length_limited():
-    assert problems_of(Request(model="flux-2-pro", prompt="  "))["prompt"] == "a non-empty prompt (required by flux-2-pro)"
+    found = problems_of(Request(model="flux-2-pro", prompt="  "))
+    assert found["prompt"] == "a non-empty prompt (required by flux-2-pro)"
     assert problems_of(Request(model="flux-2-pro", prompt="a" * 2001))["prompt"] == "at most 2000 characters"
 
 

@@ -33,6 +33,14 @@ def get_backend(name: str) -> Any:
                 from playground.backends.local import LocalBackend
 
                 _backends[name] = LocalBackend()
+            elif name == "fal":
+                from playground.backends.fal import FalBackend
+
+                _backends[name] = FalBackend()
+            elif name == "replicate":
+                from playground.backends.replicate import ReplicateBackend
+
+                _backends[name] = ReplicateBackend()
             else:
                 raise BackendUnavailable(f"Backend {name} is not available in this build.")
         return _backends[name]

@@ -115,6 +115,9 @@ def edit_style_params(image_modes: frozenset[str] = frozenset({I2I})) -> tuple[P
     )
 
 
+# Replicate's FLUX and Kontext models spell JPEG `jpg`.
+REPLICATE_JPG: dict[str, dict[Any, Any]] = {"output_format": {"jpeg": "jpg"}}
+
 # FLUX.1 aspect ratios (Replicate cog-flux and Kontext; §3.4, §4).
 FLUX_ASPECT_RATIOS: tuple[str, ...] = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
 

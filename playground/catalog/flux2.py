@@ -2,8 +2,7 @@
 
 Facts from shared/reference/model-parameters.md §2 (fal §2.1-2.6, Replicate §2.7, diffusers 0.42.1
 §2.8-2.9) and prices from §2 and §7. Local defaults follow the diffusers `__call__` signatures; hosted
-defaults follow each provider's schema (per-backend overrides). fal's text-to-image and edit endpoints
-size the output differently, so `image_size` is declared once per mode.
+defaults follow each provider's schema (per-backend overrides).
 """
 
 from __future__ import annotations
@@ -12,6 +11,7 @@ from playground.catalog.common import (
     FAL_SIZE_PRESETS,
     I2I,
     INPAINT,
+    REPLICATE_JPG,
     T2I,
     acceleration,
     as_strings,
@@ -45,31 +45,23 @@ REPLICATE_RATIOS: tuple[str, ...] = (
 REPLICATE_RESOLUTIONS: tuple[str, ...] = ("match_input_image", "0.5 MP", "1 MP", "2 MP", "4 MP")
 TOLERANCES: tuple[int, ...] = (1, 2, 3, 4, 5)
 EDIT_PRESETS: tuple[str, ...] = (*FAL_SIZE_PRESETS, "auto")
-LOCAL_SIZE = {"min": 64, "multiple_of": 16, "default": "square_hd"}  # diffusers: None -> 1024 x 1024
-REPLICATE_COMMON = {
-    "values": {"output_format": {"jpeg": "jpg"}},
-    "output": "uri",
-}
+UNSET_SIZE = "landscape_4_3 on fal and 1024 x 1024 locally for text-to-image, the input's size for edits"
 
 
-def _t2i_size(backends: frozenset[str]) -> Param:
-    overrides = {"local": LOCAL_SIZE} if "local" in backends else {}
-    return image_size("landscape_4_3", modes=modes(T2I), backends=backends, overrides=overrides)
-
-
-def _edit_size(default: str | None, presets: tuple[str, ...], backends: frozenset[str],
-               edit_modes: frozenset[str] = modes(I2I)) -> Param:
-    overrides = {"local": {"min": 64, "multiple_of": 16}} if "local" in backends else {}
-    follows = "auto lets the model decide" if default == "auto" else "empty follows the (last) input image"
-    return image_size(default, presets=presets, modes=edit_modes, backends=backends, overrides=overrides,
-                      description=f"Output size: a preset or width x height; {follows}.")
+def _size(presets: tuple[str, ...], backends: frozenset[str], unset: str) -> Param:
+    """One size for text-to-image and edits. fal's default differs per mode (landscape_4_3 for text-to-image,
+    the input's size or `auto` for edits) and a Param has one default, so it stays unset and fal applies its
+    own; locally an unset size is 1024 x 1024, and edits follow the input unless a size is given."""
+    overrides = {"local": {"min": 64, "multiple_of": 16, "default": "square_hd"}} if "local" in backends else {}
+    return image_size(None, presets=presets, modes=modes(T2I, I2I), backends=backends, overrides=overrides,
+                      description=f"Output size: a preset or width x height; empty uses {unset}.")
 
 
 def _pro_params() -> tuple[Param, ...]:
     """The fields FLUX.2 [pro], [flex] and [max] share (§2.3-2.5, §2.7)."""
     return (
-        _t2i_size(only("fal")),
-        _edit_size("auto", EDIT_PRESETS, only("fal")),
+        # `auto` is for edits only (§2.3).
+        _size(EDIT_PRESETS, only("fal"), "landscape_4_3 for text-to-image and auto (model decides) for edits"),
         aspect_ratio("1:1", REPLICATE_RATIOS, backends=only("replicate")),
         Param("resolution", "choice", "1 MP", choices=REPLICATE_RESOLUTIONS, backends=only("replicate"),
               description="Output megapixels (2 MP or less recommended; ignored for a custom aspect ratio)."),
@@ -109,7 +101,8 @@ def _pro_model(key: str, name: str, description: str, max_refs: int, fal_price: 
                 image_fields={I2I: ImageField("input_images", "list", max_refs)},
                 rename=rename or {},
                 price=replicate_price,
-                **REPLICATE_COMMON,
+                values=REPLICATE_JPG,
+                output="uri",
             ),
         },
     )
@@ -122,12 +115,11 @@ FLUX2_DEV = ModelSpec(
     description="FLUX.2 [dev]: 32B open-weight model for text-to-image and multi-reference editing.",
     modes={
         T2I: ModeSpec(T2I),
-        # fal and Replicate both take at most 4 references; diffusers states no limit.
-        I2I: ModeSpec(I2I, 1, 4, "edit with up to 4 reference images"),
+        # FLUX.2 takes up to 10 references (BFL) and diffusers states no limit; fal and Replicate take 4.
+        I2I: ModeSpec(I2I, 1, 10, "edit with up to 10 reference images (4 on fal and Replicate)"),
     },
     params=(
-        _t2i_size(only("local", "fal")),
-        _edit_size(None, FAL_SIZE_PRESETS, only("local", "fal")),
+        _size(FAL_SIZE_PRESETS, only("local", "fal"), UNSET_SIZE),
         aspect_ratio("1:1", REPLICATE_RATIOS, backends=only("replicate")),
         *custom_size(256, 1440, backends=only("replicate")),
         steps(28, 1, 50, backends=only("local", "fal"), overrides={"fal": {"min": 4}, "local": {"default": 50}}),
@@ -170,7 +162,8 @@ FLUX2_DEV = ModelSpec(
             inverted={"enable_safety_checker": "disable_safety_checker"},
             # $0.012/MP is the go_fast price (the default); $0.014/MP without it.
             price=Price(per_megapixel=0.012, inputs_count=True, source="Puter billing config (§7, L)"),
-            **REPLICATE_COMMON,
+            values=REPLICATE_JPG,
+            output="uri",
         ),
     },
 )
@@ -193,7 +186,8 @@ FLUX2_FLEX = _pro_model(
         # fal dropped this field from its newest types (§2.4, "?"); Replicate's examples use true.
         prompt_expansion(True),
     ),
-    rename={"num_inference_steps": "steps", "guidance_scale": "guidance", "enable_prompt_expansion": "prompt_upsampling"},
+    rename={"num_inference_steps": "steps", "guidance_scale": "guidance",
+            "enable_prompt_expansion": "prompt_upsampling"},
 )
 
 FLUX2_MAX = _pro_model(
@@ -204,23 +198,22 @@ FLUX2_MAX = _pro_model(
 
 
 def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
-    key = f"flux-2-klein-{size}"
-    image_modes = modes(I2I, INPAINT)
+    name = size.upper()
     return ModelSpec(
-        id=key,
+        id=f"flux-2-klein-{size}",
         family="flux2",
-        label=f"FLUX.2 [klein] {size.upper()}",
-        description=f"FLUX.2 [klein] {size.upper()}: step-distilled compact model, 4 steps, no guidance.",
+        label=f"FLUX.2 [klein] {name}",
+        description=f"FLUX.2 [klein] {name}: step-distilled compact model; 4 steps, no guidance.",
         modes={
             T2I: ModeSpec(T2I),
+            # fal's edit takes at most 4 references; diffusers states no limit.
             I2I: ModeSpec(I2I, 1, 4, "edit with up to 4 reference images"),
             INPAINT: ModeSpec(INPAINT, 1, 1, "repaint the white part of the mask"),
         },
         params=(
-            _t2i_size(only("local", "fal")),
-            # The inpaint pipeline always works at the input's size, so no size there.
-            _edit_size(None, FAL_SIZE_PRESETS, only("local", "fal")),
-            # The distilled checkpoints ignore guidance_scale (diffusers `is_distilled`), so it is not offered.
+            # No size for inpaint: Flux2KleinInpaintPipeline always works at the input's size.
+            _size(FAL_SIZE_PRESETS, only("local", "fal"), UNSET_SIZE),
+            # The distilled checkpoints ignore guidance_scale (diffusers' `is_distilled`), so none is offered.
             steps(4, 1, 50, overrides={"fal": {"min": 4, "max": 8}}),
             num_images(1, 4),
             Param("strength", "float", 0.8, 0.0, 1.0, 0.01, modes=modes(INPAINT), backends=only("local"),
@@ -234,9 +227,8 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
         ),
         routes={
             "local": LocalRoute(
-                repo=f"black-forest-labs/FLUX.2-klein-{size.upper()}",
-                pipelines={T2I: "Flux2KleinPipeline", I2I: "Flux2KleinPipeline",
-                           INPAINT: "Flux2KleinInpaintPipeline"},
+                repo=f"black-forest-labs/FLUX.2-klein-{name}",
+                pipelines={T2I: "Flux2KleinPipeline", I2I: "Flux2KleinPipeline", INPAINT: "Flux2KleinInpaintPipeline"},
                 dtype="bfloat16",
                 native={"num_images": "num_images_per_prompt"},
                 size_multiple=16,
@@ -249,7 +241,18 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
                 price=fal_price,
             ),
         },
-        modes_unused := None,  # noqa: F841 - placeholder removed below
-    ) if False else ModelSpec(  # pragma: no cover - replaced below
-        id=key, family="flux2", label="", description="", modes={}, params=(), routes={},
-    ) if False else _klein_spec(key, size, fal_price, license_note, image_modes)
+    )
+
+
+# One price per route: the edit prices (inputs count) stand for text-to-image too. fal's 9B text-to-image
+# copy says $0.006/MP, which the reference flags as inconsistent (§2.6, §9); the 4B t2i price is unknown.
+FLUX2_KLEIN_4B = _klein(
+    "4b", Price(per_megapixel=0.01, inputs_count=True, source="fal llms.txt, klein 4b edit (§2.6, §7)"),
+    "Apache-2.0.",
+)
+FLUX2_KLEIN_9B = _klein(
+    "9b", Price(per_megapixel=0.011, inputs_count=True, source="fal llms.txt, klein 9b edit (§2.6, §7)"),
+    "FLUX non-commercial licence.",
+)
+
+MODELS: tuple[ModelSpec, ...] = (FLUX2_DEV, FLUX2_PRO, FLUX2_FLEX, FLUX2_MAX, FLUX2_KLEIN_4B, FLUX2_KLEIN_9B)

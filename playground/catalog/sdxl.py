@@ -128,9 +128,12 @@ SDXL_BASE = ModelSpec(
         INPAINT: ModeSpec(INPAINT, 1, 1, "repaint the white part of the mask"),
     },
     params=(
-        image_size("square_hd", 64, 4096, FAL_SIZE_PRESETS, multiple_of=8, step=8),
+        # StableDiffusionXLImg2ImgPipeline has no height/width: a local img2img follows its input.
+        image_size("square_hd", 64, 4096, FAL_SIZE_PRESETS, multiple_of=8, step=8,
+                   overrides={"local:image-to-image": {"modes": frozenset({T2I, INPAINT})}}),
         steps(25, 1, 500, overrides={"local": {"default": 50}, "replicate": {"default": 50}}),
-        guidance(7.5, 0.0, 50.0, overrides={"local": {"default": 5.0}, "replicate": {"min": 1.0}}),
+        guidance(7.5, 0.0, 50.0, overrides={"local": {"default": 5.0}, "local:inpaint": {"default": 7.5},
+                                            "replicate": {"min": 1.0}}),
         num_images(1, 4),
         Param("strength", "float", 0.95, 0.0, 1.0, 0.01, modes=modes(INPAINT), label="Denoising strength",
               overrides={"local": {"default": 0.9999}, "replicate": {"default": 0.8}},
@@ -183,7 +186,8 @@ SDXL_TURBO = ModelSpec(
     description="Adversarially distilled SDXL: 512 px images in 1-4 steps without guidance.",
     modes=SDXL_BASE.modes,
     params=(
-        image_size("square", 64, 2048, FAL_SIZE_PRESETS, multiple_of=8, step=8),
+        image_size("square", 64, 2048, FAL_SIZE_PRESETS, multiple_of=8, step=8,
+                   overrides={"local:image-to-image": {"modes": frozenset({T2I, INPAINT})}}),
         steps(1, 1, 50),
         guidance(0.0, 0.0, 10.0),
         num_images(1, 4),

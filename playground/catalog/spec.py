@@ -15,6 +15,8 @@ from playground.params import Param
 
 MODES: tuple[str, ...] = ("text-to-image", "image-to-image", "inpaint")
 BACKENDS: tuple[str, ...] = ("local", "fal", "replicate")
+# Providers bill 1024 x 1024 as one megapixel (fal: 1024² = $0.03, 1920x1080 = $0.045 on FLUX.2 pro).
+MEGAPIXEL = 1024 * 1024
 FAMILIES: dict[str, str] = {
     "flux2": "FLUX.2",
     "kontext": "FLUX.1 Kontext",
@@ -55,7 +57,7 @@ class Price:
         """Estimated dollars for `outputs` images of width x height."""
         if self.per_image is not None:
             return round(outputs * self.per_image, 6)
-        out_mp = max(1, math.ceil(width * height / 1_000_000))
+        out_mp = max(1, math.ceil(width * height / MEGAPIXEL))
         extra_inputs = math.ceil(input_megapixels) if self.inputs_count else 0
         per = self.per_megapixel or 0.0
         if self.first_megapixel is not None:
@@ -184,7 +186,7 @@ class ModelSpec:
 
     def params_for(self, mode: str | None = None, backend: str | None = None) -> list[Param]:
         """The parameters this model takes in `mode` on `backend`, with backend overrides applied."""
-        specs = (p.for_backend(backend) for p in self.params)
+        specs = (p.for_backend(backend, mode) for p in self.params)
         return [p for p in specs if p.applies(mode, backend)]
 
     def modes_on(self, backend: str) -> tuple[str, ...]:

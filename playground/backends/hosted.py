@@ -1,0 +1,339 @@
+"""What the fal and Replicate backends share: settings, keys, payloads, uploads, downloads, retries.
+
+Payloads are built only from the catalog route: canonical names become native names, values are
+mapped, the size travels the way the route says, and images go as data URIs (or, above a size
+threshold, as URLs uploaded once per content hash). Keys come per request; a server key is used
+only when the operator sets PLAYGROUND_SERVER_KEYS=1, and an empty key never falls back to one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from PIL import Image
+
+from playground.catalog import HostedRoute
+from playground.errors import BackendUnavailable, ProviderError, TransportError
+from playground.images import encode, sha256_bytes, to_data_uri
+from playground.params import parse_size
+from playground.request import Prepared
+
+log = logging.getLogger("playground.hosted")
+
+PROVIDER_NAMES = {"fal": "fal", "replicate": "Replicate"}
+KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
+# Canonical params that are not sent as they are (sizes travel per route; edit style is resolved).
+NOT_SENT = frozenset({"image_size", "edit_style", "reference_strength"})
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class HostedSettings:
+    """Settings read once at start-up from the environment.
+
+    PLAYGROUND_FAL_URL replaces fal's queue host (submissions go to {url}/{endpoint id}) and its
+    upload hosts; PLAYGROUND_REPLICATE_URL replaces https://api.replicate.com;
+    PLAYGROUND_HOSTED_TIMEOUT (seconds, default 180); PLAYGROUND_POLL_INTERVAL (seconds, at
+    least 0.5); PLAYGROUND_UPLOAD_THRESHOLD (bytes above which inputs are uploaded instead of
+    inlined, default 1 MB); PLAYGROUND_MAX_DOWNLOAD_BYTES (default 50 MB);
+    PLAYGROUND_SERVER_KEYS=1 lets requests without a key use FAL_KEY / REPLICATE_API_TOKEN.
+    """
+
+    fal_url: str | None = None
+    replicate_url: str | None = None
+    timeout_s: float = 180.0
+    poll_interval_s: float = 0.5
+    upload_threshold: int = 1_000_000
+    max_download_bytes: int = 50 * 1024 * 1024
+    server_keys: bool = False
+    max_retries: int = 2
+
+    @classmethod
+    def from_env(cls) -> HostedSettings:
+        env = os.environ
+        return cls(
+            fal_url=(env.get("PLAYGROUND_FAL_URL") or "").rstrip("/") or None,
+            replicate_url=(env.get("PLAYGROUND_REPLICATE_URL") or "").rstrip("/") or None,
+            timeout_s=float(env.get("PLAYGROUND_HOSTED_TIMEOUT", 180)),
+            poll_interval_s=max(0.5, float(env.get("PLAYGROUND_POLL_INTERVAL", 0.5))),
+            upload_threshold=int(env.get("PLAYGROUND_UPLOAD_THRESHOLD", 1_000_000)),
+            max_download_bytes=int(env.get("PLAYGROUND_MAX_DOWNLOAD_BYTES", 50 * 1024 * 1024)),
+            server_keys=env.get("PLAYGROUND_SERVER_KEYS", "0").lower() in ("1", "true", "yes"),
+        )
+
+
+def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSettings) -> str:
+    """The key to use for `provider`: the visitor's own, or the server's where the operator allows it."""
+    given = ((keys or {}).get(provider) or "").strip()
+    if given:
+        return given
+    name = PROVIDER_NAMES[provider]
+    if settings.server_keys:
+        server = os.environ.get(KEY_ENV[provider], "").strip()
+        if server:
+            return server
+        raise BackendUnavailable(f"No {name} API key: enter your {name} key (the server has none configured).")
+    raise BackendUnavailable(f"No {name} API key: enter your own {name} key to run on {name}.")
+
+
+def key_health(provider: str, keys: dict[str, str] | None, settings: HostedSettings) -> tuple[bool, str]:
+    try:
+        resolve_key(provider, keys, settings)
+    except BackendUnavailable as err:
+        return False, str(err)
+    return True, f"{PROVIDER_NAMES[provider]} key present"
+
+
+def fingerprint(key: str) -> str:
+    """A short, one-way id for a key (to keep per-account caches apart without keeping the key)."""
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class Redactor(logging.Filter):
+    """Replaces known secrets in log records with '***' (belt and braces: payloads carry no keys)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secret: str) -> None:
+        if secret:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def clean(self, text: str) -> str:
+        with self._lock:
+            for secret in self._secrets:
+                text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.clean(record.getMessage())
+        record.args = ()
+        return True
+
+
+REDACTOR = Redactor()
+log.addFilter(REDACTOR)
+
+
+class UploadCache:
+    """URL of each uploaded input, per provider, account and content hash; bounded LRU."""
+
+    def __init__(self, size: int = 256):
+        self._urls: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get_or_upload(self, provider: str, key: str, digest: str, upload: Callable[[], str]) -> str:
+        slot = (provider, fingerprint(key), digest)
+        with self._lock:
+            if slot in self._urls:
+                self._urls.move_to_end(slot)
+                return self._urls[slot]
+        url = upload()
+        with self._lock:
+            self._urls[slot] = url
+            while len(self._urls) > self._size:
+                self._urls.popitem(last=False)
+        return url
+
+
+def input_refs(images: list[Image.Image], digests: list[str], threshold: int,
+               upload: Callable[[bytes, str], str]) -> tuple[list[str], list[str]]:
+    """Each image as a data URI, or as an uploaded URL when its PNG is larger than `threshold`.
+
+    Returns what to send and what to show in logs and records (hash and size, never the data).
+    """
+    refs, shown = [], []
+    for image, digest in zip(images, digests, strict=True):
+        data = encode(image, "PNG")
+        if len(data) > threshold:
+            refs.append(upload(data, digest))
+            shown.append(f"<uploaded image sha256={digest[:16]} {len(data)} bytes>")
+        else:
+            refs.append(to_data_uri(image))
+            shown.append(f"<image sha256={digest[:16]} {len(data)} bytes>")
+    return refs, shown
+
+
+def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
+                  mask: str | None) -> dict[str, Any]:
+    """The native input for `route`, from canonical params, prompt, seed and image references."""
+    payload: dict[str, Any] = {"prompt": prepared.prompt}
+    for name, value in prepared.params.items():
+        if value is None or name in NOT_SENT:
+            continue
+        payload[route.native_name(name)] = route.native_value(name, value)
+    size = prepared.params.get("image_size")
+    if size is not None:
+        if route.size_style == "image_size":
+            payload["image_size"] = size
+        else:
+            parsed = parse_size(size)
+            pixels = parsed.pixels() if parsed else None
+            if pixels:
+                payload["width"], payload["height"] = pixels
+    payload[route.seed_field] = prepared.seed
+    if prepared.negative_prompt and route.negative_prompt_field:
+        payload[route.negative_prompt_field] = prepared.negative_prompt
+    field = route.image_fields.get(prepared.mode)
+    if field is not None and images:
+        payload[field.name] = images[0] if field.shape == "single" else list(images)
+    if mask is not None and route.mask_field:
+        payload[route.mask_field] = mask
+    return payload
+
+
+def shown_payload(payload: dict[str, Any], route: HostedRoute, mode: str, image_shown: list[str],
+                  mask_shown: str | None) -> dict[str, Any]:
+    """The payload as logged and recorded: images replaced by their hash and size."""
+    shown = dict(payload)
+    field = route.image_fields.get(mode)
+    if field is not None and field.name in shown:
+        shown[field.name] = image_shown[0] if field.shape == "single" else list(image_shown)
+    if route.mask_field and route.mask_field in shown and mask_shown:
+        shown[route.mask_field] = mask_shown
+    return shown
+
+
+def canonical_field(route: HostedRoute, native: str) -> str:
+    """Our parameter name for a provider's field name (for mapping 422 errors back)."""
+    for canonical, name in {**route.rename, **route.inverted}.items():
+        if name == native:
+            return f"params.{canonical}"
+    if native in ("prompt", "negative_prompt", "seed"):
+        return native
+    for field in route.image_fields.values():
+        if field.name == native:
+            return "images"
+    if native == route.mask_field:
+        return "mask"
+    if native in ("width", "height", "image_size"):
+        return "params.image_size"
+    return f"params.{native}"
+
+
+def download_image(url: str, provider: str, settings: HostedSettings) -> tuple[Image.Image, str]:
+    """Fetch and decode one output image with a size limit and a content-type check.
+
+    Returns the image and the sha256 of the bytes received. Output URLs never get the API key.
+    """
+    import base64
+
+    import httpx
+
+    name = PROVIDER_NAMES[provider]
+    if url.startswith("data:"):
+        try:
+            header, payload = url.split(",", 1)
+            data = base64.b64decode(payload)
+        except ValueError:
+            raise TransportError(f"{name} returned an unreadable data URI as an image.") from None
+        content_type = header[5:].split(";")[0]
+    else:
+        try:
+            with httpx.stream("GET", url, timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=True) as resp:
+                if resp.status_code >= 400:
+                    raise TransportError(f"{name} output {url} could not be downloaded (HTTP {resp.status_code}).")
+                content_type = resp.headers.get("content-type", "").split(";")[0].strip()
+                declared = int(resp.headers.get("content-length") or 0)
+                if declared > settings.max_download_bytes:
+                    raise TransportError(f"{name} output is {declared} bytes, over the "
+                                         f"{settings.max_download_bytes}-byte limit; not downloaded.")
+                chunks, total = [], 0
+                for chunk in resp.iter_bytes():
+                    total += len(chunk)
+                    if total > settings.max_download_bytes:
+                        raise TransportError(f"{name} output is over the {settings.max_download_bytes}-byte limit.")
+                    chunks.append(chunk)
+                data = b"".join(chunks)
+        except httpx.HTTPError as err:
+            raise TransportError(f"{name} output could not be downloaded: {type(err).__name__}.") from None
+    if not content_type.startswith("image/"):
+        raise TransportError(f"{name} returned '{content_type or 'no content type'}' instead of an image.")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Exception:  # noqa: BLE001 - any decoder failure means the same thing to the user
+        raise TransportError(f"{name} returned a file that is not a readable image.") from None
+    return image, sha256_bytes(data)
+
+
+class Retry(Exception):
+    """Raised inside `with_retries` to try again after `delay` seconds."""
+
+    def __init__(self, error: Exception, delay: float):
+        super().__init__(str(error))
+        self.error = error
+        self.delay = delay
+
+
+def with_retries(attempt: Callable[[], T], deadline: float, max_retries: int) -> T:
+    """Call `attempt`; on `Retry`, wait its delay and try again, at most `max_retries` more times
+    and never past `deadline` (then the last error is raised)."""
+    tries = 0
+    while True:
+        try:
+            return attempt()
+        except Retry as retry:
+            tries += 1
+            if tries > max_retries or time.monotonic() + retry.delay >= deadline:
+                raise retry.error from None
+            time.sleep(retry.delay)
+
+
+def retry_after(headers: Any, default: float) -> float:
+    """Seconds from a Retry-After header (numbers only), else `default`."""
+    try:
+        return max(0.0, float(headers.get("retry-after")))
+    except (TypeError, ValueError, AttributeError):
+        return default
+
+
+def http_error(provider: str, status: int, detail: str, route: HostedRoute | None,
+               headers: Any = None) -> Exception:
+    """Our error for an HTTP failure from a provider: Retry for 429/5xx, else a clear final error."""
+    name = PROVIDER_NAMES[provider]
+    if status in (401, 403):
+        return ProviderError(f"{name} rejected the API key (HTTP {status}). Check that your {name} key is "
+                             f"correct and active.")
+    if status == 429:
+        delay = retry_after(headers, 2.0)
+        return Retry(TransportError(f"{name} is rate limiting this key (HTTP 429); retry in {delay:g} s."), delay)
+    if status >= 500:
+        return Retry(TransportError(f"{name} had a server error (HTTP {status}): {detail[:200]}"), 1.0)
+    if status == 404:
+        return BackendUnavailable(f"{name} does not know this endpoint or job (HTTP 404): {detail[:200]}")
+    return ProviderError(f"{name} refused the request (HTTP {status}): {detail[:300]}")
+
+
+def estimate_cost(prepared: Prepared, route: HostedRoute) -> float | None:
+    """Dollars this request should cost on `route`, from the catalog price; None if unknown."""
+    if route.price is None:
+        return None
+    width, height = prepared.output_pixels()
+    return route.price.estimate(prepared.num_images, width, height, prepared.input_megapixels())
+
+
+def map_validation_detail(text: str, route: HostedRoute) -> str:
+    """Rewrite 'native_field: msg' parts of a provider message with our parameter names."""
+    parts = []
+    for part in text.split("; "):
+        field, sep, msg = part.partition(": ")
+        parts.append(f"{canonical_field(route, field)} (sent as {field}): {msg}" if sep else part)
+    return "; ".join(parts)
+
+
+def log_submission(provider: str, model: str, endpoint: str, shown: dict[str, Any]) -> None:
+    log.info("submit provider=%s model=%s endpoint=%s payload=%s", provider, model, endpoint, shown)
