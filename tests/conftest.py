@@ -91,3 +91,35 @@ def make_mask(width: int = 64, height: int = 64) -> Image.Image:
     mask = Image.new("L", (width, height), 0)
     mask.paste(255, (width // 4, height // 4, 3 * width // 4, 3 * height // 4))
     return mask
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    """The fal + Replicate protocol emulator on 127.0.0.1 (random port), for the whole session."""
+    from tests.emulator import ProviderEmulator
+
+    emu = ProviderEmulator(work_seconds=0.3, queue_seconds=0.1).start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def hosted(emulator):
+    """fal and Replicate backends pointed at the emulator (fast polling), installed for dispatch."""
+    from types import SimpleNamespace
+
+    from playground import backends
+    from playground.backends.fal import FalBackend
+    from playground.backends.hosted import HostedSettings
+    from playground.backends.replicate import ReplicateBackend
+
+    emulator.reset()
+    settings = HostedSettings(fal_url=emulator.fal_gateway_url, replicate_url=emulator.replicate_url,
+                              poll_interval_s=0.1, timeout_s=30.0)
+    fal, replicate = FalBackend(settings), ReplicateBackend(settings)
+    saved = dict(backends._backends)
+    backends.set_backend("fal", fal)
+    backends.set_backend("replicate", replicate)
+    yield SimpleNamespace(fal=fal, replicate=replicate, emulator=emulator, settings=settings)
+    backends._backends.clear()
+    backends._backends.update(saved)

@@ -1433,6 +1433,11 @@ class ProviderEmulator:
         return self.base_url + "/fal/rest"
 
     @property
+    def fal_gateway_url(self) -> str:
+        """One base for the queue and the upload hosts (what PLAYGROUND_FAL_URL names)."""
+        return self.base_url + "/fal/gateway"
+
+    @property
     def fal_cdn_url(self) -> str:
         """Stand-in for ``https://v3.fal.media`` (``/files/upload``)."""
         return self.base_url + "/fal/cdn"
@@ -2204,6 +2209,13 @@ class ProviderEmulator:
         js: Any,
         bad_json: bool,
     ) -> _Resp:
+        if path.startswith("/fal/gateway/"):
+            # One base for queue and upload hosts, as PLAYGROUND_FAL_URL gives the app.
+            rest = path[len("/fal/gateway/") :].strip("/")
+            uploads = {"storage/auth/token": "/fal/rest/storage/auth/token",
+                       "storage/upload/initiate": "/fal/rest/storage/upload/initiate",
+                       "files/upload": "/fal/cdn/files/upload"}
+            path = uploads.get(rest, "/fal/queue/" + rest)
         if path.startswith("/fal/queue/"):
             rest = path[len("/fal/queue/") :]
             m = _FAL_REQ_RE.match(rest)

@@ -78,6 +78,38 @@ def health(name: str, prepared: Prepared, keys: dict[str, str] | None = None) ->
     return backend.health(prepared.model, keys or {})
 
 
+def estimate(prepared: Prepared, backend: str) -> float | None:
+    """Estimated dollars for running `prepared` on `backend` (local: 0; unknown price: None)."""
+    if backend == "local":
+        return 0.0
+    from playground.backends.hosted import estimate_cost
+    from playground.catalog import HostedRoute
+
+    route = prepared.model.routes.get(backend)
+    return estimate_cost(prepared, route) if isinstance(route, HostedRoute) else None
+
+
+def availability(prepared: Prepared, keys: dict[str, str] | None = None) -> dict[str, tuple[bool, str]]:
+    """For each backend of the model: whether it can run this request now, and why not."""
+    return {name: health(name, prepared, keys) for name in prepared.model.backends}
+
+
+def plan(prepared: Prepared, keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """The backend a run would use (`auto` resolved), its estimated cost, and why others were passed over."""
+    passed: list[dict[str, str]] = []
+    for name in candidates(prepared):
+        ok, why = health(name, prepared, keys)
+        if ok:
+            try:
+                narrowed = for_backend(prepared, name)
+            except ValidationError as err:
+                passed.append({"backend": name, "reason": err.describe()})
+                continue
+            return {"backend": name, "ready": True, "cost": estimate(narrowed, name), "why": why, "passed": passed}
+        passed.append({"backend": name, "reason": why})
+    return {"backend": None, "ready": False, "cost": None, "why": "no backend can run it now", "passed": passed}
+
+
 def run(request: Request, progress: Progress | None = None, cancel: threading.Event | None = None,
         keys: dict[str, str] | None = None) -> Result:
     """Validate and run `request`, falling back across backends when `auto` allows it."""

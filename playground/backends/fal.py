@@ -7,6 +7,7 @@ cancels the remote job on timeout or when the user cancels.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from typing import Any
@@ -64,6 +65,8 @@ class FalBackend:
     def health(self, model: ModelSpec, keys: dict[str, str]) -> tuple[bool, str]:
         if "fal" not in model.routes:
             return False, f"{model.id} is not served by fal"
+        if model.feature_flag and os.environ.get(model.feature_flag, "0").lower() not in ("1", "true", "yes"):
+            return False, f"{model.id} on fal is switched off (the endpoint may be retired); set {model.feature_flag}=1"
         return key_health("fal", keys, self.settings)
 
     def run(self, prepared: Prepared, progress: Progress | None = None, cancel: threading.Event | None = None,

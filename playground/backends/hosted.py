@@ -72,11 +72,19 @@ class HostedSettings:
 
 
 def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSettings) -> str:
-    """The key to use for `provider`: the visitor's own, or the server's where the operator allows it."""
-    given = ((keys or {}).get(provider) or "").strip()
-    if given:
-        return given
+    """The key to use for `provider`.
+
+    A key given for the provider is used as it is; a key given empty is refused, never replaced
+    by the server's. Only when no key is given at all, and the operator set
+    PLAYGROUND_SERVER_KEYS=1, does the server's own key (FAL_KEY / REPLICATE_API_TOKEN) apply.
+    """
     name = PROVIDER_NAMES[provider]
+    keys = keys or {}
+    if provider in keys:
+        given = (keys[provider] or "").strip()
+        if given:
+            return given
+        raise BackendUnavailable(f"No {name} API key: the {name} key field is empty. Enter your own {name} key.")
     if settings.server_keys:
         server = os.environ.get(KEY_ENV[provider], "").strip()
         if server:
