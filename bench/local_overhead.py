@@ -49,6 +49,7 @@ def main() -> None:
     second = backends.run(request)
 
     bare = StableDiffusionXLPipeline.from_pretrained(folder, dtype=torch.float32).to("cpu")
+    bare.set_progress_bar_config(disable=True)
 
     def bare_call() -> None:
         bare(prompt=request.prompt, height=args.size, width=args.size, num_inference_steps=args.steps,

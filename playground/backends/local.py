@@ -154,7 +154,9 @@ class LocalBackend:
                 import diffusers
 
                 first = next(iter(loaded.by_class.values()))
-                loaded.by_class[class_name] = getattr(diffusers, class_name).from_pipe(first)
+                sibling = getattr(diffusers, class_name).from_pipe(first)
+                sibling.set_progress_bar_config(disable=True)
+                loaded.by_class[class_name] = sibling
                 self.stats["from_pipe"] += 1
             return loaded.by_class[class_name], loaded
 
@@ -176,6 +178,7 @@ class LocalBackend:
         except (OSError, ValueError) as err:
             raise BackendUnavailable(f"Could not load {model.id} from {src}: {err}. {_download_hint(model)}") from None
         self.stats["loads"] += 1
+        pipe.set_progress_bar_config(disable=True)  # progress goes through our callback instead
         check_whole(pipe, src)
         for component in pipe.components.values():
             if isinstance(component, torch.nn.Module):
