@@ -26,11 +26,7 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     `for_backend` to narrow a Prepared request to the backend that will run it.
     """
     target = backend or request.backend or "auto"
-    try:
-        model = get_model(request.model)
-    except ValidationError:
-        problems = [Problem("model", request.model, "one of " + ", ".join(_model_ids()))]
-        raise ValidationError(problems) from None
+    model = get_model(request.model)  # an unknown model stops here: nothing else can be checked
     problems: list[Problem] = []
     target = _check_backend(model, target, problems)
     mode = _check_mode(model, request.mode, target, problems)
@@ -90,12 +86,6 @@ def resolve_params(model: ModelSpec, mode: str, backend: str, explicit: dict[str
     if model.edit_styles and "edit_style" in params:
         params = resolve_edit_style(params, explicit)
     return params
-
-
-def _model_ids() -> list[str]:
-    from playground.catalog import MODELS
-
-    return list(MODELS)
 
 
 def _check_backend(model: ModelSpec, backend: str, problems: list[Problem]) -> str:

@@ -16,16 +16,14 @@ from playground.backends.hosted import (
     REDACTOR,
     HostedSettings,
     UploadCache,
-    build_payload,
     download_image,
     estimate_cost,
     http_error,
-    input_refs,
     key_health,
     log_submission,
     map_validation_detail,
+    payload_for,
     resolve_key,
-    shown_payload,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
@@ -86,14 +84,7 @@ class FalBackend:
             return self.uploads.get_or_upload("fal", key, digest,
                                               lambda: _call(lambda: client.upload(data, "image/png"), route))
 
-        refs, shown_refs = input_refs([i.image for i in prepared.images], [i.sha256 for i in prepared.images],
-                                      self.settings.upload_threshold, upload)
-        mask_ref = mask_shown = None
-        if prepared.mask is not None:
-            (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256],
-                                                    self.settings.upload_threshold, upload)
-        payload = build_payload(prepared, route, refs, mask_ref)
-        shown = shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
+        payload, shown = payload_for(prepared, route, self.settings.upload_threshold, upload)
         log_submission("fal", prepared.model.id, endpoint, shown)
 
         handle = with_retries(lambda: _call(lambda: client.submit(endpoint, arguments=payload), route),

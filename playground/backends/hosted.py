@@ -215,6 +215,18 @@ def shown_payload(payload: dict[str, Any], route: HostedRoute, mode: str, image_
     return shown
 
 
+def payload_for(prepared: Prepared, route: HostedRoute, threshold: int,
+                upload: Callable[[bytes, str], str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The native payload for a prepared request (images inlined or uploaded), and its loggable copy."""
+    refs, shown_refs = input_refs([i.image for i in prepared.images], [i.sha256 for i in prepared.images],
+                                  threshold, upload)
+    mask_ref = mask_shown = None
+    if prepared.mask is not None:
+        (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256], threshold, upload)
+    payload = build_payload(prepared, route, refs, mask_ref)
+    return payload, shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
+
+
 def canonical_field(route: HostedRoute, native: str) -> str:
     """Our parameter name for a provider's field name (for mapping 422 errors back)."""
     for canonical, name in {**route.rename, **route.inverted}.items():

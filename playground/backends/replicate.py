@@ -18,16 +18,14 @@ from playground.backends.hosted import (
     HostedSettings,
     Retry,
     UploadCache,
-    build_payload,
     download_image,
     estimate_cost,
     http_error,
-    input_refs,
     key_health,
     log_submission,
     map_validation_detail,
+    payload_for,
     resolve_key,
-    shown_payload,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
@@ -87,14 +85,7 @@ class ReplicateBackend:
 
             return self.uploads.get_or_upload("replicate", key, digest, lambda: _call(send, route, client))
 
-        refs, shown_refs = input_refs([i.image for i in prepared.images], [i.sha256 for i in prepared.images],
-                                      self.settings.upload_threshold, upload)
-        mask_ref = mask_shown = None
-        if prepared.mask is not None:
-            (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256],
-                                                    self.settings.upload_threshold, upload)
-        payload = build_payload(prepared, route, refs, mask_ref)
-        shown = shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
+        payload, shown = payload_for(prepared, route, self.settings.upload_threshold, upload)
         target = f"{endpoint}:{route.version}" if route.version else endpoint
         log_submission("replicate", prepared.model.id, target, shown)
 

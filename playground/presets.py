@@ -1,0 +1,821 @@
+"""JSON presets: the whole state of an experiment, versioned, validated against the catalog, stored safely.
+
+A preset (schema `playground.preset/1`) holds a name, a description, the model, mode, backend
+preference, prompt, negative prompt, canonical parameters, seed, and the inputs it expects (role
+and pixel sha256 of each image or mask, optionally a path relative to the preset). Never a key.
+
+Shipped presets live in `presets/` next to the package and are read-only here; user presets live
+in `$PLAYGROUND_HOME/presets` (default `~/.playground/presets`). Writes go to a temporary file in
+the same folder and are then linked or renamed into place, so a reader never sees half a file and
+concurrent saves never lose one. Unversioned presets (schema 0, the prototype's shape) are
+migrated on load, not rejected.
+
+Functions take and return JSON-ready values (dicts, lists, strings) so the UI and the API can call
+them directly. Problems with a preset raise `ValidationError` (every problem at once, each naming
+the field, the value and what is allowed); problems with the folder raise `PresetStoreError`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from playground.errors import PlaygroundError
+from playground.params import Problem, ValidationError, parse_size
+from playground.request import Request
+
+PRESET_SCHEMA = "playground.preset/1"
+SCHEMA_PREFIX = "playground.preset/"
+CURRENT_VERSION = 1
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "presets"
+INPUTS_FOLDER = "inputs"
+NAME_MAX = 80
+DESCRIPTION_MAX = 2000
+FIELDS: tuple[str, ...] = ("schema", "name", "description", "model", "mode", "backend", "prompt", "negative_prompt",
+                           "params", "seed", "inputs")
+# Added by `load_preset` to say where a preset came from; never written to a preset file.
+LOCATION_FIELD = "location"
+ROLES: tuple[str, ...] = ("image", "mask")
+CONTROL_FIELDS: tuple[str, ...] = ("model", "mode", "backend", "prompt", "negative_prompt", "seed")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_UNSAFE = re.compile(r"[^a-z0-9._-]+")
+_WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                               *(f"lpt{i}" for i in range(1, 10))})
+
+
+class PresetStoreError(PlaygroundError):
+    """The preset folder cannot be read or written (permissions, a full disk, a missing preset)."""
+
+
+# -- where presets live -----------------------------------------------------------------------------
+
+def playground_home() -> Path:
+    """`PLAYGROUND_HOME`, else `~/.playground`: the user's presets, inputs and records live under it."""
+    raw = os.environ.get("PLAYGROUND_HOME", "").strip()
+    return Path(raw).expanduser() if raw else Path.home() / ".playground"
+
+
+def user_dir(home: Path | None = None) -> Path:
+    """The folder of user presets (created on first save, not here)."""
+    return (home or playground_home()) / "presets"
+
+
+def shipped_dir() -> Path:
+    """The folder of presets shipped with the playground (read-only for the preset functions)."""
+    return SHIPPED_DIR
+
+
+# -- names ------------------------------------------------------------------------------------------
+
+def preset_slug(name: Any) -> str:
+    """The file stem for a preset name: lower case letters, digits, '.', '-' and '_'.
+
+    Refuses (ValidationError on `name`) anything that could leave the folder or hide a file: path
+    separators, '..', a leading dot, control characters, reserved device names, or nothing usable.
+    """
+    allowed = (f"a name of at most {NAME_MAX} characters with letters or digits, without '/', '\\', '..', "
+               f"control characters or a leading '.'")
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
+        raise ValidationError([Problem("name", name, allowed)])
+    text = name.strip()
+    if ("/" in text or "\\" in text or ".." in text or text.startswith(".") or ":" in text
+            or any(ord(c) < 32 or ord(c) == 127 for c in text)):
+        raise ValidationError([Problem("name", name, allowed)])
+    slug = _UNSAFE.sub("-", text.lower()).strip("-._")
+    if not slug or not re.search(r"[a-z0-9]", slug) or slug.split(".")[0] in _WINDOWS_RESERVED:
+        raise ValidationError([Problem("name", name, allowed)])
+    return slug
+
+
+# -- the document: migrate, check, normalise -------------------------------------------------------
+
+def parse_preset(source: Any, base_dir: Path | None = None, *, check_files: bool = True) -> dict[str, Any]:
+    """A preset document (dict, JSON text or bytes) migrated to the current schema and checked.
+
+    Checks the structure, the catalog (model, mode, backend, every parameter and its range, seed,
+    prompt) and, when `check_files` and `base_dir` are given, that each input file exists and has
+    its recorded sha256. Raises ValidationError listing every problem. Returns a new dict with
+    exactly the fields of the current schema (a `location`, if present, is kept).
+    """
+    doc = _as_document(source)
+    location = doc.get(LOCATION_FIELD)
+    problems: list[Problem] = []
+    doc = migrate(doc, base_dir, problems)
+    if problems:
+        raise ValidationError(problems)
+    preset = _check_structure(doc, problems)
+    if not any(p.field in ("model", "schema") for p in problems):
+        _check_catalog(preset, problems)
+    if check_files and base_dir is not None:
+        problems.extend(input_problems(preset, base_dir))
+    if problems:
+        raise ValidationError(problems)
+    if isinstance(location, dict):
+        preset[LOCATION_FIELD] = location
+    return preset
+
+
+def schema_version(doc: dict[str, Any]) -> int | None:
+    """The version number of a preset document (0 when it has no `schema`), None if not a preset schema."""
+    schema = doc.get("schema")
+    if schema is None:
+        return 0
+    if isinstance(schema, str) and schema.startswith(SCHEMA_PREFIX):
+        tail = schema[len(SCHEMA_PREFIX):]
+        if tail.isdigit():
+            return int(tail)
+    return None
+
+
+def migrate(doc: dict[str, Any], base_dir: Path | None = None, problems: list[Problem] | None = None) -> dict[str, Any]:
+    """Bring an older preset document up to the current schema; newer or foreign schemas are problems."""
+    problems = problems if problems is not None else []
+    version = schema_version(doc)
+    if version is None or version > CURRENT_VERSION:
+        problems.append(Problem("schema", doc.get("schema"),
+                                f"{PRESET_SCHEMA} (or an older playground.preset version, which is migrated)"))
+        return doc
+    doc = dict(doc)
+    while version < CURRENT_VERSION:
+        doc = MIGRATIONS[version](doc, base_dir, problems)
+        version += 1
+    return doc
+
+
+# Parameter names the prototype (schema 0) and other tools used, and the canonical name they became.
+_V0_ALIASES: dict[str, str] = {
+    "steps": "num_inference_steps",
+    "cfg_scale": "guidance_scale",
+    "cfg": "guidance_scale",
+    "guidance": "guidance_scale",
+    "sampler": "scheduler",
+    "batch_size": "num_images",
+    "denoising_strength": "strength",
+}
+
+
+def _migrate_v0(doc: dict[str, Any], base_dir: Path | None, problems: list[Problem]) -> dict[str, Any]:
+    """Schema 0 (no `schema` field): `model_id`, `parameters`, `backend_preference`, `negative`,
+    `image_paths` / `mask_path`, A1111-style parameter names, and `width`/`height` for the size."""
+    from playground.catalog import MODELS
+
+    legacy = {"model_id", "parameters", "backend_preference", "negative", "image_paths", "mask_path", "title"}
+    out = {k: v for k, v in doc.items() if k not in legacy}
+    out["schema"] = PRESET_SCHEMA
+    for old, new in (("model_id", "model"), ("parameters", "params"), ("backend_preference", "backend"),
+                     ("negative", "negative_prompt")):
+        if old in doc and new not in doc:
+            out[new] = doc[old]
+    out.setdefault("name", doc.get("title") or "Migrated preset")
+    params = dict(out.get("params") or {}) if isinstance(out.get("params"), dict) else out.get("params")
+    model = MODELS.get(out.get("model")) if isinstance(out.get("model"), str) else None
+    if isinstance(params, dict) and model is not None:
+        for old, new in _V0_ALIASES.items():
+            if old in params and model.param(old) is None and new not in params:
+                params[new] = params.pop(old)
+        if "width" in params and "height" in params and model.param("width") is None and "image_size" not in params:
+            params["image_size"] = {"width": params.pop("width"), "height": params.pop("height")}
+    if params is not None:
+        out["params"] = params
+    inputs = list(out.get("inputs") or [])
+    for i, path in enumerate(doc.get("image_paths") or []):
+        inputs.append(_v0_input("image", path, base_dir, f"image_paths[{i}]", problems))
+    if doc.get("mask_path"):
+        inputs.append(_v0_input("mask", doc["mask_path"], base_dir, "mask_path", problems))
+    if inputs:
+        out["inputs"] = inputs
+    return out
+
+
+def _v0_input(role: str, path: Any, base_dir: Path | None, field: str, problems: list[Problem]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role": role, "path": path}
+    resolved = _resolve_input_path(path, base_dir) if base_dir is not None and isinstance(path, str) else None
+    allowed = ("a path, relative to the preset, of an image file that exists (an unversioned preset has no "
+               "sha256, so the file is needed)")
+    if resolved is None or not resolved.is_file():
+        problems.append(Problem(field, path, allowed))
+        return entry
+    try:
+        entry["sha256"] = _hash_file(resolved, role)
+    except (ValidationError, OSError):
+        problems.append(Problem(field, path, allowed))
+    return entry
+
+
+MIGRATIONS: dict[int, Callable[[dict[str, Any], Path | None, list[Problem]], dict[str, Any]]] = {0: _migrate_v0}
+
+
+def _as_document(source: Any) -> dict[str, Any]:
+    if isinstance(source, (bytes, bytearray)):
+        try:
+            source = bytes(source).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValidationError([Problem("preset", f"{len(source)} bytes", "UTF-8 JSON text")]) from None
+    if isinstance(source, str):
+        try:
+            source = json.loads(source)
+        except ValueError as err:
+            raise ValidationError([Problem("preset", f"malformed JSON ({err})", "a JSON object")]) from None
+    if not isinstance(source, dict):
+        raise ValidationError([Problem("preset", type(source).__name__, "a JSON object")])
+    return source
+
+
+def _check_structure(doc: dict[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    """Types and shapes of every field; returns the document with optional fields filled in."""
+    for key in doc:
+        if key not in FIELDS and key != LOCATION_FIELD:
+            problems.append(Problem(key, doc[key], "no such preset field; fields: " + ", ".join(FIELDS)))
+    preset: dict[str, Any] = {
+        "schema": PRESET_SCHEMA,
+        "name": doc.get("name"),
+        "description": doc.get("description", ""),
+        "model": doc.get("model"),
+        "mode": doc.get("mode", "text-to-image"),
+        "backend": doc.get("backend", "auto"),
+        "prompt": doc.get("prompt", ""),
+        "negative_prompt": doc.get("negative_prompt"),
+        "params": doc.get("params") if doc.get("params") is not None else {},
+        "seed": doc.get("seed"),
+        "inputs": doc.get("inputs") if doc.get("inputs") is not None else [],
+    }
+    try:
+        preset_slug(preset["name"])
+    except ValidationError as err:
+        problems.extend(err.problems)
+    if not isinstance(preset["description"], str) or len(preset["description"]) > DESCRIPTION_MAX:
+        problems.append(Problem("description", preset["description"], f"text of at most {DESCRIPTION_MAX} characters"))
+    if not isinstance(preset["model"], str) or not preset["model"]:
+        from playground.catalog import MODELS
+
+        problems.append(Problem("model", preset["model"], "one of " + ", ".join(MODELS)))
+    for key in ("mode", "backend", "prompt"):
+        if not isinstance(preset[key], str):
+            problems.append(Problem(key, preset[key], "text"))
+    if preset["negative_prompt"] is not None and not isinstance(preset["negative_prompt"], str):
+        problems.append(Problem("negative_prompt", preset["negative_prompt"], "text, or null for the model's default"))
+    if not isinstance(preset["params"], dict):
+        problems.append(Problem("params", preset["params"], "an object of parameter names to values"))
+        preset["params"] = {}
+    if not isinstance(preset["inputs"], list):
+        problems.append(Problem("inputs", preset["inputs"], "a list of {role, sha256, path?} objects"))
+        preset["inputs"] = []
+    else:
+        preset["inputs"] = [_check_input(i, entry, problems) for i, entry in enumerate(preset["inputs"])]
+        if sum(1 for e in preset["inputs"] if e.get("role") == "mask") > 1:
+            problems.append(Problem("inputs", "more than one mask", "at most one input with role 'mask'"))
+    return preset
+
+
+def _check_input(i: int, entry: Any, problems: list[Problem]) -> dict[str, Any]:
+    field = f"inputs[{i}]"
+    if not isinstance(entry, dict):
+        problems.append(Problem(field, entry, "an object {role, sha256, path?}"))
+        return {}
+    for key in entry:
+        if key not in ("role", "sha256", "path"):
+            problems.append(Problem(f"{field}.{key}", entry[key], "no such input field; fields: role, sha256, path"))
+    role, digest, path = entry.get("role"), entry.get("sha256"), entry.get("path")
+    if role not in ROLES:
+        problems.append(Problem(f"{field}.role", role, "one of 'image', 'mask'"))
+    if not isinstance(digest, str) or not _SHA256.match(digest):
+        problems.append(Problem(f"{field}.sha256", digest, "64 lower-case hex digits (the pixel sha256 of the input)"))
+    if path is not None and (not isinstance(path, str) or _resolve_input_path(path, Path("/base")) is None):
+        problems.append(Problem(f"{field}.path", path, "a relative path inside the preset's folder (no '..', "
+                                                       "not absolute)"))
+    out = {"role": role, "sha256": digest}
+    if path is not None:
+        out["path"] = path
+    return out
+
+
+def _check_catalog(preset: dict[str, Any], problems: list[Problem]) -> None:
+    """Validate model, mode, backend, params, seed and prompt with the one validator, using blank
+    stand-ins for the inputs (their content is checked separately, by hash)."""
+    from PIL import Image
+
+    from playground.catalog import get_model
+    from playground.validation import validate
+
+    try:
+        model = get_model(preset["model"])
+    except ValidationError as err:
+        problems.extend(err.problems)
+        return
+    declared = sum(1 for e in preset["inputs"] if e.get("role") == "image")
+    has_mask = any(e.get("role") == "mask" for e in preset["inputs"])
+    mode = model.modes.get(preset["mode"]) if isinstance(preset["mode"], str) else None
+    # A settings-only preset (no inputs) stands for whatever images the user brings.
+    count = declared or (mode.min_images if mode else 0)
+    # Distinct stand-ins, so de-duplication does not hide how many images the preset declares.
+    images = [Image.new("RGB", (64, 64), (i % 256, i // 256, 7)) for i in range(count)]
+    stand_in_mask = Image.new("L", (64, 64), 255) if has_mask or (not declared and preset["mode"] == "inpaint") \
+        else None
+    request = Request(model=preset["model"], mode=preset["mode"], prompt=preset["prompt"],
+                      negative_prompt=preset["negative_prompt"], images=images, mask=stand_in_mask,
+                      params=preset["params"], seed=preset["seed"], backend=preset["backend"])
+    try:
+        validate(request)
+    except ValidationError as err:
+        problems.extend(err.problems)
+
+
+def input_problems(preset: dict[str, Any], base_dir: Path) -> list[Problem]:
+    """Inputs whose file is missing or whose pixels no longer match the preset's sha256."""
+    problems = []
+    for i, entry in enumerate(preset.get("inputs") or []):
+        path = entry.get("path")
+        if not path:
+            continue
+        resolved = _resolve_input_path(path, base_dir)
+        if resolved is None or not resolved.is_file():
+            problems.append(Problem(f"inputs[{i}].path", path, f"an image file that exists next to the preset "
+                                                               f"(in {base_dir})"))
+            continue
+        try:
+            actual = _hash_file(resolved, entry.get("role", "image"))
+        except (ValidationError, OSError) as err:
+            problems.append(Problem(f"inputs[{i}].path", path, f"a readable image ({_message(err)})"))
+            continue
+        if actual != entry.get("sha256"):
+            problems.append(Problem(f"inputs[{i}].path", f"{path} with sha256 {actual[:16]}…",
+                                    f"the image with sha256 {str(entry.get('sha256'))[:16]}… (the file has changed "
+                                    f"since the preset was saved)"))
+    return problems
+
+
+def _resolve_input_path(path: str, base_dir: Path) -> Path | None:
+    """`path` joined to `base_dir`, or None if it is absolute or climbs out of it."""
+    if not path or "\\" in path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
+        return None
+    parts = Path(path).parts
+    if any(part in ("..", "") for part in parts):
+        return None
+    return base_dir / Path(*parts)
+
+
+def _hash_file(path: Path, role: str) -> str:
+    """The pixel sha256 of an input file, as validation would compute it (ValidationError if unreadable)."""
+    from playground.images import load_image, load_mask
+
+    if role == "mask":
+        from PIL import Image
+
+        with Image.open(path) as img:
+            size = img.size
+        return load_mask(str(path), size, "inputs").sha256
+    return load_image(str(path), "inputs").sha256
+
+
+def preset_json(preset: dict[str, Any]) -> str:
+    """The preset as the JSON text written to files: current-schema fields only, in schema order."""
+    doc = {key: preset[key] for key in FIELDS if key in preset}
+    doc["schema"] = PRESET_SCHEMA
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+# -- presets and requests ---------------------------------------------------------------------------
+
+def preset_to_request(preset: dict[str, Any], base_dir: Path | None = None, *, images: list[Any] | None = None,
+                      mask: Any = None) -> Request:
+    """The Request a preset describes.
+
+    Inputs: `images` / `mask` when given (the user's own pictures); otherwise the files the preset
+    names, resolved against `base_dir` (default: the folder it was loaded from). Inputs the preset
+    expects but cannot supply are left out, so validation then names what is missing.
+    """
+    preset = parse_preset(preset, check_files=False)
+    if base_dir is None:
+        where = (preset.get(LOCATION_FIELD) or {}).get("path")
+        base_dir = Path(where).parent if where else None
+    found_images, found_mask = [], None
+    for entry in preset["inputs"]:
+        resolved = _resolve_input_path(entry["path"], base_dir) if entry.get("path") and base_dir else None
+        if resolved is None or not resolved.is_file():
+            continue
+        if entry["role"] == "mask":
+            found_mask = str(resolved)
+        else:
+            found_images.append(str(resolved))
+    return Request(
+        model=preset["model"],
+        mode=preset["mode"],
+        prompt=preset["prompt"],
+        negative_prompt=preset["negative_prompt"],
+        images=list(images) if images is not None else found_images,
+        mask=mask if mask is not None or images is not None else found_mask,
+        params=dict(preset["params"]),
+        seed=preset["seed"],
+        backend=preset["backend"],
+    )
+
+
+def request_to_preset(request: Request, name: str, description: str = "", *,
+                      store_inputs_in: Path | None = None, relative_to: Path | None = None) -> dict[str, Any]:
+    """A preset document for `request` (validated). Input hashes are always recorded; with
+    `store_inputs_in`, each input is also written there as a PNG named by its hash and the preset
+    points at it with a path relative to `relative_to` (default: that folder's parent)."""
+    from playground.images import load_image, load_mask
+
+    inputs: list[dict[str, Any]] = []
+    pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
+    stored: list[tuple[str, Any]] = [("image", p) for p in pictures]
+    if request.mask is not None and pictures:
+        stored.append(("mask", load_mask(request.mask, pictures[0].size)))
+    for role, picture in stored:
+        entry: dict[str, Any] = {"role": role, "sha256": picture.sha256}
+        if store_inputs_in is not None:
+            path = store_input(picture.image, picture.sha256, store_inputs_in)
+            entry["path"] = path.relative_to(relative_to or store_inputs_in.parent).as_posix()
+        inputs.append(entry)
+    doc = {
+        "schema": PRESET_SCHEMA,
+        "name": name,
+        "description": description,
+        "model": request.model,
+        "mode": request.mode,
+        "backend": request.backend,
+        "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt,
+        "params": json.loads(json.dumps(request.params or {}, default=_jsonable)),
+        "seed": request.seed,
+        "inputs": inputs,
+    }
+    return parse_preset(doc, check_files=False)
+
+
+def store_input(image: Any, sha256: str, folder: Path) -> Path:
+    """Write `image` losslessly as `folder/<sha256>.png` (content-addressed; kept if already there)."""
+    from playground.images import encode
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{sha256}.png"
+    if not path.is_file():
+        atomic_write(path, encode(image, "PNG"), overwrite=True)
+    return path
+
+
+def request_controls(request: Request) -> dict[str, Any]:
+    """Flat control values for the UI: model, mode, backend, prompt, negative_prompt, seed, images,
+    mask, and one entry per parameter of the model, named as in the catalog.
+
+    Every parameter of the model gets a value (the request's, else the default for the request's
+    backend and mode), so loading a preset also resets controls the preset leaves out. `seed` is
+    None for "random"; sizes are canonical values (a preset name or {"width", "height"}).
+    """
+    from playground.catalog import get_model
+
+    model = get_model(request.model)
+    backend = None if request.backend in (None, "auto") else request.backend
+    values: dict[str, Any] = {
+        "model": model.id, "mode": request.mode, "backend": request.backend or "auto", "prompt": request.prompt,
+        "negative_prompt": request.negative_prompt, "seed": request.seed,
+        "images": list(request.images or []), "mask": request.mask,
+    }
+    for spec in model.params:
+        if spec.name in request.params:
+            values[spec.name] = request.params[spec.name]
+        else:
+            values[spec.name] = spec.for_backend(backend, request.mode).default
+    return values
+
+
+def preset_controls(preset: dict[str, Any], base_dir: Path | None = None) -> dict[str, Any]:
+    """`request_controls` for a preset, plus its name, description and the inputs it expects."""
+    preset = parse_preset(preset, check_files=False)
+    values = request_controls(preset_to_request(preset, base_dir))
+    values["preset_name"] = preset["name"]
+    values["preset_description"] = preset["description"]
+    values["expected_inputs"] = [dict(e) for e in preset["inputs"]]
+    return values
+
+
+# -- the folders ------------------------------------------------------------------------------------
+
+def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> dict[str, Any]:
+    """Every loadable preset, shipped first then the user's, and every file that was skipped and why.
+
+    Returns `{"presets": [{"id", "name", "slug", "description", "model", "mode", "source", "path"}],
+    "problems": [{"id", "path", "error"}]}`. A corrupt or invalid file is reported and skipped.
+    """
+    found: list[dict[str, Any]] = []
+    skipped: list[dict[str, Any]] = []
+    sources = ([("shipped", shipped_dir())] if include_shipped else []) + [("user", user_dir(home))]
+    for source, folder in sources:
+        for path in _preset_files(folder, skipped, source):
+            ident = f"{source}:{path.stem}"
+            try:
+                preset = _read_preset_file(path)
+            except (ValidationError, PresetStoreError) as err:
+                skipped.append({"id": ident, "path": str(path), "error": _message(err)})
+                continue
+            found.append({"id": ident, "name": preset["name"], "slug": path.stem,
+                          "description": preset["description"], "model": preset["model"], "mode": preset["mode"],
+                          "source": source, "path": str(path)})
+    return {"presets": found, "problems": skipped}
+
+
+def load_preset(ref: str | os.PathLike[str], home: Path | None = None) -> dict[str, Any]:
+    """Load and check one preset by id (`shipped:NAME`, `user:NAME`), by name (shipped first, then
+    the user's), or by file path. The result carries `location: {"source", "path"}`."""
+    path, source = _locate(ref, home)
+    preset = _read_preset_file(path)
+    preset[LOCATION_FIELD] = {"source": source, "path": str(path)}
+    return preset
+
+
+def save_preset(preset: dict[str, Any], name: str | None = None, *, base_dir: Path | None = None,
+                home: Path | None = None, on_conflict: str = "error") -> dict[str, Any]:
+    """Check and save a preset in the user folder, atomically. Returns `{"id", "name", "slug", "path"}`.
+
+    `name` (default: the preset's own) sets both the file name and the `name` field. Input files the
+    preset names are read relative to `base_dir` (default: the folder it was loaded from) and copied
+    into the user folder's `inputs/`. `on_conflict`: "error" refuses an existing name, "overwrite"
+    replaces it, "rename" saves as "name (2)", "name (3)", ... Names of shipped presets are
+    refused, so a user preset never hides a shipped one.
+    """
+    if on_conflict not in ("error", "overwrite", "rename"):
+        raise ValidationError([Problem("on_conflict", on_conflict, "one of 'error', 'overwrite', 'rename'")])
+    doc = dict(_as_document(preset))
+    location = doc.pop(LOCATION_FIELD, None)
+    if base_dir is None and isinstance(location, dict) and location.get("path"):
+        base_dir = Path(location["path"]).parent
+    if name is not None:
+        doc["name"] = name
+    checked = parse_preset(doc, base_dir)
+    folder = user_dir(home)
+    base_name, slug = checked["name"].strip(), preset_slug(checked["name"])
+    _refuse_shipped(slug, checked["name"])
+    _ensure_folder(folder)
+    if base_dir is not None and base_dir.resolve() != folder.resolve():
+        checked = _copy_inputs(checked, base_dir, folder)
+    for attempt in range(1, 1000):
+        if attempt > 1:
+            checked["name"] = f"{base_name} ({attempt})"
+            slug = preset_slug(checked["name"])
+            _refuse_shipped(slug, checked["name"])
+        path = folder / f"{slug}.json"
+        try:
+            atomic_write(path, preset_json(checked).encode("utf-8"), overwrite=on_conflict == "overwrite")
+        except FileExistsError:
+            if on_conflict == "rename":
+                continue
+            raise ValidationError([Problem("name", checked["name"], "a name not used by another of your presets "
+                                                                    "(or choose to overwrite it)")]) from None
+        return {"id": f"user:{slug}", "name": checked["name"], "slug": slug, "path": str(path)}
+    raise PresetStoreError(f"Too many presets named like '{base_name}'.")
+
+
+def save_request(request: Request, name: str, description: str = "", *, home: Path | None = None,
+                 on_conflict: str = "error") -> dict[str, Any]:
+    """Save the current state of the UI as a user preset, with its input images stored next to it
+    (content-addressed under the user folder's `inputs/`) so loading it later restores them."""
+    folder = user_dir(home)
+    _ensure_folder(folder)
+    preset = request_to_preset(request, name, description, store_inputs_in=folder / INPUTS_FOLDER,
+                               relative_to=folder)
+    return save_preset(preset, base_dir=folder, home=home, on_conflict=on_conflict)
+
+
+def delete_preset(name: str, home: Path | None = None) -> dict[str, Any]:
+    """Delete a user preset (by name, slug or `user:` id). Shipped presets cannot be deleted.
+    Returns `{"deleted": id}`. Stored inputs are kept: other presets may share them."""
+    slug = _user_slug(name, home)
+    path = user_dir(home) / f"{slug}.json"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        raise PresetStoreError(f"No user preset named '{name}' in {user_dir(home)}.") from None
+    except OSError as err:
+        raise PresetStoreError(f"Cannot delete preset '{name}': {_os_reason(err)}.") from None
+    return {"deleted": f"user:{slug}"}
+
+
+def rename_preset(old: str, new: str, home: Path | None = None) -> dict[str, Any]:
+    """Rename a user preset (file and `name` field). Refuses an existing or shipped new name.
+    Returns what `save_preset` returns for the new name."""
+    old_slug = _user_slug(old, home)
+    folder = user_dir(home)
+    source = folder / f"{old_slug}.json"
+    if not source.is_file():
+        raise PresetStoreError(f"No user preset named '{old}' in {folder}.")
+    preset = _read_preset_file(source)
+    if preset_slug(new) == old_slug:
+        return save_preset(preset, new, base_dir=folder, home=home, on_conflict="overwrite")
+    saved = save_preset(preset, new, base_dir=folder, home=home, on_conflict="error")
+    with contextlib.suppress(FileNotFoundError):
+        source.unlink()
+    return saved
+
+
+def import_preset(source: Any, name: str | None = None, *, home: Path | None = None,
+                  on_conflict: str = "error") -> dict[str, Any]:
+    """Import a preset from a file path, JSON text, bytes or dict into the user folder.
+
+    Input files it names (relative to the file) are copied into the user folder's `inputs/`.
+    Returns what `save_preset` returns.
+    """
+    base: Path | None = None
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith("{")):
+        path = Path(source)
+        if not path.is_file():
+            raise PresetStoreError(f"No preset file {path}.")
+        base = path.parent
+        try:
+            source = path.read_bytes()
+        except OSError as err:
+            raise PresetStoreError(f"Cannot read {path}: {_os_reason(err)}.") from None
+    return save_preset(_as_document(source), name, base_dir=base, home=home, on_conflict=on_conflict)
+
+
+def export_preset(ref: str, dest: Path, home: Path | None = None) -> list[Path]:
+    """Write a preset as `dest/<slug>.json`, with the input files it names copied under
+    `dest/inputs/`, so the folder can be shared and imported elsewhere. Returns the files written."""
+    preset = load_preset(ref, home)
+    base = Path(preset[LOCATION_FIELD]["path"]).parent
+    dest.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for entry in preset["inputs"]:
+        resolved = _resolve_input_path(entry["path"], base) if entry.get("path") else None
+        if resolved is not None and resolved.is_file():
+            target = dest / INPUTS_FOLDER / resolved.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(resolved, target)
+            entry["path"] = f"{INPUTS_FOLDER}/{resolved.name}"
+            written.append(target)
+    path = dest / f"{preset_slug(preset['name'])}.json"
+    atomic_write(path, preset_json(preset).encode("utf-8"), overwrite=True)
+    return [path, *written]
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+def atomic_write(path: Path, data: bytes, *, overwrite: bool) -> None:
+    """Write `data` to `path` through a temporary file in the same folder, then rename it into place.
+
+    overwrite=False links the finished file in with no window for another writer to clobber it, and
+    raises FileExistsError if `path` exists. The temporary file is removed on any failure; OSError
+    other than FileExistsError becomes PresetStoreError with the reason in words.
+    """
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
+    try:
+        _write_new_file(tmp, data)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                raise
+            except OSError as err:
+                if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                    raise
+                # Filesystems without hard links: a (racy) existence check, still never a half file.
+                if path.exists():
+                    raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
+                os.replace(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as err:
+        raise PresetStoreError(f"Cannot write {path}: {_os_reason(err)}.") from None
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
+def _write_new_file(path: Path, data: bytes) -> None:
+    """Create `path` (it must not exist), write everything and flush it to disk."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        raise
+    os.close(fd)
+
+
+def _os_reason(err: OSError) -> str:
+    reasons = {
+        errno.ENOSPC: "the disk is full (no space left on device)",
+        errno.EDQUOT: "the disk quota is exceeded",
+        errno.EACCES: "permission denied: the folder is not writable",
+        errno.EPERM: "operation not permitted",
+        errno.EROFS: "the file system is read-only",
+        errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }
+    reason = reasons.get(err.errno or 0, err.strerror or str(err))
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOSPC, errno.EDQUOT):
+        reason += "; set PLAYGROUND_HOME to a writable folder with free space"
+    return reason
+
+
+def _ensure_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PresetStoreError(f"Cannot create the preset folder {folder}: {_os_reason(err)}.") from None
+
+
+def _preset_files(folder: Path, skipped: list[dict[str, Any]], source: str) -> list[Path]:
+    try:
+        return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".") and p.is_file())
+    except OSError as err:
+        skipped.append({"id": f"{source}:", "path": str(folder), "error": f"cannot list: {_os_reason(err)}"})
+        return []
+
+
+def _read_preset_file(path: Path) -> dict[str, Any]:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise PresetStoreError(f"No preset file {path}.") from None
+    except OSError as err:
+        raise PresetStoreError(f"Cannot read {path}: {_os_reason(err)}.") from None
+    return parse_preset(data, path.parent)
+
+
+def _locate(ref: str | os.PathLike[str], home: Path | None) -> tuple[Path, str]:
+    text = os.fspath(ref)
+    source, sep, rest = text.partition(":")
+    if sep and source in ("shipped", "user"):
+        slug = preset_slug(rest)
+        path = (shipped_dir() if source == "shipped" else user_dir(home)) / f"{slug}.json"
+        if not path.is_file():
+            raise PresetStoreError(f"No {source} preset named '{rest}'.")
+        return path, source
+    if text.endswith(".json") or os.sep in text or "/" in text:
+        path = Path(text)
+        if not path.is_file():
+            raise PresetStoreError(f"No preset file {text}.")
+        return path, "file"
+    slug = preset_slug(text)
+    for source, folder in (("shipped", shipped_dir()), ("user", user_dir(home))):
+        if (folder / f"{slug}.json").is_file():
+            return folder / f"{slug}.json", source
+    raise PresetStoreError(f"No preset named '{text}' (shipped or in {user_dir(home)}).")
+
+
+def _user_slug(ref: str, home: Path | None) -> str:
+    """The slug of an existing user preset named by `ref`; shipped presets are refused."""
+    if ref.startswith("shipped:"):
+        raise PresetStoreError(f"'{ref[len('shipped:'):]}' is a shipped preset: shipped presets cannot be changed.")
+    explicit = ref.startswith("user:")
+    slug = preset_slug(ref[len("user:"):] if explicit else ref)
+    if not explicit and not (user_dir(home) / f"{slug}.json").is_file() and (shipped_dir() / f"{slug}.json").is_file():
+        raise PresetStoreError(f"'{ref}' is a shipped preset: shipped presets cannot be changed.")
+    return slug
+
+
+def _refuse_shipped(slug: str, name: str) -> None:
+    if (shipped_dir() / f"{slug}.json").exists():
+        raise ValidationError([Problem("name", name, f"a name not used by a shipped preset ('{slug}' is shipped; "
+                                                     f"save under another name)")])
+
+
+def _copy_inputs(preset: dict[str, Any], base: Path, folder: Path) -> dict[str, Any]:
+    """Copy the input files a preset names into the user folder's inputs/, by hash."""
+    inputs = []
+    for entry in preset["inputs"]:
+        entry = dict(entry)
+        resolved = _resolve_input_path(entry["path"], base) if entry.get("path") else None
+        if resolved is not None and resolved.is_file():
+            target = folder / INPUTS_FOLDER / f"{entry['sha256']}{resolved.suffix.lower() or '.png'}"
+            if not target.is_file():
+                _ensure_folder(target.parent)
+                atomic_write(target, resolved.read_bytes(), overwrite=True)
+            entry["path"] = target.relative_to(folder).as_posix()
+        inputs.append(entry)
+    return {**preset, "inputs": inputs}
+
+
+def _message(err: Exception) -> str:
+    return err.describe() if isinstance(err, ValidationError) else str(err)
+
+
+def _jsonable(value: Any) -> Any:
+    size = parse_size(value) if not isinstance(value, (str, dict)) else None
+    if size is not None and size.preset is None:
+        return size.as_value()
+    return str(value)
+
+
+__all__ = [
+    "PRESET_SCHEMA", "PresetStoreError", "atomic_write", "delete_preset", "export_preset", "import_preset",
+    "list_presets", "load_preset", "migrate", "parse_preset", "playground_home", "preset_controls", "preset_json",
+    "preset_slug", "preset_to_request", "rename_preset", "request_controls", "request_to_preset", "save_preset",
+    "save_request", "shipped_dir", "store_input", "user_dir",
+]
