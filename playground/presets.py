@@ -86,7 +86,7 @@ def preset_slug(name: Any) -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX:
         raise ValidationError([Problem("name", name, allowed)])
     text = name.strip()
-    if ("/" in text or "\\" in text or ".." in text or text.startswith(".") or ":" in text
+    if ("/" in text or "\\" in text or ".." in text or text.startswith(".")
             or any(ord(c) < 32 or ord(c) == 127 for c in text)):
         raise ValidationError([Problem("name", name, allowed)])
     slug = _UNSAFE.sub("-", text.lower()).strip("-._")
@@ -651,6 +651,8 @@ def export_preset(ref: str, dest: Path, home: Path | None = None) -> list[Path]:
             shutil.copyfile(resolved, target)
             entry["path"] = f"{INPUTS_FOLDER}/{resolved.name}"
             written.append(target)
+        else:
+            entry.pop("path", None)  # the export still names the input by its hash
     path = dest / f"{preset_slug(preset['name'])}.json"
     atomic_write(path, preset_json(preset).encode("utf-8"), overwrite=True)
     return [path, *written]
@@ -724,6 +726,9 @@ def _os_reason(err: OSError) -> str:
 
 
 def _ensure_folder(folder: Path) -> None:
+    if folder.resolve() == shipped_dir().resolve():
+        raise PresetStoreError(f"The user preset folder {folder} is the shipped presets folder; set PLAYGROUND_HOME "
+                               f"to another folder.")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:

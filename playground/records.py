@@ -1,0 +1,875 @@
+"""Reproducibility records: what ran, with what, and what came out; embedded in every output file.
+
+A record (schema `playground.record/1`) is built from a `Result` (and the `Request`, when known):
+app version and git commit, package versions (read with importlib.metadata, never importing the
+heavy packages), backend, endpoint and resolved model revision, device, dtype and generator
+device, canonical parameters and the native payload as sent, the final prompt, the seed of each
+image, the pixel sha256 of every input, mask and output, timings, estimated cost and fallbacks.
+A `digest` over the rest of the record shows whether it was edited afterwards. Never a key.
+
+Records travel inside the images: PNG text chunks (`playground.record` with the JSON, and an
+AUTOMATIC1111-style `parameters` text that other tools show), EXIF for JPEG and WebP (MakerNote
+with the JSON, UserComment with the `parameters` text), and a JSON sidecar next to saved files.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import zlib
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from playground.errors import PlaygroundError
+from playground.params import Problem, ValidationError
+from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
+from playground.request import Request, Result
+
+if TYPE_CHECKING:
+    import threading
+
+    from PIL import Image
+
+RECORD_SCHEMA = "playground.record/1"
+SCHEMA_PREFIX = "playground.record/"
+CURRENT_VERSION = 1
+APP_NAME = "playground"
+APP_VERSION = "0.1.0"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGES: tuple[str, ...] = ("torch", "diffusers", "transformers", "accelerate", "safetensors", "huggingface-hub",
+                             "gradio", "fal-client", "replicate", "pillow", "numpy")
+# Environment variables that may hold keys: their values are scrubbed from every record.
+SECRET_ENV: tuple[str, ...] = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "REPLICATE_API_TOKEN", "HF_TOKEN",
+                               "HUGGING_FACE_HUB_TOKEN")
+MIN_SECRET_LENGTH = 6
+HASH_NOTE = ("Every sha256 here is playground.images.content_hash: sha256 over 'MODE:WxH:' and the raw pixel bytes "
+             "of the decoded image (inputs as RGB, masks as black/white L), not over file bytes: embedding this "
+             "record changes the file, and lossy formats (JPEG, lossy WebP) change the pixels.")
+PNG_RECORD_KEY = "playground.record"
+PARAMETERS_KEY = "parameters"
+EXIF_IFD = 0x8769
+EXIF_USER_COMMENT = 0x9286
+EXIF_MAKER_NOTE = 0x927C
+# JPEG keeps EXIF in one 64 KB segment; larger records are stored compressed.
+EXIF_INLINE_LIMIT = 40_000
+ZLIB_PREFIX = b"zlib:"
+FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+MAX_SEARCH_FILES = 500
+
+
+class RecordError(PlaygroundError):
+    """A record is present but unreadable, or from a newer playground, or a file has none."""
+
+
+# -- facts about this installation ------------------------------------------------------------------
+
+@functools.lru_cache(maxsize=1)
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape the pixels (None: not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = version(name)
+        except PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+@functools.lru_cache(maxsize=1)
+def app_info() -> dict[str, Any]:
+    """App name, version, git commit (PLAYGROUND_GIT_COMMIT, else the checkout's HEAD) and whether
+    tracked files had uncommitted changes (None when unknown)."""
+    pinned = os.environ.get("PLAYGROUND_GIT_COMMIT", "").strip()
+    commit = pinned or _git_head(REPO_ROOT / ".git")
+    dirty = None if pinned or not commit else _git_dirty(REPO_ROOT)
+    return {"name": APP_NAME, "version": APP_VERSION, "git_commit": commit, "git_dirty": dirty}
+
+
+def _git_head(git: Path) -> str | None:
+    """The commit HEAD points at, read from the files (no git binary needed)."""
+    try:
+        head = (git / "HEAD").read_text().strip()
+        if not head.startswith("ref: "):
+            return head or None
+        ref = head[5:]
+        loose = git / ref
+        if loose.is_file():
+            return loose.read_text().strip() or None
+        packed = git / "packed-refs"
+        if packed.is_file():
+            for line in packed.read_text().splitlines():
+                if line.endswith(" " + ref):
+                    return line.split(" ", 1)[0]
+    except OSError:
+        pass
+    return None
+
+
+def _git_dirty(root: Path) -> bool | None:
+    try:
+        done = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
+# -- building ---------------------------------------------------------------------------------------
+
+def build_record(result: Result, request: Request | None = None, *, secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """The reproducibility record of `result` (JSON-ready, with a `digest`).
+
+    With `request`, the record also keeps what the user asked for (`request`: backend preference,
+    explicit params, negative prompt as given, seed as given), which is what a re-run replays.
+    `secrets` (e.g. the keys used) and the values of key environment variables are scrubbed from
+    every string, belt and braces: backends never put keys in a Result.
+    """
+    from playground.images import content_hash
+
+    seeds = [int(s) for s in result.seeds]
+    inputs = [{"role": "image", "sha256": h} for h in result.input_hashes]
+    if result.mask_hash:
+        inputs.append({"role": "mask", "sha256": result.mask_hash})
+    outputs = [{"index": i, "seed": seeds[i] if i < len(seeds) else None, "sha256": content_hash(img),
+                "width": img.width, "height": img.height, "mode": img.mode}
+               for i, img in enumerate(result.images)]
+    record: dict[str, Any] = {
+        "schema": RECORD_SCHEMA,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "app": app_info(),
+        "packages": package_versions(),
+        "model": result.model,
+        "mode": result.mode,
+        "backend": result.backend,
+        "endpoint": result.endpoint,
+        "model_revision": result.model_version,
+        "request_id": result.request_id,
+        "device": result.device,
+        "prompt": result.prompt,
+        "negative_prompt": result.negative_prompt,
+        "params": result.params,
+        "native": result.native,
+        "seed": seeds[0] if seeds else None,
+        "seeds": seeds,
+        "request": _request_part(request) if request is not None else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "hashes": HASH_NOTE,
+        "timings": result.timings,
+        "cost_usd": result.cost,
+        "cost_note": "estimated from the catalog's prices before the run; the provider's bill is authoritative",
+        "fallbacks": result.tried,
+        "warnings": result.warnings,
+        "nsfw": result.nsfw,
+    }
+    return _finish(record, secrets)
+
+
+def for_image(record: dict[str, Any], index: int) -> dict[str, Any]:
+    """The record to embed in output `index`: the whole run plus `image: {index, seed, sha256}`."""
+    outputs = record.get("outputs") or []
+    if not 0 <= index < len(outputs):
+        raise IndexError(f"the record has {len(outputs)} outputs, not {index + 1}")
+    out = {k: v for k, v in record.items() if k != "digest"}
+    out["image"] = {"index": index, "seed": outputs[index]["seed"], "sha256": outputs[index]["sha256"]}
+    return _finish(out, ())
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """sha256 of the record's canonical JSON (sorted keys, no spaces), leaving out `digest` itself."""
+    body = {k: v for k, v in record.items() if k != "digest"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _request_part(request: Request) -> dict[str, Any]:
+    return {"backend": request.backend, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+            "params": dict(request.params or {}), "seed": request.seed}
+
+
+def _finish(record: dict[str, Any], secrets: Iterable[str]) -> dict[str, Any]:
+    text = json.dumps(record, default=_jsonable, ensure_ascii=False)
+    for secret in _secrets(secrets):
+        text = text.replace(json.dumps(secret, ensure_ascii=False)[1:-1], "***")
+    clean = json.loads(text)
+    clean["digest"] = record_digest(clean)
+    return clean
+
+
+def _secrets(extra: Iterable[str]) -> list[str]:
+    found = {s for s in extra if isinstance(s, str)}
+    found.update(os.environ.get(name, "") for name in SECRET_ENV)
+    return sorted((s.strip() for s in found if len(s.strip()) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+
+def _jsonable(value: Any) -> Any:
+    from playground.params import Size
+
+    if isinstance(value, Size):
+        return value.as_value()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return f"<{type(value).__name__}>"
+
+
+# -- embedding --------------------------------------------------------------------------------------
+
+def a1111_parameters(record: dict[str, Any]) -> str:
+    """AUTOMATIC1111-style `parameters` text: prompt, negative prompt, then "Key: value" pairs."""
+    params, native = record.get("params") or {}, record.get("native") or {}
+    image = record.get("image") or {}
+    outputs = record.get("outputs") or []
+    shape = outputs[image.get("index", 0)] if outputs else {}
+    pairs = [
+        ("Steps", native.get("num_inference_steps", params.get("num_inference_steps"))),
+        ("Sampler", params.get("scheduler")),
+        ("CFG scale", params.get("guidance_scale")),
+        ("Seed", image.get("seed", record.get("seed"))),
+        ("Size", f"{shape['width']}x{shape['height']}" if shape else None),
+        ("Model", record.get("model")),
+        ("Model hash", (record.get("model_revision") or "")[:10] or None),
+        ("Denoising strength", params.get("strength") if record.get("mode") != "text-to-image" else None),
+        ("Backend", record.get("backend")),
+        ("Endpoint", record.get("endpoint")),
+        ("Version", f"{APP_NAME} {(record.get('app') or {}).get('version', '')}".strip()),
+    ]
+    lines = [record.get("prompt") or ""]
+    if record.get("negative_prompt"):
+        lines.append(f"Negative prompt: {record['negative_prompt']}")
+    lines.append(", ".join(f"{k}: {_a1111_quote(v)}" for k, v in pairs if v is not None and v != ""))
+    return "\n".join(lines)
+
+
+def _a1111_quote(value: Any) -> str:
+    text = str(value)
+    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
+
+
+def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", **save_args: Any) -> bytes:
+    """The image encoded as `fmt` (png, jpeg, webp) with the record embedded.
+
+    JPEG is saved at quality 95 unless told otherwise; WebP is lossless unless told otherwise, so
+    its pixels still match the record's hash.
+    """
+    from PIL import Image, PngImagePlugin
+
+    name = _format(fmt)
+    text = json.dumps(record, ensure_ascii=False)
+    parameters = a1111_parameters(record)
+    buffer = io.BytesIO()
+    if name == "PNG":
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt(PNG_RECORD_KEY, text, zip=True)
+        info.add_itxt(PARAMETERS_KEY, parameters)
+        image.save(buffer, format="PNG", pnginfo=info, **save_args)
+        return buffer.getvalue()
+    exif = Image.Exif()
+    ifd = exif.get_ifd(EXIF_IFD)
+    # A1111 and the tools that read its files take `parameters` from UserComment, UTF-16 with a UNICODE marker.
+    ifd[EXIF_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
+    data = text.encode("utf-8")
+    ifd[EXIF_MAKER_NOTE] = data if len(data) <= EXIF_INLINE_LIMIT else ZLIB_PREFIX + zlib.compress(data, 9)
+    picture = image if image.mode in ("RGB", "L") or name == "WEBP" else image.convert("RGB")
+    if name == "JPEG":
+        save_args.setdefault("quality", 95)
+    else:
+        save_args.setdefault("lossless", True)
+    picture.save(buffer, format=name, exif=exif, **save_args)
+    return buffer.getvalue()
+
+
+def save_image(image: Image.Image, record: dict[str, Any], path: str | os.PathLike[str], fmt: str | None = None,
+               *, sidecar: bool = True, **save_args: Any) -> Path:
+    """Write `image` with `record` embedded to `path` (format from `fmt`, else the suffix), atomically,
+    and the record as a JSON sidecar `<stem>.json` next to it. Returns the image path."""
+    path = Path(path)
+    fmt = fmt or path.suffix.lstrip(".") or "png"
+    atomic_write(path, encode_image(image, record, fmt, **save_args), overwrite=True)
+    if sidecar:
+        write_sidecar(record, sidecar_path(path))
+    return path
+
+
+def sidecar_path(image_path: str | os.PathLike[str]) -> Path:
+    """Where the JSON sidecar of an image lives: the same name with `.json`."""
+    return Path(image_path).with_suffix(".json")
+
+
+def write_sidecar(record: dict[str, Any], path: str | os.PathLike[str]) -> Path:
+    """Write a record as pretty JSON, atomically."""
+    path = Path(path)
+    atomic_write(path, (json.dumps(record, indent=2, ensure_ascii=False) + "\n").encode("utf-8"), overwrite=True)
+    return path
+
+
+def _format(fmt: str) -> str:
+    name = FORMATS.get(fmt.lower().lstrip("."))
+    if name is None:
+        raise ValidationError([Problem("format", fmt, "png, jpeg or webp")])
+    return name
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def read_record(source: Any) -> dict[str, Any] | None:
+    """The playground record carried by `source`, or None if it carries none.
+
+    `source`: an image path (the embedded record, else its `<stem>.json` sidecar), a `.json`
+    sidecar path, image bytes, a PIL image opened from a file, a gradio file dict `{"path"}`, or a
+    record dict. Raises RecordError when a record is there but is not valid JSON, is not a
+    playground record, or comes from a newer version of the playground.
+    """
+    source = _unwrap(source)
+    if isinstance(source, dict):
+        return _checked(source, "the record")
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.suffix.lower() == ".json":
+            return _checked(_parse_json(path.read_bytes(), str(path)), str(path))
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise RecordError(f"Cannot read {path}: {err.strerror or err}.") from None
+        record = _from_image_bytes(data, str(path))
+        if record is None and sidecar_path(path).is_file():
+            return _checked(_parse_json(sidecar_path(path).read_bytes(), str(sidecar_path(path))),
+                            str(sidecar_path(path)))
+        return record
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _from_image_bytes(bytes(source), "the image")
+    if hasattr(source, "getexif") and hasattr(source, "info"):
+        return _from_pil(source, "the image")
+    raise RecordError(f"Cannot read a record from {type(source).__name__}: give an image, a path, bytes or a record.")
+
+
+def _unwrap(source: Any) -> Any:
+    """A gradio file dict `{"path": ...}` stands for its path."""
+    if isinstance(source, dict) and "path" in source and "schema" not in source:
+        return source["path"]
+    return source
+
+
+def embedded_parameters(source: Any) -> str | None:
+    """The A1111-style `parameters` text of an image (from any tool), or None."""
+    image = _open(_unwrap(source))
+    if image is None:
+        return None
+    text = image.info.get(PARAMETERS_KEY)
+    if isinstance(text, str):
+        return text
+    raw = image.getexif().get_ifd(EXIF_IFD).get(EXIF_USER_COMMENT)
+    if isinstance(raw, bytes) and raw.startswith(b"UNICODE\0"):
+        body = raw[8:]
+        for codec in ("utf-16-be", "utf-16-le"):
+            try:
+                return body.decode(codec)
+            except UnicodeDecodeError:
+                continue
+    if isinstance(raw, bytes) and raw.startswith(b"ASCII\0\0\0"):
+        return raw[8:].decode("ascii", "replace")
+    return None
+
+
+def _open(source: Any) -> Image.Image | None:
+    from PIL import Image, UnidentifiedImageError
+
+    if hasattr(source, "getexif"):
+        return source
+    try:
+        if isinstance(source, (str, os.PathLike)):
+            return Image.open(Path(source))
+        if isinstance(source, (bytes, bytearray)):
+            return Image.open(io.BytesIO(bytes(source)))
+    except (OSError, UnidentifiedImageError):
+        return None
+    return None
+
+
+def _from_image_bytes(data: bytes, where: str) -> dict[str, Any] | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+    except (OSError, UnidentifiedImageError):
+        if data.lstrip()[:1] == b"{":
+            return _checked(_parse_json(data, where), where)
+        raise RecordError(f"{where} is not an image (PNG, JPEG or WebP) or a record.") from None
+    return _from_pil(image, where)
+
+
+def _from_pil(image: Any, where: str) -> dict[str, Any] | None:
+    text = image.info.get(PNG_RECORD_KEY)
+    if text is not None:
+        return _checked(_parse_json(text.encode("utf-8") if isinstance(text, str) else text, where), where)
+    try:
+        raw = image.getexif().get_ifd(EXIF_IFD).get(EXIF_MAKER_NOTE)
+    except Exception:  # noqa: BLE001 - broken EXIF is the same as no record
+        raw = None
+    if not isinstance(raw, bytes):
+        return None
+    if raw.startswith(ZLIB_PREFIX):
+        try:
+            raw = zlib.decompress(raw[len(ZLIB_PREFIX):])
+        except zlib.error:
+            raise RecordError(f"The record in {where} is damaged (it does not decompress).") from None
+    if not raw.lstrip().startswith(b"{"):
+        return None  # a camera's own MakerNote, not ours
+    return _checked(_parse_json(raw, where), where)
+
+
+def _parse_json(data: bytes, where: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise RecordError(f"The record in {where} is not valid JSON ({err}); it was damaged or edited.") from None
+
+
+def _checked(doc: Any, where: str) -> dict[str, Any]:
+    if not isinstance(doc, dict):
+        raise RecordError(f"The record in {where} is not a JSON object.")
+    schema = doc.get("schema")
+    if not isinstance(schema, str) or not schema.startswith(SCHEMA_PREFIX) or not schema[len(SCHEMA_PREFIX):].isdigit():
+        raise RecordError(f"{where} holds JSON that is not a playground record (schema {schema!r}; "
+                          f"expected {RECORD_SCHEMA}).")
+    if int(schema[len(SCHEMA_PREFIX):]) > CURRENT_VERSION:
+        raise RecordError(f"The record in {where} is {schema}, from a newer playground; this one reads "
+                          f"{RECORD_SCHEMA}. Update the playground to read it.")
+    return doc
+
+
+# -- checking and inspecting ------------------------------------------------------------------------
+
+def verify_record(record: dict[str, Any], image: Any = None) -> dict[str, Any]:
+    """Whether the record is as it was made (its digest) and, given the image that carried it,
+    whether the image's pixels are the recorded output.
+
+    Returns `{"digest_ok", "pixels_match" (None: not checked), "problems": [...], "notes": [...]}`.
+    A lossy file (JPEG, lossy WebP) cannot match the recorded pixel hash; that is a note, not a problem.
+    """
+    from playground.images import content_hash
+
+    problems, notes = [], []
+    digest_ok = record.get("digest") == record_digest(record)
+    if not digest_ok:
+        problems.append("The record's digest does not match its content: the record was edited after the image "
+                        "was made (or damaged), so its facts cannot be trusted.")
+    pixels_match = None
+    picture = _open(image) if image is not None else None
+    if picture is not None:
+        expected = _expected_hash(record)
+        actual = content_hash(_pixels(picture))
+        pixels_match = expected is not None and actual == expected
+        if not pixels_match:
+            if _lossy(picture, image):
+                pixels_match = None
+                notes.append(f"{picture.format} is lossy, so the file's pixels differ from the recorded output; a "
+                             f"re-run is checked against the recorded sha256 {str(expected)[:16]}… instead.")
+            else:
+                problems.append(f"The image's pixels (sha256 {actual[:16]}…) are not the recorded output (sha256 "
+                                f"{str(expected)[:16]}…): the image was edited after it was made, or the record "
+                                f"belongs to another image.")
+    return {"digest_ok": digest_ok, "pixels_match": pixels_match, "problems": problems, "notes": notes}
+
+
+def inspect(source: Any) -> dict[str, Any]:
+    """Everything known about how an image (or a record) was made, for the Inspect tab and `/inspect`.
+
+    Returns `{"status", "message", "record", "table": [[field, value], ...], "problems", "notes",
+    "parameters"}`. status: "ok", "no record", "tampered" (digest or pixels do not match) or
+    "unreadable" (a damaged or foreign record; `message` says which). `parameters` is the
+    A1111-style text of images from other tools, when there is one. Never raises for bad input.
+    """
+    out: dict[str, Any] = {"status": "ok", "message": "", "record": None, "table": [], "problems": [], "notes": [],
+                           "parameters": None}
+    source = _unwrap(source)
+    try:
+        record = read_record(source)
+    except RecordError as err:
+        return {**out, "status": "unreadable", "message": str(err), "problems": [str(err)]}
+    if record is None:
+        out["parameters"] = embedded_parameters(source)
+        found = " It has A1111-style parameters from another tool." if out["parameters"] else ""
+        return {**out, "status": "no record",
+                "message": f"This image has no playground record (no PNG text chunk, EXIF or sidecar).{found}"}
+    image = None if isinstance(source, dict) and "schema" in source else source
+    if isinstance(image, (str, os.PathLike)) and Path(image).suffix.lower() == ".json":
+        image = None
+    check = verify_record(record, image)
+    status = "ok" if not check["problems"] else "tampered"
+    message = "The record is intact" + (" and matches the image's pixels." if check["pixels_match"] else ".")
+    if check["problems"]:
+        message = " ".join(check["problems"])
+    return {**out, "status": status, "message": message, "record": record, "table": record_table(record),
+            "problems": check["problems"], "notes": check["notes"]}
+
+
+def record_table(record: dict[str, Any]) -> list[list[str]]:
+    """The record as [field, value] rows, in reading order, every value as text."""
+    rows: list[list[str]] = []
+
+    def add(field: str, value: Any) -> None:
+        if value is None or value == "" or value == [] or value == {}:
+            return
+        rows.append([field, value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)])
+
+    image = record.get("image") or {}
+    for key in ("model", "mode", "backend", "endpoint", "model_revision", "request_id", "prompt", "negative_prompt"):
+        add(key, record.get(key))
+    add("seed", image.get("seed", record.get("seed")))
+    add("seeds", record.get("seeds"))
+    for name, value in (record.get("params") or {}).items():
+        add(f"params.{name}", value)
+    for name, value in (record.get("native") or {}).items():
+        add(f"native.{name}", value)
+    for name, value in (record.get("device") or {}).items():
+        add(f"device.{name}", value)
+    for i, entry in enumerate(record.get("inputs") or []):
+        add(f"inputs[{i}].{entry.get('role')}", entry.get("sha256"))
+    add("image.index", image.get("index"))
+    add("image.sha256", image.get("sha256"))
+    for entry in record.get("outputs") or []:
+        add(f"outputs[{entry.get('index')}]", f"{entry.get('width')}x{entry.get('height')} seed {entry.get('seed')} "
+                                              f"sha256 {entry.get('sha256')}")
+    for name, value in (record.get("timings") or {}).items():
+        add(f"timings.{name}", value)
+    add("cost_usd", record.get("cost_usd"))
+    for i, step in enumerate(record.get("fallbacks") or []):
+        add(f"fallbacks[{i}]", f"{step.get('backend')}: {step.get('outcome')} ({step.get('reason')})")
+    add("warnings", record.get("warnings"))
+    for name, value in (record.get("app") or {}).items():
+        add(f"app.{name}", value)
+    for name, value in (record.get("packages") or {}).items():
+        add(f"packages.{name}", value)
+    for key in ("created", "schema", "digest"):
+        add(key, record.get(key))
+    return rows
+
+
+# -- restoring and re-running -----------------------------------------------------------------------
+
+def record_to_request(record: dict[str, Any], *, images: list[Any] | None = None, mask: Any = None,
+                      backend: str | None = None, search_dirs: Iterable[Path] | None = None) -> Request:
+    """The Request that reproduces a record: same model, mode, prompt, parameters, seed, and the
+    backend that ran it (or `backend`). Inputs: `images` / `mask` when given, else files found by
+    their sha256 in `search_dirs` (default: `default_search_dirs()`); any not found are left out,
+    so validation names them (see `find_inputs` for which)."""
+    from playground.catalog import get_model
+
+    model = get_model(record["model"])
+    asked = record.get("request")
+    target = backend or record.get("backend") or "auto"
+    if asked:
+        params = dict(asked.get("params") or {})
+        negative, prompt = asked.get("negative_prompt"), asked.get("prompt", record.get("prompt", ""))
+    else:
+        params = _replayable_params(model, record.get("mode", ""), target, record.get("params") or {})
+        negative, prompt = record.get("negative_prompt"), record.get("prompt", "")
+    if images is None:
+        found = find_inputs(record, search_dirs)
+        images = [p for p in found["images"] if p is not None]
+        mask = found["mask"] if mask is None else mask
+    return Request(model=model.id, mode=record.get("mode", "text-to-image"), prompt=prompt or "",
+                   negative_prompt=negative, images=list(images), mask=mask, params=params,
+                   seed=record.get("seed"), backend=target)
+
+
+def _replayable_params(model: Any, mode: str, backend: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Resolved params that can be given back as explicit ones: set, and a parameter of this mode
+    (derived values such as img2img `strength` are recomputed from what they came from)."""
+    concrete = None if backend == "auto" else backend
+    accepted = {p.name for p in model.params_for(mode, concrete)}
+    return {k: v for k, v in params.items() if v is not None and k in accepted}
+
+
+def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where inputs are looked for by hash: next to `near` (and its `inputs/`), the user's
+    `$PLAYGROUND_HOME/inputs` and preset inputs, and the shipped preset inputs."""
+    dirs = []
+    if near is not None:
+        folder = Path(near).parent
+        dirs += [folder / "inputs", folder]
+    dirs += [playground_home() / "inputs", user_dir() / "inputs", shipped_dir() / "inputs"]
+    return dirs
+
+
+def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
+    """Files whose pixels match the record's inputs. Returns `{"images": [path or None, ...],
+    "mask": path or None, "missing": [{"role", "sha256"}]}`."""
+    wanted = record.get("inputs") or []
+    index = _HashIndex(list(search_dirs) if search_dirs is not None else default_search_dirs())
+    images: list[str | None] = []
+    mask, missing = None, []
+    for entry in wanted:
+        path = index.find(entry.get("sha256", ""), entry.get("role", "image"))
+        if path is None:
+            missing.append({"role": entry.get("role"), "sha256": entry.get("sha256")})
+        if entry.get("role") == "mask":
+            mask = path
+        else:
+            images.append(path)
+    return {"images": images, "mask": mask, "missing": missing}
+
+
+class _HashIndex:
+    """Lazily hashes image files in some folders; files named by their hash are tried first."""
+
+    def __init__(self, dirs: list[Path]):
+        self.dirs = [d for d in dirs if d.is_dir()]
+        self._hashed: dict[tuple[str, str], str] = {}
+        self._done: set[tuple[Path, str]] = set()
+
+    def find(self, sha256: str, role: str) -> str | None:
+        if not sha256:
+            return None
+        for folder in self.dirs:
+            for path in sorted(folder.glob(f"{sha256[:16]}*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES and self._hash(path, role) == sha256:
+                    return str(path)
+        if (role, sha256) in self._hashed:
+            return self._hashed[(role, sha256)]
+        for folder in self.dirs:
+            if (folder, role) in self._done:
+                continue
+            self._done.add((folder, role))
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:MAX_SEARCH_FILES]
+            for path in files:
+                digest = self._hash(path, role)
+                if digest:
+                    self._hashed.setdefault((role, digest), str(path))
+            if (role, sha256) in self._hashed:
+                return self._hashed[(role, sha256)]
+        return None
+
+    @staticmethod
+    def _hash(path: Path, role: str) -> str | None:
+        from PIL import Image
+
+        from playground.images import load_image, load_mask
+
+        try:
+            if role == "mask":
+                with Image.open(path) as img:
+                    size = img.size
+                return load_mask(str(path), size).sha256
+            return load_image(str(path), "input").sha256
+        except (ValidationError, OSError):
+            return None
+
+
+def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]:
+    """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
+    its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
+    from playground.images import load_image, load_mask
+    from playground.presets import store_input
+
+    folder = Path(folder)
+    pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
+    stored = [store_input(p.image, p.sha256, folder) for p in pictures]
+    if request.mask is not None and pictures:
+        mask = load_mask(request.mask, pictures[0].size)
+        stored.append(store_input(mask.image, mask.sha256, folder))
+    return stored
+
+
+def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
+    """How far `actual` is from `expected`, on RGB pixels 0-255.
+
+    Returns `{"identical", "same_size", "max", "mean", "psnr_db", "changed_fraction"}`; psnr_db is
+    scikit-image's PSNR, None when the pixels are identical (it would be infinite) or sizes differ.
+    """
+    import numpy as np
+    from skimage.metrics import peak_signal_noise_ratio
+
+    a = np.asarray(_pixels(_open(expected) or expected).convert("RGB"), dtype=np.uint8)
+    b = np.asarray(_pixels(_open(actual) or actual).convert("RGB"), dtype=np.uint8)
+    if a.shape != b.shape:
+        return {"identical": False, "same_size": False, "expected_size": [a.shape[1], a.shape[0]],
+                "actual_size": [b.shape[1], b.shape[0]], "max": None, "mean": None, "psnr_db": None,
+                "changed_fraction": None}
+    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
+    identical = not diff.any()
+    return {
+        "identical": identical,
+        "same_size": True,
+        "max": int(diff.max()),
+        "mean": round(float(diff.mean()), 6),
+        "psnr_db": None if identical else round(float(peak_signal_noise_ratio(a, b, data_range=255)), 4),
+        "changed_fraction": round(float(diff.any(axis=-1).mean()), 6),
+    }
+
+
+def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images: list[Any] | None = None,
+                     mask: Any = None, backend: str | None = None, overrides: dict[str, Any] | None = None,
+                     search_dirs: Iterable[Path] | None = None,
+                     progress: Callable[[dict[str, Any]], None] | None = None,
+                     cancel: threading.Event | None = None) -> dict[str, Any]:
+    """Re-run what an image (or record) records and say whether the new output matches.
+
+    `source`: what `read_record` takes. `overrides` changes parameters on purpose (they then show
+    among the differences). Inputs come from `images`/`mask` or are found by hash (see
+    `record_to_request`); a missing one is a ValidationError naming its sha256.
+
+    Returns a dict, JSON-ready except `image` (the new PIL image) and `images` (all of them):
+    `verdict` ("identical" or "different"), `identical` (the recorded pixels, byte for byte),
+    `message`, `image_index`, `expected_sha256`, `actual_sha256`, `difference` (see
+    `compare_images`; None when only a record was given and the pixels differ), `differences`
+    ([{field, recorded, now}] for the request, parameters, payload, backend, endpoint, model
+    revision, device and package versions), `problems` (a tampered record), `notes` and `record`
+    (the new output's record).
+    """
+    from playground import backends
+    from playground.images import content_hash
+
+    source = _unwrap(source)
+    record = read_record(source)
+    if record is None:
+        raise RecordError("This image has no playground record, so there is nothing to re-run.")
+    carrier = None if isinstance(source, dict) and "schema" in source else source
+    if isinstance(carrier, (str, os.PathLike)) and Path(carrier).suffix.lower() == ".json":
+        carrier = None
+    check = verify_record(record, carrier)
+    near = carrier if isinstance(carrier, (str, os.PathLike)) else None
+    dirs = list(search_dirs) if search_dirs is not None else default_search_dirs(near)
+    if images is None and record.get("inputs"):
+        found = find_inputs(record, dirs)
+        if found["missing"]:
+            raise ValidationError([Problem(f"inputs[{i}]", f"{m['role']} with sha256 {m['sha256']}",
+                                           "the input this image was made from: give it (--image / --mask), or "
+                                           "keep it in one of " + ", ".join(str(d) for d in dirs))
+                                   for i, m in enumerate(found["missing"])])
+    request = record_to_request(record, images=images, mask=mask, backend=backend, search_dirs=dirs)
+    if overrides:
+        request.params = {**request.params, **overrides}
+    result = backends.run(request, progress=progress, cancel=cancel, keys=keys)
+    new = build_record(result, request, secrets=(keys or {}).values())
+    index = int((record.get("image") or {}).get("index", 0))
+    if index >= len(result.images):
+        raise RecordError(f"The re-run made {len(result.images)} images; the recorded image was number {index + 1}.")
+    new_image = result.images[index]
+    expected = _expected_hash(record)
+    actual = content_hash(new_image)
+    identical = actual == expected
+    original = _open(carrier) if carrier is not None else None
+    notes = list(check["notes"])
+    if identical:
+        difference = {"identical": True, "same_size": True, "max": 0, "mean": 0.0, "psnr_db": None,
+                      "changed_fraction": 0.0}
+    elif original is not None:
+        difference = compare_images(original, new_image)
+        if _lossy(original, carrier):
+            notes.append(f"Compared with the {original.format} file's pixels, which lossy compression changed.")
+    else:
+        difference = None
+        notes.append("Only a record was given, so the pixels can be compared by hash only.")
+    differences = fact_differences(record, new)
+    new_for_image = for_image(new, index)
+    return {
+        "verdict": "identical" if identical else "different",
+        "identical": identical,
+        "message": _verdict_message(identical, difference, differences),
+        "image_index": index,
+        "expected_sha256": expected,
+        "actual_sha256": actual,
+        "difference": difference,
+        "differences": differences,
+        "problems": check["problems"],
+        "notes": notes,
+        "record": new_for_image,
+        "image": new_image,
+        "images": list(result.images),
+    }
+
+
+FACT_FIELDS: tuple[str, ...] = ("model", "mode", "backend", "endpoint", "model_revision", "prompt", "negative_prompt",
+                                "seed")
+
+
+def fact_differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[dict[str, Any]]:
+    """Facts that differ between two records: request, params, payload, backend, model revision,
+    device, app and package versions (timings, ids, dates and hashes are expected to differ)."""
+    out: list[dict[str, Any]] = []
+
+    def compare(field: str, a: Any, b: Any) -> None:
+        if a != b:
+            out.append({"field": field, "recorded": a, "now": b})
+
+    for key in FACT_FIELDS:
+        compare(key, recorded.get(key), now.get(key))
+    for section in ("params", "native", "device", "app", "packages"):
+        a, b = recorded.get(section) or {}, now.get(section) or {}
+        for key in sorted(set(a) | set(b)):
+            compare(f"{section}.{key}", a.get(key), b.get(key))
+    compare("inputs", [e.get("sha256") for e in recorded.get("inputs") or []],
+            [e.get("sha256") for e in now.get("inputs") or []])
+    return out
+
+
+def _verdict_message(identical: bool, difference: dict[str, Any] | None, differences: list[dict[str, Any]]) -> str:
+    if identical:
+        text = "Reproduced exactly: the new pixels are byte-identical to the recorded output."
+    elif difference and not difference.get("same_size", True):
+        text = (f"Not reproduced: the new image is {difference['actual_size'][0]}x{difference['actual_size'][1]}, "
+                f"the recorded one {difference['expected_size'][0]}x{difference['expected_size'][1]}.")
+    elif difference:
+        text = (f"Not reproduced: pixels differ (max {difference['max']}, mean {difference['mean']:.3f}, "
+                f"PSNR {difference['psnr_db']} dB, {difference['changed_fraction']:.1%} of pixels changed).")
+    else:
+        text = "Not reproduced: the new pixels do not have the recorded sha256."
+    if differences:
+        shown = "; ".join(f"{d['field']}: {_short(d['recorded'])} → {_short(d['now'])}" for d in differences[:8])
+        more = f" (+{len(differences) - 8} more)" if len(differences) > 8 else ""
+        text += f" Facts that differ: {shown}{more}."
+    return text
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _expected_hash(record: dict[str, Any]) -> str | None:
+    image = record.get("image") or {}
+    if image.get("sha256"):
+        return image["sha256"]
+    outputs = record.get("outputs") or []
+    return outputs[0].get("sha256") if outputs else None
+
+
+def _pixels(image: Any) -> Any:
+    """The image's pixels as the backend returned them (RGB for every model here)."""
+    image.load()
+    return image if image.mode in ("RGB", "L") else image.convert("RGB")
+
+
+def _lossy(picture: Any, source: Any) -> bool:
+    fmt = getattr(picture, "format", None)
+    if fmt == "JPEG":
+        return True
+    if fmt != "WEBP":
+        return False
+    data = None
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source[:128])
+    elif isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as handle:
+            data = handle.read(128)
+    # Lossless WebP stores its pixels in a VP8L chunk right after the header (and VP8X).
+    return data is None or b"VP8L" not in data
+
+
+__all__ = [
+    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "app_info", "build_record", "compare_images",
+    "default_search_dirs", "embedded_parameters", "encode_image", "fact_differences", "find_inputs", "for_image",
+    "inspect", "package_versions", "read_record", "record_digest", "record_table", "record_to_request",
+    "rerun_and_verify", "save_image", "sidecar_path", "store_inputs", "verify_record", "write_sidecar",
+]
