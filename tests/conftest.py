@@ -117,9 +117,36 @@ def hosted(emulator):
     settings = HostedSettings(fal_url=emulator.fal_gateway_url, replicate_url=emulator.replicate_url,
                               poll_interval_s=0.1, timeout_s=30.0)
     fal, replicate = FalBackend(settings), ReplicateBackend(settings)
-    saved = dict(backends._backends)
     backends.set_backend("fal", fal)
     backends.set_backend("replicate", replicate)
-    yield SimpleNamespace(fal=fal, replicate=replicate, emulator=emulator, settings=settings)
+    return SimpleNamespace(fal=fal, replicate=replicate, emulator=emulator, settings=settings)
+
+
+@pytest.fixture
+def local(local_backend):
+    """The tiny local backend installed for dispatch."""
+    from playground import backends
+
+    backends.set_backend("local", local_backend)
+    return local_backend
+
+
+@pytest.fixture(autouse=True)
+def isolated_backends():
+    """Each test starts and ends with the same installed backends and fal_client settings.
+
+    FalBackend points fal_client's module constants at its host and turns the client's own
+    retries off, process-wide; tests that drive fal_client directly need its defaults back.
+    """
+    import fal_client.client as fcc
+
+    from playground import backends
+
+    names = ("MAX_ATTEMPTS", "QUEUE_URL_FORMAT", "RUN_URL_FORMAT", "REST_URL", "CDN_URL")
+    saved_fal = {name: getattr(fcc, name) for name in names}
+    saved = dict(backends._backends)
+    yield
     backends._backends.clear()
     backends._backends.update(saved)
+    for name, value in saved_fal.items():
+        setattr(fcc, name, value)

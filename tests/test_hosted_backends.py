@@ -277,14 +277,10 @@ def test_unreachable_host_fails_without_hidden_retries():
                           poll_interval_s=0.1, timeout_s=5.0)
     backends.set_backend("fal", FalBackend(dead))
     backends.set_backend("replicate", ReplicateBackend(dead))
-    try:
-        with pytest.raises(TransportError, match="fal could not be reached"):
-            fal_run()
-        with pytest.raises(TransportError, match="Replicate could not be reached"):
-            backends.run(Request(**REP_T2I, backend="replicate"), keys=REP)
-    finally:
-        backends._backends.pop("fal", None)
-        backends._backends.pop("replicate", None)
+    with pytest.raises(TransportError, match="fal could not be reached"):
+        fal_run()
+    with pytest.raises(TransportError, match="Replicate could not be reached"):
+        backends.run(Request(**REP_T2I, backend="replicate"), keys=REP)
 
 
 # --- inputs, outputs, records ----------------------------------------------------------------------

@@ -38,14 +38,10 @@ def no_secret_in_any_file(tmp_path: Path):
 
 
 @pytest.fixture
-def local(local_backend, tmp_path, monkeypatch):
+def local(local, tmp_path, monkeypatch):
     """The tiny local backend installed for dispatch, and a PLAYGROUND_HOME of the test's own."""
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
-    saved = dict(backends._backends)
-    backends.set_backend("local", local_backend)
-    yield local_backend
-    backends._backends.clear()
-    backends._backends.update(saved)
+    return local
 
 
 def fake_result(**changes) -> Result:

@@ -1,0 +1,1094 @@
+"""Compare: parameter sweeps and cross-model grids.
+
+A `GridSpec` names a model, the shared inputs (mode, prompt, images, parameters, seed) and up to three
+axes; each axis is a parameter of the model, the seed, a prompt search-and-replace, or a list of models
+(each on its own backend). It is JSON-friendly: `grid_to_dict` / `grid_from_dict` (schema
+`playground.grid/1`) store it in presets, and every function here also takes that dict.
+
+`plan_grid` expands a spec into cells, each resolved to one concrete backend, validated and costed, and
+refuses grids over the cell cap (or the cost cap) before anything runs. A parameter a cell's model does not
+accept is never dropped silently: an axis parameter makes the cell "n/a"; a shared one is left out of that
+cell's request and listed in its `not_applied`. `run_grid` runs the cells: hosted cells concurrently, at
+most `concurrency` at once per provider (the backends themselves wait out 429s as Retry-After says), local
+cells one at a time; a cell that fails keeps its error and the grid carries on; `on_cell` hears every
+change of a cell's status; once `cancel` is set no further cell starts and running ones are cancelled.
+The resulting `Grid` renders the labelled grid image, the manifest JSON and one zip with everything.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import itertools
+import json
+import logging
+import math
+import os
+import queue
+import re
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from PIL import Image, ImageDraw, ImageFont
+
+from playground import backends
+from playground.catalog import MODELS, ModelSpec
+from playground.errors import Cancelled, PlaygroundError
+from playground.params import Param, Problem, ValidationError, parse_size
+from playground.request import Prepared, Request, Result, draw_seed
+from playground.validation import validate
+
+log = logging.getLogger("playground.compare")
+
+GRID_SCHEMA = "playground.grid/1"
+MANIFEST_SCHEMA = "playground.grid-manifest/1"
+AXIS_KINDS: tuple[str, ...] = ("param", "seed", "prompt", "model")
+AXIS_ROLES: tuple[str, ...] = ("columns", "rows", "panels")
+MAX_AXES = 3
+DEFAULT_MAX_CELLS = 64
+DEFAULT_CONCURRENCY = 8
+# A range like 0:1e9:1 is refused before it is expanded.
+MAX_AXIS_VALUES = 1000
+DEFAULT_CELL_PX = 384
+STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed", "cancelled", "n/a")
+FINAL_STATUSES = frozenset({"done", "failed", "cancelled", "n/a"})
+
+T = TypeVar("T")
+CellCallback = Callable[["Cell"], None]
+
+
+# --- the spec ---------------------------------------------------------------------------------------
+@dataclass
+class Axis:
+    """One axis of a grid.
+
+    kind "param": `name` is a canonical parameter; `values` a list, or text: "start:stop:step" (numbers,
+    stop included), else comma-separated (newline-separated when it has newlines). kind "seed": `values`
+    seeds, same forms. kind "prompt": every `name` in the prompt is replaced by each value. kind "model":
+    values are "model-id", "model-id@backend" or {"model": id, "backend": name}.
+    """
+
+    kind: str
+    values: list[Any] | str
+    name: str = ""
+
+
+@dataclass
+class GridSpec:
+    """What to compare. `model`/`backend` apply when there is no model axis; `seed=None` draws one seed
+    for the whole grid (so cells differ only by their axes); `max_cells=None` uses the configured cap
+    (PLAYGROUND_COMPARE_MAX_CELLS, default 64); `max_cost` refuses grids estimated above it (dollars)."""
+
+    model: str = ""
+    axes: list[Axis] = field(default_factory=list)
+    mode: str = "text-to-image"
+    prompt: str = ""
+    negative_prompt: str | None = None
+    images: list[Any] = field(default_factory=list)
+    mask: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
+    backend: str = "auto"
+    max_cells: int | None = None
+    max_cost: float | None = None
+
+
+@dataclass
+class ResolvedAxis:
+    """An axis with its values expanded and labelled, in its place in the layout (`role`)."""
+
+    kind: str
+    name: str
+    title: str
+    role: str
+    values: list[Any]
+    labels: list[str]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"role": self.role, "kind": self.kind, "name": self.name, "title": self.title,
+                "values": [_jsonable(v) for v in self.values], "labels": list(self.labels)}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model and the backend asked for it ("auto" or a backend name)."""
+
+    model: str
+    backend: str = "auto"
+
+    def label(self) -> str:
+        return self.model if self.backend == "auto" else f"{self.model}@{self.backend}"
+
+
+@dataclass
+class Cell:
+    """One cell of the grid: where it sits, what it runs, and what came of it.
+
+    `position` is (column, row, panel). `labels` maps each axis title to this cell's value label.
+    `status` is one of STATUSES; `error` says why a cell failed, was cancelled or is n/a. `not_applied`
+    holds the shared parameters this cell's model does not accept (left out of its request).
+    `record` is the reproducibility record of the run (see `record_for`).
+    """
+
+    index: int
+    position: tuple[int, int, int]
+    labels: dict[str, str]
+    model: str
+    backend: str | None
+    prompt: str
+    params: dict[str, Any]
+    seed: int
+    status: str = "pending"
+    error: str | None = None
+    not_applied: dict[str, Any] = field(default_factory=dict)
+    estimated_cost: float | None = None
+    cost: float | None = None
+    images: list[Image.Image] = field(default_factory=list)
+    record: dict[str, Any] | None = None
+    seconds: float | None = None
+    prepared: Prepared | None = field(default=None, repr=False)
+    request: Request | None = field(default=None, repr=False)
+
+    @property
+    def image(self) -> Image.Image | None:
+        return self.images[0] if self.images else None
+
+    @property
+    def name(self) -> str:
+        """A file-name-safe name: index and value labels."""
+        slug = "-".join(self.labels.values()) or self.model
+        return f"{self.index:03d}-" + (re.sub(r"[^A-Za-z0-9._-]+", "_", slug).strip("_")[:60] or "cell")
+
+    def caption(self) -> str:
+        text = ", ".join(f"{k}: {v}" for k, v in self.labels.items()) or self.model
+        if self.status != "done":
+            text += f" [{self.status}{': ' + self.error if self.error else ''}]"
+        if self.not_applied:
+            text += f" (n/a: {', '.join(self.not_applied)})"
+        return text
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything but the pixels, JSON-ready."""
+        column, row, panel = self.position
+        return {
+            "index": self.index, "position": {"column": column, "row": row, "panel": panel},
+            "labels": dict(self.labels), "model": self.model, "backend": self.backend, "status": self.status,
+            "error": self.error, "not_applied": _jsonable(self.not_applied), "prompt": self.prompt,
+            "params": _jsonable(self.params), "seed": self.seed, "estimated_cost": self.estimated_cost,
+            "cost": self.cost, "seconds": self.seconds, "record": self.record,
+        }
+
+
+@dataclass
+class Grid:
+    """A planned grid, and after `run_grid` its results. Cells are in index order:
+    index = (panel x rows + row) x columns + column."""
+
+    spec: GridSpec
+    axes: list[ResolvedAxis]
+    cells: list[Cell]
+    seed: int
+    cap: int
+    wall_s: float | None = None
+    cancelled: bool = False
+    record_source: str = ""
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(columns, rows, panels)."""
+        sizes = [len(a.values) for a in self.axes] + [1, 1, 1]
+        return sizes[0], sizes[1], sizes[2]
+
+    @property
+    def estimated_cost(self) -> float:
+        """Estimated dollars for every cell planned to run, before or after running (unpriced cells count 0;
+        see `summary`)."""
+        return round(sum(c.estimated_cost or 0.0 for c in self.cells if c.prepared is not None), 6)
+
+    def counts(self) -> dict[str, int]:
+        return {s: sum(1 for c in self.cells if c.status == s) for s in STATUSES}
+
+    def summary(self) -> dict[str, Any]:
+        """What to show before starting (and after): cell counts, cost, cap."""
+        counts = self.counts()
+        to_run = [c for c in self.cells if c.prepared is not None]
+        return {
+            "cells": len(self.cells), "cap": self.cap, "shape": list(self.shape), "to_run": len(to_run),
+            "n/a": counts["n/a"], "refused": sum(1 for c in self.cells if c.prepared is None and c.status == "failed"),
+            "estimated_cost": self.estimated_cost,
+            "unpriced_cells": sum(1 for c in to_run if c.estimated_cost is None),
+            "by_backend": {b: sum(1 for c in to_run if c.backend == b) for b in sorted({c.backend for c in to_run})},
+            "counts": counts, "cost": round(sum(c.cost or 0.0 for c in self.cells), 6), "wall_s": self.wall_s,
+            "cancelled": self.cancelled,
+        }
+
+    def grid_image(self, cell_px: int = DEFAULT_CELL_PX) -> Image.Image:
+        """The labelled grid: column values on top, row values on the left, one block per panel value."""
+        return render_grid(self, cell_px)
+
+    def gallery(self) -> list[tuple[Image.Image, str]]:
+        """Every cell as (image or status tile, caption), for a gallery."""
+        size = _cell_box(self.cells, DEFAULT_CELL_PX)
+        return [(c.image if c.image is not None else _status_tile(c, size), c.caption()) for c in self.cells]
+
+    def manifest(self) -> dict[str, Any]:
+        """The grid described as JSON (see MANIFEST_SCHEMA in the module's report)."""
+        cells = []
+        for c in self.cells:
+            entry = c.as_dict()
+            entry["files"] = [f"cells/{c.name}{'' if i == 0 else f'-{i}'}.png" for i in range(len(c.images))]
+            entry["record_file"] = f"cells/{c.name}.json" if c.record is not None else None
+            cells.append(entry)
+        counts = self.counts()
+        return {
+            "schema": MANIFEST_SCHEMA, "created": self.created, "grid": grid_to_dict(self.spec),
+            "seed": self.seed, "shape": {"columns": self.shape[0], "rows": self.shape[1], "panels": self.shape[2]},
+            "axes": [a.as_dict() for a in self.axes], "grid_image": "grid.png", "record_source": self.record_source,
+            "cells": cells,
+            "totals": {"cells": len(self.cells), **counts, "estimated_cost": self.estimated_cost,
+                       "cost": round(sum(c.cost or 0.0 for c in self.cells), 6), "wall_s": self.wall_s},
+            "cancelled": self.cancelled,
+        }
+
+    def to_zip(self, path: str | Path | None = None, cell_px: int = DEFAULT_CELL_PX) -> Path:
+        """Write grid.png, manifest.json, and every cell's images (PNG) and record (JSON) into one zip.
+
+        `path` defaults to a new file in the temp folder. Returns the zip's path.
+        """
+        target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-grid-")) / "grid.zip"
+        manifest = self.manifest()
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("grid.png", _png(self.grid_image(cell_px)))
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+            for cell, entry in zip(self.cells, manifest["cells"], strict=True):
+                for i, (image, name) in enumerate(zip(cell.images, entry["files"], strict=True)):
+                    archive.writestr(name, png_with_record(image, cell.record, i))
+                if entry["record_file"]:
+                    archive.writestr(entry["record_file"], json.dumps(cell.record, indent=2, default=str))
+        return target
+
+
+# --- presets ----------------------------------------------------------------------------------------
+_SPEC_KEYS = ("model", "mode", "backend", "prompt", "negative_prompt", "params", "seed", "axes", "max_cells",
+              "max_cost", "images", "mask")
+
+
+def grid_to_dict(spec: GridSpec, include_images: bool = False) -> dict[str, Any]:
+    """The spec as JSON (`schema` = playground.grid/1). Input images are kept (as PNG data URIs) only
+    with `include_images`; otherwise they are left out and the preset needs them supplied again."""
+    data: dict[str, Any] = {
+        "schema": GRID_SCHEMA, "model": spec.model, "mode": spec.mode, "backend": spec.backend,
+        "prompt": spec.prompt, "negative_prompt": spec.negative_prompt, "params": _jsonable(spec.params),
+        "seed": spec.seed,
+        "axes": [{"kind": a.kind, "name": a.name, "values": _jsonable(a.values)} for a in spec.axes],
+        "max_cells": spec.max_cells, "max_cost": spec.max_cost,
+    }
+    if include_images:
+        data["images"] = [portable_image(img, f"images[{i}]") for i, img in enumerate(spec.images)]
+        if spec.mask is not None:
+            data["mask"] = portable_image(spec.mask, "mask")
+    return data
+
+
+def portable_image(value: Any, field_name: str) -> str:
+    """An input as text for a preset: data URIs stay as they are, PIL images become PNG data URIs as they
+    are (a mask keeps its alpha), anything else is decoded to RGB first."""
+    from playground.images import load_image, to_data_uri
+
+    if isinstance(value, str) and value.startswith("data:"):
+        return value
+    return to_data_uri(value if isinstance(value, Image.Image) else load_image(value, field_name).image)
+
+
+def grid_from_dict(data: dict[str, Any]) -> GridSpec:
+    """A GridSpec from `grid_to_dict` output (or a UI/API payload of the same shape).
+
+    A missing `schema` is taken as the current one; any other schema, unknown keys or wrongly typed
+    fields raise ValidationError with every problem at once.
+    """
+    if not isinstance(data, dict):
+        raise ValidationError([Problem("grid", data, "an object (playground.grid/1)")])
+    problems: list[Problem] = []
+    schema = data.get("schema", GRID_SCHEMA)
+    if schema != GRID_SCHEMA:
+        problems.append(Problem("schema", schema, GRID_SCHEMA))
+    for key in sorted(set(data) - set(_SPEC_KEYS) - {"schema"}):
+        problems.append(Problem(key, data[key], "one of the grid fields: " + ", ".join(_SPEC_KEYS)))
+    axes: list[Axis] = []
+    raw_axes = data.get("axes") or []
+    if not isinstance(raw_axes, list):
+        problems.append(Problem("axes", raw_axes, f"a list of at most {MAX_AXES} axes"))
+        raw_axes = []
+    for i, raw in enumerate(raw_axes):
+        if not isinstance(raw, dict) or set(raw) - {"kind", "name", "values"} or "kind" not in raw:
+            problems.append(Problem(f"axes[{i}]", raw, 'an object {"kind", "name", "values"}'))
+            continue
+        axes.append(Axis(kind=raw["kind"], name=raw.get("name") or "", values=raw.get("values", [])))
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        problems.append(Problem("params", params, "an object of parameter names to values"))
+        params = {}
+    for key in ("max_cells", "max_cost"):
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+            problems.append(Problem(key, value, "a positive number, or empty for the default"))
+    if problems:
+        raise ValidationError(problems)
+    images = data.get("images") or []
+    return GridSpec(
+        model=data.get("model") or "", axes=axes, mode=data.get("mode") or "text-to-image",
+        prompt=data.get("prompt") or "", negative_prompt=data.get("negative_prompt"),
+        images=list(images) if isinstance(images, (list, tuple)) else [images], mask=data.get("mask"),
+        params=dict(params), seed=data.get("seed"), backend=data.get("backend") or "auto",
+        max_cells=data.get("max_cells"), max_cost=data.get("max_cost"),
+    )
+
+
+# --- planning ---------------------------------------------------------------------------------------
+def max_cells_default() -> int:
+    """The cell cap: PLAYGROUND_COMPARE_MAX_CELLS, else 64."""
+    return int(os.environ.get("PLAYGROUND_COMPARE_MAX_CELLS", DEFAULT_MAX_CELLS))
+
+
+def concurrency_default() -> int:
+    """Hosted cells at once per provider: PLAYGROUND_COMPARE_CONCURRENCY, else 8."""
+    return int(os.environ.get("PLAYGROUND_COMPARE_CONCURRENCY", DEFAULT_CONCURRENCY))
+
+
+def plan_grid(spec: GridSpec | dict[str, Any], keys: dict[str, str] | None = None) -> Grid:
+    """Expand `spec` into cells, resolve each model's backend, validate and cost every cell.
+
+    Raises ValidationError (every problem at once) for a malformed spec, a grid over the cell cap or
+    over `max_cost`. Problems of single cells do not raise: such cells are "n/a" (an axis parameter
+    the model does not take) or "failed" (its request is invalid, or no backend can run it now), and
+    say why in `error`. Nothing runs here.
+    """
+    if isinstance(spec, dict):
+        spec = grid_from_dict(spec)
+    axes, choices = _resolve_axes(spec)
+    cap = int(spec.max_cells or max_cells_default())
+    count = math.prod(len(a.values) for a in axes) if axes else 1
+    if count > cap:
+        raise ValidationError([Problem("cells", f"{count} cells ({' x '.join(str(len(a.values)) for a in axes)})",
+                                       f"at most {cap} cells (the grid cap; change max_cells to allow more)")])
+    seed = resolve_seed(spec.seed)
+    images = [_as_pil(img) for img in spec.images or []]
+    mask = spec.mask
+    resolved = {choice: _resolve_backend(choice, spec, images, mask, seed, keys) for choice in choices}
+    for axis in axes:
+        if axis.kind == "model":
+            axis.labels = [_model_label(c, resolved[c][0]) for c in axis.values]
+    cells = []
+    columns = len(axes[0].values) if axes else 1
+    rows = len(axes[1].values) if len(axes) > 1 else 1
+    for index, combo in enumerate(_combinations(axes)):
+        position = (index % columns, (index // columns) % rows, index // (columns * rows))
+        cells.append(_plan_cell(index, position, combo, axes, spec, choices[0], resolved, images, mask, seed))
+    grid = Grid(spec=spec, axes=axes, cells=cells, seed=seed, cap=cap)
+    if spec.max_cost is not None and grid.estimated_cost > spec.max_cost:
+        raise ValidationError([Problem("max_cost", f"estimated ${grid.estimated_cost:g}",
+                                       f"grids estimated at most ${spec.max_cost:g}")])
+    return grid
+
+
+def _resolve_axes(spec: GridSpec) -> tuple[list[ResolvedAxis], list[ModelChoice]]:
+    problems: list[Problem] = []
+    raw = spec.axes or []
+    if len(raw) > MAX_AXES:
+        problems.append(Problem("axes", f"{len(raw)} axes", f"at most {MAX_AXES}"))
+        raw = raw[:MAX_AXES]
+    kinds = [a.kind for a in raw]
+    if kinds.count("model") > 1 or kinds.count("seed") > 1:
+        problems.append(Problem("axes", kinds, "at most one model axis and one seed axis"))
+    choices: list[ModelChoice] = []
+    model_at = next((i for i, a in enumerate(raw) if a.kind == "model"), None)
+    if model_at is not None:
+        choices = _model_choices(raw[model_at], problems, field_name=f"axes[{model_at}].values")
+    else:
+        choices = _model_choices(Axis("model", [spec.model], ""), problems, field_name="model",
+                                 default_backend=spec.backend or "auto")
+    seen_params: set[str] = set()
+    axes: list[ResolvedAxis] = []
+    for i, axis in enumerate(raw):
+        role = AXIS_ROLES[i]
+        where = f"axes[{i}]"
+        if axis.kind not in AXIS_KINDS:
+            problems.append(Problem(f"{where}.kind", axis.kind, "one of " + ", ".join(AXIS_KINDS)))
+            continue
+        if axis.kind == "model":
+            axes.append(ResolvedAxis("model", "model", "Model", role, list(choices), [c.label() for c in choices]))
+        elif axis.kind == "seed":
+            values = _expand(axis.values, integer=True, where=where, problems=problems, ranges=True)
+            seeds = []
+            for value in values:
+                try:
+                    seeds.append(Param("seed", "seed").coerce(value, f"{where}.values"))
+                except ValidationError as err:
+                    problems.extend(err.problems)
+            axes.append(ResolvedAxis("seed", "seed", "Seed", role, seeds, [str(s) for s in seeds]))
+        elif axis.kind == "prompt":
+            search = axis.name or ""
+            if not search:
+                problems.append(Problem(f"{where}.name", search, "the text to replace in the prompt"))
+            elif search not in (spec.prompt or ""):
+                problems.append(Problem(f"{where}.name", search, "text that occurs in the prompt"))
+            values = [str(v) for v in _expand(axis.values, integer=False, where=where, problems=problems,
+                                              ranges=False)]
+            axes.append(ResolvedAxis("prompt", search, f"Prompt: {_short(search, 24)}", role, values,
+                                     [_short(v, 40) for v in values]))
+        else:
+            axes.append(_param_axis(axis, i, role, spec.mode, choices, seen_params, problems))
+    for axis in axes:
+        if not axis.values:
+            problems.append(Problem(f"axes[{AXIS_ROLES.index(axis.role)}].values", [], "at least one value"))
+    if problems:
+        raise ValidationError(problems)
+    return axes, choices
+
+
+def _param_axis(axis: Axis, i: int, role: str, mode: str, choices: list[ModelChoice], seen: set[str],
+                problems: list[Problem]) -> ResolvedAxis:
+    where = f"axes[{i}]"
+    name = axis.name
+    specs = [p for c in choices if c.model in MODELS for p in MODELS[c.model].params_for(mode)
+             if p.name == name and p.kind not in ("image", "image_list", "mask")]
+    if name == "seed":
+        problems.append(Problem(f"{where}.name", name, 'a seed axis (kind "seed"), not a parameter axis'))
+    elif not specs:
+        known = sorted({p.name for c in choices if c.model in MODELS for p in MODELS[c.model].params_for(mode)})
+        problems.append(Problem(f"{where}.name", name, f"a parameter of the grid's models in {mode}: "
+                                                     + ", ".join(known)))
+    elif name in seen:
+        problems.append(Problem(f"{where}.name", name, "a parameter not already on another axis"))
+    seen.add(name)
+    numeric = next((p for p in specs if p.kind in ("int", "float")), None)
+    values = _expand(axis.values, integer=bool(numeric and numeric.kind == "int"), where=where,
+                     problems=problems, ranges=numeric is not None)
+    if specs and specs[0].kind == "size":
+        values = [_size_value(v) for v in values]
+    title = specs[0].title if specs else name
+    return ResolvedAxis("param", name, title, role, values, [format_value(v) for v in values])
+
+
+def _model_choices(axis: Axis, problems: list[Problem], field_name: str,
+                   default_backend: str = "auto") -> list[ModelChoice]:
+    where = field_name
+    raw = axis.values
+    if isinstance(raw, str):
+        raw = _split_values(raw)
+    choices: list[ModelChoice] = []
+    for value in raw or []:
+        if isinstance(value, dict):
+            model, backend = value.get("model"), value.get("backend") or "auto"
+        elif isinstance(value, str):
+            model, _, backend = value.strip().partition("@")
+            backend = backend.strip() or default_backend
+        else:
+            problems.append(Problem(where, value, 'a model id, "model@backend" or {"model", "backend"}'))
+            continue
+        if model not in MODELS:
+            problems.append(Problem(where, model, "one of " + ", ".join(MODELS)))
+            continue
+        spec = MODELS[model]
+        if backend != "auto" and backend not in spec.backends:
+            problems.append(Problem(where, f"{model}@{backend}", f"a backend of {model}: auto, "
+                                                                 + ", ".join(spec.backends)))
+            continue
+        choice = ModelChoice(model, backend)
+        if choice in choices:
+            problems.append(Problem(where, choice.label(), "each model once"))
+            continue
+        choices.append(choice)
+    if not choices and not problems:
+        problems.append(Problem(where, raw, "at least one model"))
+    return choices
+
+
+def _resolve_backend(choice: ModelChoice, spec: GridSpec, images: list[Image.Image], mask: Any,
+                     seed: int, keys: dict[str, str] | None) -> tuple[str | None, str | None]:
+    """The concrete backend a model's cells run on, or (None, why none can)."""
+    try:
+        base = validate(Request(model=choice.model, mode=spec.mode, prompt=spec.prompt, images=images, mask=mask,
+                                seed=seed, backend=choice.backend,
+                                params={"edit_style": spec.params["edit_style"]}
+                                if "edit_style" in spec.params and MODELS[choice.model].edit_styles else {}))
+    except ValidationError as err:
+        return None, err.describe()
+    if choice.backend != "auto":
+        ok, why = backends.health(choice.backend, base, keys)
+        return (choice.backend, None) if ok else (None, f"{choice.backend} cannot run {choice.model}: {why}")
+    planned = backends.plan(base, keys)
+    if planned["backend"] is None:
+        reasons = "; ".join(f"{p['backend']}: {p['reason']}" for p in planned["passed"]) or "no backend serves it"
+        return None, f"No backend can run {choice.model} now. {reasons}"
+    return planned["backend"], None
+
+
+def _plan_cell(index: int, position: tuple[int, int, int], combo: tuple[int, ...], axes: list[ResolvedAxis],
+               spec: GridSpec, default_choice: ModelChoice,
+               resolved: dict[ModelChoice, tuple[str | None, str | None]], images: list[Image.Image],
+               mask: Any, seed: int) -> Cell:
+    params = {k: v for k, v in (spec.params or {}).items() if v is not None}
+    prompt, choice, axis_params = spec.prompt or "", default_choice, []
+    labels: dict[str, str] = {}
+    for axis, i in zip(axes, combo, strict=True):
+        value = axis.values[i]
+        labels[axis.title] = axis.labels[i]
+        if axis.kind == "param":
+            params[axis.name] = value
+            axis_params.append(axis.name)
+        elif axis.kind == "seed":
+            seed = value
+        elif axis.kind == "prompt":
+            prompt = prompt.replace(axis.name, value)
+        else:
+            choice = value
+    model = MODELS[choice.model]
+    backend, why = resolved[choice]
+    cell = Cell(index=index, position=position, labels=labels, model=model.id, backend=backend, prompt=prompt,
+                params=params, seed=seed)
+    if backend is None:
+        cell.status, cell.error = "failed", why
+        return cell
+    accepted = {p.name for p in model.params_for(spec.mode, backend)} if spec.mode in model.modes else set()
+    missing = [n for n in axis_params if n not in accepted]
+    if missing:
+        cell.status = "n/a"
+        cell.error = "; ".join(_why_not(model, n, spec.mode, backend) for n in missing)
+        return cell
+    cell.not_applied = {n: v for n, v in params.items() if n not in accepted}
+    negative = spec.negative_prompt or None
+    if negative and backend not in model.negative_prompt:
+        cell.not_applied["negative_prompt"] = negative
+        negative = None
+    cell.params = {n: v for n, v in params.items() if n in accepted}
+    request = Request(model=model.id, mode=spec.mode, prompt=prompt, negative_prompt=negative, images=images,
+                      mask=mask, params=cell.params, seed=seed, backend=backend)
+    cell.request = request
+    try:
+        cell.prepared = validate(request)
+    except ValidationError as err:
+        cell.status, cell.error = "failed", err.describe()
+        return cell
+    cell.estimated_cost = backends.estimate(cell.prepared, backend)
+    return cell
+
+
+def _why_not(model: ModelSpec, name: str, mode: str, backend: str) -> str:
+    spec = model.param(name)
+    if spec is None:
+        return f"{model.id} has no parameter {name}"
+    if not spec.applies(mode=mode):
+        return f"{model.id} does not use {name} in {mode}"
+    return f"{model.id} does not accept {name} on {backend}"
+
+
+def _combinations(axes: list[ResolvedAxis]) -> Iterator[tuple[int, ...]]:
+    """Value indices per cell in cell order: the first axis varies fastest."""
+    for combo in itertools.product(*(range(len(a.values)) for a in reversed(axes))):
+        yield tuple(reversed(combo))
+
+
+# --- values -----------------------------------------------------------------------------------------
+def parse_range(text: str, integer: bool = False) -> list[int | float]:
+    """Expand "start:stop[:step]" (step default 1; stop included when the steps land on it).
+
+    Raises ValueError for unreadable numbers, a zero step, a step pointing away from stop, or more
+    than MAX_AXIS_VALUES values.
+    """
+    parts = [p.strip() for p in text.split(":")]
+    if len(parts) not in (2, 3):
+        raise ValueError("a range is start:stop or start:stop:step")
+    start, stop = float(parts[0]), float(parts[1])
+    step = float(parts[2]) if len(parts) == 3 else 1.0
+    if step == 0 or not all(math.isfinite(x) for x in (start, stop, step)):
+        raise ValueError("the step must be a non-zero number")
+    if (stop - start) * step < 0:
+        raise ValueError("the step goes away from stop")
+    count = int(math.floor((stop - start) / step + 1e-9)) + 1
+    if count > MAX_AXIS_VALUES:
+        raise ValueError(f"{count} values; at most {MAX_AXIS_VALUES}")
+    values = [start + i * step for i in range(count)]
+    if integer:
+        if any(abs(v - round(v)) > 1e-9 for v in values):
+            raise ValueError("an integer parameter needs whole-number start and step")
+        return [int(round(v)) for v in values]
+    return [int(v) if float(v).is_integer() else round(v, 10) for v in values]
+
+
+def _expand(values: list[Any] | str, integer: bool, where: str, problems: list[Problem],
+            ranges: bool) -> list[Any]:
+    if isinstance(values, str):
+        text = values.strip()
+        if ranges and ":" in text and "\n" not in text and "," not in text:
+            try:
+                return list(parse_range(text, integer))
+            except ValueError as err:
+                problems.append(Problem(f"{where}.values", text, f"start:stop:step ({err})"))
+                return []
+        values = _split_values(text)
+    if not isinstance(values, (list, tuple)):
+        problems.append(Problem(f"{where}.values", values, "a list of values or a start:stop:step range"))
+        return []
+    if len(values) > MAX_AXIS_VALUES:
+        problems.append(Problem(f"{where}.values", f"{len(values)} values", f"at most {MAX_AXIS_VALUES}"))
+        return []
+    out: list[Any] = []
+    for value in values:
+        if any(_same(value, seen) for seen in out):
+            problems.append(Problem(f"{where}.values", value, "each value once"))
+            continue
+        out.append(value)
+    return out
+
+
+def _split_values(text: str) -> list[str]:
+    parts = text.split("\n") if "\n" in text else text.split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _size_value(value: Any) -> Any:
+    size = parse_size(value)
+    return value if size is None else size.as_value()
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def format_value(value: Any) -> str:
+    """A short label for an axis value: 2.5, 64x64, true, a model id..."""
+    if isinstance(value, ModelChoice):
+        return value.label()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict) and set(value) == {"width", "height"}:
+        return f"{value['width']}x{value['height']}"
+    if value is None:
+        return "default"
+    return _short(str(value), 40)
+
+
+def _model_label(choice: ModelChoice, backend: str | None) -> str:
+    if choice.backend != "auto":
+        return choice.label()
+    return f"{choice.model} (auto: {backend or 'none'})"
+
+
+def resolve_seed(seed: Any) -> int:
+    """A seed as given, or a fresh one for None, "" or -1 (ValidationError if out of range)."""
+    if seed is None or seed == "" or (seed == -1 and not isinstance(seed, bool)):
+        return draw_seed()
+    return Param("seed", "seed").coerce(seed, "seed")
+
+
+# --- running ----------------------------------------------------------------------------------------
+def run_grid(grid: Grid | GridSpec | dict[str, Any], keys: dict[str, str] | None = None,
+             on_cell: CellCallback | None = None, cancel: threading.Event | None = None,
+             concurrency: int | dict[str, int] | None = None) -> Grid:
+    """Run every pending cell of a grid (planning it first when given a spec or dict); returns the Grid.
+
+    Hosted cells run concurrently, at most `concurrency` at once per provider (an int for all, or
+    {"fal": 4, ...}; default PLAYGROUND_COMPARE_CONCURRENCY or 8); local cells one at a time, in
+    index order. `on_cell(cell)` gets the live Cell (from worker threads, one call at a time) for the cells
+    settled at planning, then whenever a cell starts ("running") and when it ends; an exception in it is
+    logged and ignored. Setting `cancel` stops new cells from starting ("cancelled") and cancels the
+    running ones; cells already done keep their results. Never raises for a cell's failure.
+    """
+    if not isinstance(grid, Grid):
+        grid = plan_grid(grid, keys)
+    cancel = cancel or threading.Event()
+    emit = one_at_a_time(on_cell)
+    started = time.perf_counter()
+    for cell in grid.cells:
+        if cell.status in FINAL_STATUSES:
+            emit(cell)
+    pending = [c for c in grid.cells if c.status == "pending"]
+    pools: dict[str, ThreadPoolExecutor] = {}
+    limit = _limits(concurrency)
+    try:
+        futures = []
+        for cell in pending:
+            backend = str(cell.backend)
+            if backend not in pools:
+                workers = 1 if backend == "local" else max(1, limit.get(backend, limit["*"]))
+                pools[backend] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"grid-{backend}")
+            futures.append(pools[backend].submit(_run_cell, cell, keys, cancel, emit))
+        wait(futures)
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True)
+    grid.wall_s = round(time.perf_counter() - started, 4)
+    grid.cancelled = cancel.is_set()
+    grid.record_source = record_source()
+    return grid
+
+
+def iter_grid(grid: Grid | GridSpec | dict[str, Any], keys: dict[str, str] | None = None,
+              cancel: threading.Event | None = None,
+              concurrency: int | dict[str, int] | None = None) -> Iterator[Cell | Grid]:
+    """`run_grid` as a generator (for streaming UI handlers): yields a copy of each Cell as its status
+    changes (as it was at that moment), then the finished Grid last. Planning errors raise at the first
+    `next()`. Closing the generator early cancels the grid."""
+    if not isinstance(grid, Grid):
+        grid = plan_grid(grid, keys)
+    planned = grid
+    yield from run_in_background(lambda callback, stop: run_grid(planned, keys, lambda c: callback(copy.copy(c)),
+                                                                 stop, concurrency), cancel)
+
+
+def _run_cell(cell: Cell, keys: dict[str, str] | None, cancel: threading.Event,
+              emit: Callable[[Cell], None]) -> None:
+    if cancel.is_set():
+        cell.status, cell.error = "cancelled", "Cancelled before it started."
+        emit(cell)
+        return
+    cell.status = "running"
+    emit(cell)
+    started = time.perf_counter()
+    try:
+        assert cell.prepared is not None
+        result = backends.run_prepared(cell.prepared, cancel=cancel, keys=keys)
+    except Cancelled as err:
+        cell.status, cell.error = "cancelled", str(err)
+    except (PlaygroundError, ValidationError) as err:
+        cell.status, cell.error = "failed", str(err)
+    except Exception as err:  # noqa: BLE001 - one cell's crash must not stop the grid; it shows the error
+        log.exception("cell %s crashed", cell.index)
+        cell.status, cell.error = "failed", f"{type(err).__name__}: {err}"
+    else:
+        cell.images = list(result.images)
+        cell.record = record_for(result, cell.request, keys)
+        cell.cost = result.cost
+        cell.status = "done"
+    cell.seconds = round(time.perf_counter() - started, 4)
+    emit(cell)
+
+
+def _limits(concurrency: int | dict[str, int] | None) -> dict[str, int]:
+    if isinstance(concurrency, dict):
+        return {"*": concurrency_default(), **{k: int(v) for k, v in concurrency.items()}}
+    return {"*": int(concurrency) if concurrency else concurrency_default()}
+
+
+def one_at_a_time(callback: Callable[[T], None] | None) -> Callable[[T], None]:
+    """`callback` made safe to call from worker threads: one call at a time, exceptions logged, None ignored."""
+    lock = threading.Lock()
+
+    def emit(item: T) -> None:
+        if callback is None:
+            return
+        with lock:
+            try:
+                callback(item)
+            except Exception:  # noqa: BLE001 - a UI callback's failure must not stop the runs
+                log.exception("progress callback failed")
+
+    return emit
+
+
+def run_in_background(run: Callable[[Callable[[Any], None], threading.Event], T],
+                      cancel: threading.Event | None = None) -> Iterator[Any]:
+    """Run `run(callback, cancel)` in a thread; yield what it passes to `callback`, then its return value.
+
+    Its exception is raised here. Closing the generator early sets `cancel` and waits for the run.
+    """
+    stop = cancel or threading.Event()
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def target() -> None:
+        try:
+            events.put(("done", run(lambda item: events.put(("item", item)), stop)))
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer to raise
+            events.put(("error", err))
+
+    thread = threading.Thread(target=target, name="playground-background", daemon=True)
+    thread.start()
+    finished = False
+    try:
+        while True:
+            kind, item = events.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                finished = True
+                raise item
+            else:
+                finished = True
+                yield item
+                return
+    finally:
+        if not finished:
+            stop.set()
+            thread.join()
+
+
+# --- records ----------------------------------------------------------------------------------------
+def record_source() -> str:
+    """Where cell and step records come from: playground.records.build_record when that module exists,
+    else Result.summary()."""
+    try:
+        from playground.records import build_record  # noqa: F401
+    except ImportError:
+        return "Result.summary"
+    return "playground.records.build_record"
+
+
+def record_for(result: Result, request: Request | None = None, keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """The reproducibility record of a result, JSON-ready: `playground.records.build_record(result,
+    request)` (the keys' values scrubbed) when that module exists, else `result.summary()`."""
+    try:
+        from playground.records import build_record
+    except ImportError:
+        return result.summary()
+    return build_record(result, request, secrets=[v for v in (keys or {}).values() if v])
+
+
+def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
+    """PNG bytes of `image` with its record embedded (playground.records.encode_image) when records.py
+    exists and the record is one of its records; plain PNG otherwise."""
+    if record is not None and record.get("outputs"):
+        try:
+            from playground.records import encode_image, for_image
+        except ImportError:
+            pass
+        else:
+            return encode_image(image, for_image(record, index), "png")
+    return _png(image)
+
+
+# --- drawing ----------------------------------------------------------------------------------------
+BACKGROUND = (255, 255, 255)
+TILE = (236, 236, 236)
+INK = (20, 20, 20)
+MUTED = (110, 110, 110)
+FAILED_INK = (170, 20, 20)
+LETTERBOX = (24, 24, 24)
+PAD = 8
+
+
+def font(size: int = 14) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's bundled font at `size` (its bitmap font where FreeType is missing)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (OSError, TypeError, AttributeError):
+        return ImageFont.load_default()
+
+
+def letterbox(image: Image.Image, size: tuple[int, int], fill: tuple[int, int, int] = LETTERBOX) -> Image.Image:
+    """`image` scaled to fit inside `size` (aspect ratio kept, Lanczos) and centred on `fill`."""
+    width, height = size
+    scale = min(width / image.width, height / image.height)
+    fitted = image.convert("RGB").resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                         Image.Resampling.LANCZOS)
+    canvas = Image.new("RGB", size, fill)
+    canvas.paste(fitted, ((width - fitted.width) // 2, (height - fitted.height) // 2))
+    return canvas
+
+
+def text_size(draw: ImageDraw.ImageDraw, text: str, face: Any) -> tuple[int, int]:
+    left, top, right, bottom = draw.textbbox((0, 0), text, font=face)
+    return right - left, bottom - top
+
+
+def wrap(draw: ImageDraw.ImageDraw, text: str, face: Any, width: int, max_lines: int = 8) -> list[str]:
+    """`text` broken into at most `max_lines` lines no wider than `width` pixels (long words are cut)."""
+    lines: list[str] = []
+    for paragraph in text.split("\n"):
+        line = ""
+        for word in paragraph.split(" "):
+            while len(word) > 1 and text_size(draw, word, face)[0] > width:
+                cut = len(word) - 1
+                while cut > 1 and text_size(draw, word[:cut], face)[0] > width:
+                    cut -= 1
+                if line:
+                    lines.append(line)
+                    line = ""
+                lines.append(word[:cut])
+                word = word[cut:]
+            candidate = f"{line} {word}" if line else word
+            if text_size(draw, candidate, face)[0] <= width:
+                line = candidate
+            else:
+                lines.append(line)
+                line = word
+        lines.append(line)
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = lines[-1][:-1] + "\u2026" if lines[-1] else "\u2026"
+    return lines
+
+
+def _cell_box(cells: list[Cell], cell_px: int) -> tuple[int, int]:
+    """The cell size: the largest output's aspect ratio, scaled so its longer side is `cell_px`."""
+    sizes = [c.image.size for c in cells if c.image is not None]
+    if not sizes:
+        return cell_px, cell_px
+    width, height = max(sizes, key=lambda s: s[0] * s[1])
+    scale = cell_px / max(width, height)
+    return max(32, round(width * scale)), max(32, round(height * scale))
+
+
+def _status_tile(cell: Cell, size: tuple[int, int]) -> Image.Image:
+    tile = Image.new("RGB", size, TILE)
+    draw = ImageDraw.Draw(tile)
+    head, body = font(max(12, size[1] // 10)), font(max(10, size[1] // 24))
+    title = {"n/a": "n/a", "failed": "FAILED", "cancelled": "cancelled"}.get(cell.status, cell.status)
+    ink = FAILED_INK if cell.status == "failed" else MUTED
+    draw.text((PAD, PAD), title, font=head, fill=ink)
+    y = PAD + text_size(draw, title, head)[1] + PAD
+    line_height = text_size(draw, "Ag", body)[1] + 3
+    for line in wrap(draw, cell.error or "", body, size[0] - 2 * PAD, max(1, (size[1] - y) // line_height)):
+        draw.text((PAD, y), line, font=body, fill=INK)
+        y += line_height
+    return tile
+
+
+def _cell_tile(cell: Cell, size: tuple[int, int]) -> Image.Image:
+    if cell.image is None:
+        return _status_tile(cell, size)
+    tile = letterbox(cell.image, size)
+    if cell.not_applied:
+        draw = ImageDraw.Draw(tile)
+        face = font(max(10, size[1] // 28))
+        text = "n/a: " + ", ".join(cell.not_applied)
+        lines = wrap(draw, text, face, size[0] - 2 * PAD, 3)
+        line_height = text_size(draw, "Ag", face)[1] + 3
+        top = size[1] - len(lines) * line_height - PAD
+        draw.rectangle((0, top - 2, size[0], size[1]), fill=(0, 0, 0))
+        for i, line in enumerate(lines):
+            draw.text((PAD, top + i * line_height), line, font=face, fill=(255, 210, 90))
+    return tile
+
+
+@dataclass
+class GridLayout:
+    """Where everything of a grid image goes: cell size, label gutters and block heights, in pixels."""
+
+    cell: tuple[int, int]
+    row_w: int
+    header_h: int
+    panel_h: int
+    title_h: int
+    line_h: int
+    columns: int
+    rows: int
+    panels: int
+
+    @property
+    def block_h(self) -> int:
+        return self.panel_h + self.header_h + self.rows * (self.cell[1] + PAD)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.row_w + self.columns * (self.cell[0] + PAD) + PAD, self.panels * self.block_h + PAD
+
+    def cell_box(self, position: tuple[int, int, int]) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) of the cell at (column, row, panel)."""
+        column, row, panel = position
+        left = self.row_w + PAD + column * (self.cell[0] + PAD)
+        top = panel * self.block_h + self.panel_h + self.header_h + row * (self.cell[1] + PAD)
+        return left, top, left + self.cell[0], top + self.cell[1]
+
+
+def grid_layout(grid: Grid, cell_px: int = DEFAULT_CELL_PX) -> GridLayout:
+    """The layout `render_grid` uses for `grid` at `cell_px` (the longer side of a cell)."""
+    columns, rows, panels = grid.shape
+    cell_w, cell_h = _cell_box(grid.cells, cell_px)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    label_font, title_font = _fonts(cell_h)
+    col_axis, row_axis, panel_axis = (grid.axes + [None, None, None])[:3]
+    line_h = text_size(probe, "Ag", label_font)[1] + 4
+    title_h = text_size(probe, "Ag", title_font)[1] + 2 * PAD
+    col_lines = max((len(wrap(probe, lab, label_font, cell_w - 2 * PAD, 3)) for lab in col_axis.labels),
+                    default=1) if col_axis else 0
+    header_h = title_h + col_lines * line_h + PAD if col_axis else PAD
+    row_w = 0
+    if row_axis:
+        widest = max([text_size(probe, lab, label_font)[0] for lab in row_axis.labels]
+                     + [text_size(probe, row_axis.title, title_font)[0]])
+        row_w = min(widest, max(cell_w, 160)) + 2 * PAD
+    return GridLayout(cell=(cell_w, cell_h), row_w=row_w, header_h=header_h, panel_h=title_h if panel_axis else 0,
+                      title_h=title_h, line_h=line_h, columns=columns, rows=rows, panels=panels)
+
+
+def render_grid(grid: Grid, cell_px: int = DEFAULT_CELL_PX) -> Image.Image:
+    """Draw `grid`: the column axis title and values along the top, the row axis title (in the corner) and
+    values down the left, and one block per panel value under its own title. Outputs of different sizes
+    are letterboxed into one cell size; failed, cancelled and n/a cells show their reason."""
+    layout = grid_layout(grid, cell_px)
+    (cell_w, cell_h), row_w, line_h, title_h = layout.cell, layout.row_w, layout.line_h, layout.title_h
+    label_font, title_font = _fonts(cell_h)
+    col_axis, row_axis, panel_axis = (grid.axes + [None, None, None])[:3]
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    canvas = Image.new("RGB", layout.size, BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    for panel in range(layout.panels):
+        top = panel * layout.block_h
+        head_top, grid_top = top + layout.panel_h, top + layout.panel_h + layout.header_h
+        if panel_axis:
+            draw.rectangle((0, top, layout.size[0], head_top - 2), fill=(230, 236, 248))
+            draw.text((PAD, top + PAD), f"{panel_axis.title}: {panel_axis.labels[panel]}", font=title_font, fill=INK)
+        if col_axis:
+            draw.text((row_w + PAD, head_top + PAD), col_axis.title, font=title_font, fill=INK)
+            for c, label in enumerate(col_axis.labels):
+                x = row_w + PAD + c * (cell_w + PAD)
+                for i, line in enumerate(wrap(probe, label, label_font, cell_w - 2 * PAD, 3)):
+                    draw.text((x, head_top + title_h + i * line_h), line, font=label_font, fill=INK)
+        if row_axis:
+            title_lines = wrap(probe, row_axis.title, title_font, row_w - 2 * PAD, 2)
+            title_y = grid_top - len(title_lines) * (title_h - 2 * PAD + 4) - PAD
+            for i, line in enumerate(title_lines):
+                draw.text((PAD, title_y + i * (title_h - 2 * PAD + 4)), line, font=title_font, fill=INK)
+            for r, label in enumerate(row_axis.labels):
+                y = grid_top + r * (cell_h + PAD)
+                for i, line in enumerate(wrap(probe, label, label_font, row_w - 2 * PAD, cell_h // line_h)):
+                    draw.text((PAD, y + i * line_h), line, font=label_font, fill=INK)
+    for cell in grid.cells:
+        canvas.paste(_cell_tile(cell, layout.cell), layout.cell_box(cell.position)[:2])
+    return canvas
+
+
+def _fonts(cell_h: int) -> tuple[Any, Any]:
+    return font(max(12, cell_h // 18)), font(max(14, cell_h // 14))
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+def _as_pil(value: Any) -> Image.Image:
+    """Inputs as RGB PIL images, decoded once for the whole grid (ValidationError if unreadable)."""
+    from playground.images import load_image
+
+    return value if isinstance(value, Image.Image) else load_image(value, "images").image
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, ModelChoice):
+        return value.label()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)

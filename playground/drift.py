@@ -1,0 +1,712 @@
+"""Drift: "reproduce this image exactly" loops, and how far the image wanders from itself.
+
+A genesis model makes the first image from a prompt (or the user supplies one); then each chain applies an
+edit model to its own previous output, N times, with an instruction asking for an exact copy. Several
+chains (e.g. two edit models) start from the same genesis image and run side by side. Every step keeps
+its image, its reproducibility record and its metrics against the first and the previous image.
+
+Metrics (`compare_images`): mean squared error, PSNR and SSIM from scikit-image, and the perceptual-hash
+(`imagehash.phash`, 64 bits) Hamming distance. Pixels are compared as 8-bit RGB. Size rule: when the two
+images differ in size, the later image of the pair is resized to the earlier image's size with Pillow's
+Lanczos filter before any metric is computed (`Metrics.resized` says so). PSNR is None for identical
+images (it is infinite).
+
+`run_drift` returns a `Drift` that keeps every step done so far whatever happens: a failure or a cancel
+ends that chain with its error, and the other chains carry on (a cancel stops them all). The spec is
+JSON-friendly (`drift_to_dict` / `drift_from_dict`, schema `playground.drift/1`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, ImageDraw
+
+from playground import backends
+from playground.catalog import MODELS
+from playground.compare import (
+    font,
+    letterbox,
+    one_at_a_time,
+    png_with_record,
+    portable_image,
+    record_for,
+    record_source,
+    resolve_seed,
+    run_in_background,
+    text_size,
+)
+from playground.errors import Cancelled, PlaygroundError
+from playground.images import load_image
+from playground.params import Problem, ValidationError
+from playground.request import Prepared, Request
+from playground.validation import validate
+
+DRIFT_SCHEMA = "playground.drift/1"
+MANIFEST_SCHEMA = "playground.drift-manifest/1"
+DEFAULT_INSTRUCTION = "Reproduce this image exactly, pixel-for-pixel."
+DEFAULT_STEPS = 10
+DEFAULT_MAX_STEPS = 50
+DEFAULT_GENESIS = "flux-schnell"
+GENESIS_MODE = "text-to-image"
+EDIT_MODE = "image-to-image"
+RESIZE_RULE = ("When two images differ in size, the later image is resized to the earlier image's size "
+               "(Pillow LANCZOS) before the metrics are computed.")
+METRICS: tuple[str, ...] = ("mse", "psnr", "ssim", "phash")
+METRIC_TITLES = {"mse": "Mean squared error", "psnr": "PSNR (dB)", "ssim": "SSIM", "phash": "pHash distance (bits)"}
+CHAIN_COLORS: tuple[tuple[int, int, int], ...] = (
+    (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
+)
+
+StepCallback = Callable[["DriftStep"], None]
+
+
+# --- the spec ---------------------------------------------------------------------------------------
+@dataclass
+class ChainSpec:
+    """One chain: the edit model (on `backend`) applied `steps` times to its own output with `instruction`.
+
+    `seed=None` draws one seed for the chain; every step of a chain uses the same seed. Models with the
+    Modify/Copy edit styles (SDXL) run in Copy mode unless `params` says otherwise.
+    """
+
+    model: str
+    backend: str = "auto"
+    params: dict[str, Any] = field(default_factory=dict)
+    instruction: str = DEFAULT_INSTRUCTION
+    steps: int = DEFAULT_STEPS
+    seed: int | None = None
+    label: str = ""
+
+
+@dataclass
+class DriftSpec:
+    """The genesis (`genesis_model` from `prompt`, or a supplied `start_image`) and the chains run from it.
+
+    `max_steps=None` uses the configured cap (PLAYGROUND_DRIFT_MAX_STEPS, default 50) on each chain's steps.
+    """
+
+    chains: list[ChainSpec]
+    prompt: str = ""
+    genesis_model: str | None = DEFAULT_GENESIS
+    genesis_backend: str = "auto"
+    genesis_params: dict[str, Any] = field(default_factory=dict)
+    genesis_seed: int | None = None
+    start_image: Any = None
+    max_steps: int | None = None
+
+
+# --- results ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Metrics:
+    """How far an image is from a reference: MSE (0 = identical), PSNR in dB (None = identical),
+    SSIM (1 = identical), pHash Hamming distance in bits (0 = same hash); `resized` if sizes differed."""
+
+    mse: float
+    psnr: float | None
+    ssim: float
+    phash: int
+    resized: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mse": self.mse, "psnr": self.psnr, "ssim": self.ssim, "phash": self.phash, "resized": self.resized}
+
+
+@dataclass
+class DriftStep:
+    """One step: `chain` is the chain's index (None for the genesis, shared by every chain), `index`
+    the step number (0 = genesis). A failed or cancelled step has no image and says why in `error`; it
+    is reported to callbacks but not kept in the chain's steps."""
+
+    chain: int | None
+    index: int
+    image: Image.Image | None
+    record: dict[str, Any] | None
+    vs_first: Metrics | None = None
+    vs_previous: Metrics | None = None
+    seconds: float | None = None
+    status: str = "done"
+    error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chain": self.chain, "index": self.index, "status": self.status, "error": self.error,
+                "seconds": self.seconds, "record": self.record,
+                "vs_first": self.vs_first.as_dict() if self.vs_first else None,
+                "vs_previous": self.vs_previous.as_dict() if self.vs_previous else None,
+                "size": list(self.image.size) if self.image is not None else None}
+
+
+@dataclass
+class Chain:
+    """A chain's progress: `steps[0]` is the genesis (once the chain started), then one step per edit
+    done. `status` is pending, running, done, failed or cancelled; `error` says why it stopped early."""
+
+    spec: ChainSpec
+    label: str
+    seed: int
+    steps: list[DriftStep] = field(default_factory=list)
+    status: str = "pending"
+    error: str | None = None
+    backend: str | None = None
+
+    def series(self, metric: str, against: str = "first") -> list[float | None]:
+        """One metric per step (step 0 included), against "first" or "previous"."""
+        out: list[float | None] = []
+        for step in self.steps:
+            metrics = step.vs_first if against == "first" else step.vs_previous
+            out.append(getattr(metrics, metric) if metrics else None)
+        return out
+
+
+@dataclass
+class Drift:
+    """The outcome of `run_drift`: the genesis step, the chains, and an `error` if the genesis failed."""
+
+    spec: DriftSpec
+    genesis: DriftStep | None
+    chains: list[Chain]
+    error: str | None = None
+    cancelled: bool = False
+    wall_s: float | None = None
+    record_source: str = ""
+    created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    def table(self) -> list[dict[str, Any]]:
+        """One row per step and chain: every metric against the first and the previous image."""
+        rows = []
+        for chain in self.chains:
+            for step in chain.steps:
+                row: dict[str, Any] = {"chain": chain.label, "step": step.index}
+                for against, metrics in (("first", step.vs_first), ("previous", step.vs_previous)):
+                    for name in METRICS:
+                        row[f"{name}_vs_{against}"] = getattr(metrics, name) if metrics else None
+                row["seconds"] = step.seconds
+                rows.append(row)
+        return rows
+
+    def filmstrip(self, chain: int | None = None) -> list[tuple[Image.Image, str]]:
+        """(image, caption) for the genesis and every step of one chain (all chains when None)."""
+        items: list[tuple[Image.Image, str]] = []
+        if self.genesis is not None and self.genesis.image is not None:
+            items.append((self.genesis.image, "step 0 (genesis)"))
+        for i, c in enumerate(self.chains):
+            if chain is not None and i != chain:
+                continue
+            for step in c.steps[1:]:
+                ssim = f", SSIM {step.vs_first.ssim:.3f}" if step.vs_first else ""
+                items.append((step.image, f"{c.label} step {step.index}{ssim}"))
+        return items
+
+    def plot(self, width: int = 960, height: int = 640) -> Image.Image:
+        """Line plot of the four metrics over the steps, every chain together (see `plot_metrics`)."""
+        return plot_metrics(self.chains, width, height)
+
+    def gif(self, path: str | Path | None = None, duration_ms: int = 600, frame_px: int = 384) -> Path:
+        """An animated GIF of the steps, chains side by side, each frame captioned with its step. A chain
+        that stopped early holds its last image. Returns the GIF's path (default: a new temp file)."""
+        target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-drift-")) / "drift.gif"
+        frames = gif_frames(self, frame_px)
+        if not frames:
+            raise PlaygroundError("No images to animate: the drift produced none.")
+        frames[0].save(target, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
+        return target
+
+    def manifest(self) -> dict[str, Any]:
+        """The drift described as JSON (schema playground.drift-manifest/1), with file names as in `to_zip`."""
+        chains = []
+        for i, chain in enumerate(self.chains):
+            steps = []
+            for step in chain.steps[1:]:
+                entry = step.as_dict()
+                entry["file"] = f"{_chain_dir(i, chain)}/step-{step.index:02d}.png"
+                entry["record_file"] = f"{_chain_dir(i, chain)}/step-{step.index:02d}.json"
+                steps.append(entry)
+            chains.append({"label": chain.label, "model": chain.spec.model, "backend": chain.backend,
+                           "seed": chain.seed, "instruction": chain.spec.instruction, "status": chain.status,
+                           "error": chain.error, "steps_done": len(chain.steps) - 1,
+                           "steps_asked": chain.spec.steps, "steps": steps})
+        genesis = self.genesis.as_dict() if self.genesis else None
+        if genesis is not None:
+            genesis.update(file="genesis.png", record_file="genesis.json")
+        return {
+            "schema": MANIFEST_SCHEMA, "created": self.created, "drift": drift_to_dict(self.spec),
+            "resize_rule": RESIZE_RULE, "metrics": METRIC_TITLES, "record_source": self.record_source,
+            "genesis": genesis, "error": self.error, "chains": chains, "cancelled": self.cancelled,
+            "wall_s": self.wall_s, "plot": "metrics.png", "gif": "drift.gif", "table": "metrics.csv",
+        }
+
+    def to_zip(self, path: str | Path | None = None) -> Path:
+        """Write every image (PNG) and record (JSON), metrics.csv, metrics.png, drift.gif and
+        manifest.json into one zip; returns its path (default: a new temp file)."""
+        target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-drift-")) / "drift.zip"
+        manifest = self.manifest()
+        with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
+            archive.writestr("metrics.csv", _csv(self.table()))
+            archive.writestr("metrics.png", _png(self.plot()))
+            if self.genesis is not None and self.genesis.image is not None:
+                archive.writestr("genesis.png", png_with_record(self.genesis.image, self.genesis.record))
+                archive.writestr("genesis.json", json.dumps(self.genesis.record, indent=2, default=str))
+                with tempfile.TemporaryDirectory() as folder:
+                    archive.write(self.gif(Path(folder) / "drift.gif"), "drift.gif")
+            for chain, entry in zip(self.chains, manifest["chains"], strict=True):
+                for step, files in zip(chain.steps[1:], entry["steps"], strict=True):
+                    archive.writestr(files["file"], png_with_record(step.image, step.record))
+                    archive.writestr(files["record_file"], json.dumps(step.record, indent=2, default=str))
+        return target
+
+
+# --- presets ----------------------------------------------------------------------------------------
+_CHAIN_KEYS = ("model", "backend", "params", "instruction", "steps", "seed", "label")
+_DRIFT_KEYS = ("chains", "prompt", "genesis_model", "genesis_backend", "genesis_params", "genesis_seed",
+               "start_image", "max_steps")
+
+
+def drift_to_dict(spec: DriftSpec, include_images: bool = False) -> dict[str, Any]:
+    """The spec as JSON (`schema` = playground.drift/1); a start image only with `include_images`."""
+    data: dict[str, Any] = {
+        "schema": DRIFT_SCHEMA, "prompt": spec.prompt, "genesis_model": spec.genesis_model,
+        "genesis_backend": spec.genesis_backend, "genesis_params": dict(spec.genesis_params),
+        "genesis_seed": spec.genesis_seed, "max_steps": spec.max_steps,
+        "chains": [{k: getattr(c, k) for k in _CHAIN_KEYS} for c in spec.chains],
+    }
+    if include_images and spec.start_image is not None:
+        data["start_image"] = portable_image(spec.start_image, "start_image")
+    return data
+
+
+def drift_from_dict(data: dict[str, Any]) -> DriftSpec:
+    """A DriftSpec from `drift_to_dict` output or a UI/API payload of that shape (a missing schema is
+    taken as the current one); ValidationError lists every problem."""
+    if not isinstance(data, dict):
+        raise ValidationError([Problem("drift", data, "an object (playground.drift/1)")])
+    problems: list[Problem] = []
+    if data.get("schema", DRIFT_SCHEMA) != DRIFT_SCHEMA:
+        problems.append(Problem("schema", data.get("schema"), DRIFT_SCHEMA))
+    for key in sorted(set(data) - set(_DRIFT_KEYS) - {"schema"}):
+        problems.append(Problem(key, data[key], "one of the drift fields: " + ", ".join(_DRIFT_KEYS)))
+    chains: list[ChainSpec] = []
+    raw_chains = data.get("chains") or []
+    if not isinstance(raw_chains, list):
+        problems.append(Problem("chains", raw_chains, "a list of chains"))
+        raw_chains = []
+    for i, raw in enumerate(raw_chains):
+        if not isinstance(raw, dict) or "model" not in raw or set(raw) - set(_CHAIN_KEYS):
+            problems.append(Problem(f"chains[{i}]", raw, "an object with model and any of " + ", ".join(_CHAIN_KEYS)))
+            continue
+        values = {k: raw[k] for k in _CHAIN_KEYS if raw.get(k) is not None}
+        chains.append(ChainSpec(**values))
+    if problems:
+        raise ValidationError(problems)
+    return DriftSpec(
+        chains=chains, prompt=data.get("prompt") or "",
+        genesis_model=data.get("genesis_model", DEFAULT_GENESIS),
+        genesis_backend=data.get("genesis_backend") or "auto", genesis_params=dict(data.get("genesis_params") or {}),
+        genesis_seed=data.get("genesis_seed"), start_image=data.get("start_image"), max_steps=data.get("max_steps"),
+    )
+
+
+# --- running ----------------------------------------------------------------------------------------
+def max_steps_default() -> int:
+    """The cap on a chain's steps: PLAYGROUND_DRIFT_MAX_STEPS, else 50."""
+    return int(os.environ.get("PLAYGROUND_DRIFT_MAX_STEPS", DEFAULT_MAX_STEPS))
+
+
+def check_drift(spec: DriftSpec | dict[str, Any]) -> DriftSpec:
+    """Check a spec before anything runs; returns it (parsed from a dict if need be).
+
+    Raises ValidationError with every problem: no chain, steps outside 1..cap, a genesis model that
+    cannot make images from text, an edit model without image-to-image, and any problem the genesis or
+    first edit request would have (checked with a stand-in image).
+    """
+    if isinstance(spec, dict):
+        spec = drift_from_dict(spec)
+    problems: list[Problem] = []
+    cap = int(spec.max_steps or max_steps_default())
+    if not spec.chains:
+        problems.append(Problem("chains", [], "at least one chain (an edit model to apply)"))
+    stand_in = Image.new("RGB", (64, 64), (128, 128, 128))
+    if spec.start_image is not None:
+        try:
+            stand_in = load_image(spec.start_image, "start_image").image
+        except ValidationError as err:
+            problems.extend(err.problems)
+    elif not spec.genesis_model:
+        problems.append(Problem("genesis_model", spec.genesis_model, "a text-to-image model, or a start image"))
+    else:
+        _check_model(spec.genesis_model, GENESIS_MODE, "genesis_model", problems)
+        if not problems:
+            _check_request(_genesis_request(spec, 0), "", problems)
+    for i, chain in enumerate(spec.chains):
+        where = f"chains[{i}]"
+        steps = chain.steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= cap:
+            problems.append(Problem(f"{where}.steps", steps, f"an integer from 1 to {cap} (the step cap)"))
+        if _check_model(chain.model, EDIT_MODE, f"{where}.model", problems):
+            _check_request(_edit_request(chain, stand_in, 0), where + ".", problems)
+    if problems:
+        raise ValidationError(problems)
+    return spec
+
+
+def plan_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = None) -> dict[str, Any]:
+    """What a drift would run, before running it: for the genesis and each chain, the backend `auto`
+    resolves to, whether it can run now (and why not), and the estimated dollars (per step and in
+    total; None where the price is unknown). Raises ValidationError like `check_drift`."""
+    spec = check_drift(spec)
+    if spec.start_image is not None:
+        start = load_image(spec.start_image, "start_image")
+        genesis = {"source": "upload", "ready": True, "backend": None, "why": "", "cost": 0.0}
+        size = start.size
+    else:
+        prepared = validate(_genesis_request(spec, 0))
+        genesis = {"source": spec.genesis_model, **_plan_one(prepared, keys)}
+        size = prepared.output_pixels()
+    chains = []
+    stand_in = Image.new("RGB", size, (128, 128, 128))
+    for i, chain in enumerate(spec.chains):
+        planned = _plan_one(validate(_edit_request(chain, stand_in, 0)), keys)
+        per_step = planned.pop("cost")
+        chains.append({"label": chain.label or _default_label(chain, i, spec.chains), "model": chain.model,
+                       "steps": chain.steps, **planned, "cost_per_step": per_step,
+                       "cost": None if per_step is None else round(per_step * chain.steps, 6)})
+    costs = [genesis["cost"]] + [c["cost"] for c in chains if c["ready"]]
+    return {"genesis": genesis, "chains": chains, "steps": sum(c["steps"] for c in chains if c["ready"]),
+            "estimated_cost": round(sum(c or 0.0 for c in costs), 6), "unpriced": sum(c is None for c in costs)}
+
+
+def _plan_one(prepared: Prepared, keys: dict[str, str] | None) -> dict[str, Any]:
+    planned = backends.plan(prepared, keys)
+    why = planned["why"] if planned["ready"] else "; ".join(f"{p['backend']}: {p['reason']}" for p in planned["passed"])
+    return {"backend": planned["backend"], "ready": planned["ready"], "why": why, "cost": planned["cost"]}
+
+
+def run_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = None,
+              on_step: StepCallback | None = None, cancel: threading.Event | None = None) -> Drift:
+    """Make (or take) the genesis image, then run every chain, side by side; returns the Drift.
+
+    Raises ValidationError (from `check_drift`) before anything runs; after that it never raises for a
+    run's failure: a genesis failure is `Drift.error`, a step failure ends its chain with `Chain.error`,
+    and every step done so far stays. `on_step(step)` hears the genesis and each step, done or not (from
+    worker threads, one call at a time; its exceptions are logged and ignored). Setting `cancel` cancels
+    the running steps and starts no new ones.
+    """
+    spec = check_drift(spec)
+    cancel = cancel or threading.Event()
+    emit = one_at_a_time(on_step)
+    started = time.perf_counter()
+    planned = plan_drift(spec, keys)
+    chains = [Chain(spec=c, label=p["label"], seed=resolve_seed(c.seed), backend=p["backend"])
+              for c, p in zip(spec.chains, planned["chains"], strict=True)]
+    for chain, plan in zip(chains, planned["chains"], strict=True):
+        if not plan["ready"]:
+            chain.status, chain.error = "failed", f"{chain.spec.model} cannot run now: {plan['why']}"
+    drift = Drift(spec=spec, genesis=None, chains=chains, record_source=record_source())
+    runnable = [(i, c) for i, c in enumerate(chains) if c.status == "pending"]
+    if not planned["genesis"]["ready"]:
+        drift.error = f"The genesis model {spec.genesis_model} cannot run now: {planned['genesis']['why']}"
+    elif not runnable:
+        drift.error = "No chain can run now: " + "; ".join(c.error or "" for c in chains)
+    else:
+        drift.genesis = _genesis(spec, keys, cancel)
+        emit(drift.genesis)
+    genesis = drift.genesis
+    if genesis is None or genesis.image is None:
+        drift.error = drift.error or (genesis.error if genesis else None)
+        for _, chain in runnable:
+            status = "cancelled" if genesis is not None and genesis.status == "cancelled" else "failed"
+            chain.status, chain.error = status, f"No genesis image: {drift.error}"
+    else:
+        threads = [threading.Thread(target=_run_chain, args=(i, chain, genesis, keys, cancel, emit),
+                                    name=f"drift-chain-{i}", daemon=True) for i, chain in runnable]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    drift.cancelled = cancel.is_set()
+    drift.wall_s = round(time.perf_counter() - started, 4)
+    return drift
+
+
+def iter_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = None,
+               cancel: threading.Event | None = None) -> Iterator[DriftStep | Drift]:
+    """`run_drift` as a generator (for streaming UI handlers): yields each DriftStep as it ends, then the
+    Drift last. Spec problems raise at the first `next()`; closing the generator early cancels the runs."""
+    checked = check_drift(spec)
+    yield from run_in_background(lambda callback, stop: run_drift(checked, keys, callback, stop), cancel)
+
+
+def _genesis(spec: DriftSpec, keys: dict[str, str] | None, cancel: threading.Event) -> DriftStep:
+    started = time.perf_counter()
+    if spec.start_image is not None:
+        loaded = load_image(spec.start_image, "start_image")
+        record = {"source": "upload", "input_hashes": [loaded.sha256], "size": list(loaded.size)}
+        step = DriftStep(chain=None, index=0, image=loaded.image, record=record)
+    else:
+        request = _genesis_request(spec, resolve_seed(spec.genesis_seed))
+        step = _attempt(request, None, 0, keys, cancel)
+    if step.image is not None:
+        step.vs_first = step.vs_previous = compare_images(step.image, step.image)
+    step.seconds = round(time.perf_counter() - started, 4)
+    return step
+
+
+def _run_chain(number: int, chain: Chain, genesis: DriftStep, keys: dict[str, str] | None,
+               cancel: threading.Event, emit: Callable[[DriftStep], None]) -> None:
+    chain.status = "running"
+    chain.steps.append(genesis)
+    first = genesis.image
+    assert first is not None
+    for index in range(1, chain.spec.steps + 1):
+        previous = chain.steps[-1].image
+        assert previous is not None
+        started = time.perf_counter()
+        request = _edit_request(chain.spec, previous, chain.seed)
+        step = _attempt(request, number, index, keys, cancel)
+        if step.image is not None:
+            step.vs_first = compare_images(first, step.image)
+            step.vs_previous = compare_images(previous, step.image)
+            chain.backend = (step.record or {}).get("backend", chain.backend)
+        step.seconds = round(time.perf_counter() - started, 4)
+        emit(step)
+        if step.image is None:
+            chain.status, chain.error = step.status, f"Step {index}: {step.error}"
+            return
+        chain.steps.append(step)
+    chain.status = "done"
+
+
+def _attempt(request: Request, chain: int | None, index: int, keys: dict[str, str] | None,
+             cancel: threading.Event) -> DriftStep:
+    """Run one step; its failure becomes the step's status and error instead of an exception."""
+    if cancel.is_set():
+        return DriftStep(chain, index, None, None, status="cancelled", error="Cancelled before it started.")
+    try:
+        result = backends.run(request, cancel=cancel, keys=keys)
+    except Cancelled as err:
+        return DriftStep(chain, index, None, None, status="cancelled", error=str(err))
+    except (PlaygroundError, ValidationError) as err:
+        return DriftStep(chain, index, None, None, status="failed", error=str(err))
+    except Exception as err:  # noqa: BLE001 - a crash ends the chain with its error; earlier steps stay
+        return DriftStep(chain, index, None, None, status="failed", error=f"{type(err).__name__}: {err}")
+    if not result.images:
+        return DriftStep(chain, index, None, record_for(result, request, keys), status="failed",
+                         error="The run returned no image.")
+    return DriftStep(chain, index, result.images[0], record_for(result, request, keys))
+
+
+def _genesis_request(spec: DriftSpec, seed: int) -> Request:
+    return Request(model=spec.genesis_model or "", mode=GENESIS_MODE, prompt=spec.prompt,
+                   params=dict(spec.genesis_params), seed=seed, backend=spec.genesis_backend or "auto")
+
+
+def _edit_request(chain: ChainSpec, image: Image.Image, seed: int) -> Request:
+    params = dict(chain.params)
+    model = MODELS.get(chain.model)
+    if model is not None and model.edit_styles and "edit_style" not in params:
+        params["edit_style"] = "copy"
+    return Request(model=chain.model, mode=EDIT_MODE, prompt=chain.instruction, images=[image], params=params,
+                   seed=seed, backend=chain.backend or "auto")
+
+
+def _check_model(model_id: str, mode: str, where: str, problems: list[Problem]) -> bool:
+    model = MODELS.get(model_id)
+    if model is None:
+        problems.append(Problem(where, model_id, "one of " + ", ".join(MODELS)))
+        return False
+    if mode not in model.modes:
+        able = [m.id for m in MODELS.values() if mode in m.modes]
+        problems.append(Problem(where, model_id, f"a model with {mode}: " + ", ".join(able)))
+        return False
+    return True
+
+
+def _check_request(request: Request, prefix: str, problems: list[Problem]) -> None:
+    try:
+        validate(request)
+    except ValidationError as err:
+        problems.extend(Problem(prefix + p.field, p.value, p.allowed) for p in err.problems)
+
+
+def _default_label(chain: ChainSpec, index: int, chains: list[ChainSpec]) -> str:
+    label = chain.model if chain.backend in ("", "auto") else f"{chain.model}@{chain.backend}"
+    same = [c for c in chains if (c.model, c.backend) == (chain.model, chain.backend)]
+    return f"{label} #{index + 1}" if len(same) > 1 else label
+
+
+# --- metrics ----------------------------------------------------------------------------------------
+def compare_images(reference: Image.Image, image: Image.Image) -> Metrics:
+    """Metrics of `image` against `reference` (see the module docstring for the size rule).
+
+    MSE: skimage.metrics.mean_squared_error; PSNR: peak_signal_noise_ratio with data_range 255 (None when
+    MSE is 0); SSIM: structural_similarity over the RGB channels (channel_axis=2, data_range 255, a 7-pixel
+    window or the largest odd window that fits); pHash: imagehash.phash(reference) - imagehash.phash(image).
+    """
+    import imagehash
+    import numpy as np
+    from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
+
+    ref = reference.convert("RGB")
+    other = image.convert("RGB")
+    resized = other.size != ref.size
+    if resized:
+        other = other.resize(ref.size, Image.Resampling.LANCZOS)
+    a, b = np.asarray(ref), np.asarray(other)
+    mse = float(mean_squared_error(a, b))
+    psnr = None if mse == 0 else float(peak_signal_noise_ratio(a, b, data_range=255))
+    window = min(7, *(s if s % 2 else s - 1 for s in ref.size))
+    ssim = float(structural_similarity(a, b, channel_axis=2, data_range=255, win_size=max(window, 1)))
+    distance = int(imagehash.phash(ref) - imagehash.phash(other))
+    return Metrics(mse=mse, psnr=psnr, ssim=ssim, phash=distance, resized=resized)
+
+
+# --- pictures ---------------------------------------------------------------------------------------
+def plot_metrics(chains: list[Chain], width: int = 960, height: int = 640) -> Image.Image:
+    """Four panels (MSE, PSNR, SSIM, pHash distance) of each chain's metrics over the steps, drawn with
+    Pillow: one colour per chain, solid lines against the first image, dashed against the previous one.
+    Missing values (an infinite PSNR, a failed step) break the line."""
+    canvas = Image.new("RGB", (width, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    small, title_font = font(12), font(15)
+    legend_h = 24 + 18 * ((len(chains) + 2) // 3)
+    panel_w, panel_h = width // 2, (height - legend_h) // 2
+    longest = max((len(c.steps) for c in chains), default=1)
+    for n, metric in enumerate(METRICS):
+        left, top = (n % 2) * panel_w, (n // 2) * panel_h
+        box = (left + 58, top + 30, left + panel_w - 16, top + panel_h - 34)
+        draw.text((left + 58, top + 8), METRIC_TITLES[metric], font=title_font, fill=(20, 20, 20))
+        values = [v for c in chains for a in ("first", "previous") for v in c.series(metric, a) if v is not None]
+        low, high = _axis_range(metric, values)
+        draw.rectangle(box, outline=(160, 160, 160))
+        for tick in _ticks(low, high):
+            y = _scale(tick, low, high, box[3], box[1])
+            draw.line((box[0], y, box[2], y), fill=(232, 232, 232))
+            label = f"{tick:g}" if abs(tick) < 1e5 else f"{tick:.1e}"
+            draw.text((box[0] - 6 - text_size(draw, label, small)[0], y - 7), label, font=small, fill=(90, 90, 90))
+        last = max(1, longest - 1)
+        for step in range(0, last + 1, max(1, math.ceil(last / 10))):
+            x = _scale(step, 0, last, box[0], box[2])
+            draw.line((x, box[3], x, box[3] + 4), fill=(160, 160, 160))
+            draw.text((x - 4, box[3] + 6), str(step), font=small, fill=(90, 90, 90))
+        draw.text(((box[0] + box[2]) // 2 - 12, box[3] + 19), "step", font=small, fill=(90, 90, 90))
+        for c_index, chain in enumerate(chains):
+            color = CHAIN_COLORS[c_index % len(CHAIN_COLORS)]
+            for against, dashed in (("first", False), ("previous", True)):
+                points = [(_scale(s.index, 0, last, box[0], box[2]), _scale(v, low, high, box[3], box[1]))
+                          if v is not None else None for s, v in zip(chain.steps, chain.series(metric, against),
+                                                                     strict=True)]
+                _polyline(draw, points, color, dashed)
+    y = height - legend_h + 6
+    draw.line((12, y + 7, 42, y + 7), fill=(60, 60, 60), width=2)
+    draw.text((48, y), "against the first image", font=small, fill=(20, 20, 20))
+    _polyline(draw, [(240, y + 7), (270, y + 7)], (60, 60, 60), True)
+    draw.text((276, y), "against the previous image", font=small, fill=(20, 20, 20))
+    for c_index, chain in enumerate(chains):
+        x, row_y = 12 + (c_index % 3) * (width // 3), y + 18 * (1 + c_index // 3)
+        color = CHAIN_COLORS[c_index % len(CHAIN_COLORS)]
+        draw.rectangle((x, row_y + 3, x + 22, row_y + 11), fill=color)
+        status = "" if chain.status == "done" else f" ({chain.status} after step {len(chain.steps) - 1})"
+        draw.text((x + 28, row_y), chain.label + status, font=small, fill=(20, 20, 20))
+    return canvas
+
+
+def gif_frames(drift: Drift, frame_px: int = 384) -> list[Image.Image]:
+    """One frame per step: the chains side by side, letterboxed to the genesis aspect ratio, captioned."""
+    if drift.genesis is None or drift.genesis.image is None:
+        return []
+    first = drift.genesis.image
+    scale = frame_px / max(first.size)
+    tile = (max(16, round(first.width * scale)), max(16, round(first.height * scale)))
+    caption_h = 22
+    chains = drift.chains or []
+    count = max((len(c.steps) for c in chains), default=1)
+    frames = []
+    for index in range(count):
+        frame = Image.new("RGB", (tile[0] * max(1, len(chains)), tile[1] + caption_h), (255, 255, 255))
+        draw = ImageDraw.Draw(frame)
+        for c_index, chain in enumerate(chains or [None]):
+            steps = (chain.steps if chain else []) or [drift.genesis]
+            step = steps[min(index, len(steps) - 1)]
+            frame.paste(letterbox(step.image, tile), (c_index * tile[0], caption_h))
+            label = f"{chain.label}: step {step.index}" if chain else "genesis"
+            if chain and index >= len(steps) and chain.status != "done":
+                label += f" ({chain.status})"
+            draw.text((c_index * tile[0] + 4, 4), label, font=font(13), fill=(20, 20, 20))
+        frames.append(frame)
+    return frames
+
+
+def _axis_range(metric: str, values: list[float]) -> tuple[float, float]:
+    if metric == "ssim":
+        return min([0.0, *values]), 1.0
+    if not values:
+        return 0.0, 1.0
+    low, high = (0.0 if metric != "psnr" else min(values)), max(values)
+    if high - low < 1e-9:
+        high = low + 1.0
+    pad = (high - low) * 0.05
+    return (low - pad if metric == "psnr" else low), high + pad
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    raw = (high - low) / max(1, count - 1)
+    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    first = math.ceil(low / step) * step
+    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
+
+
+def _scale(value: float, low: float, high: float, out_low: float, out_high: float) -> float:
+    return out_low + (value - low) / (high - low) * (out_high - out_low) if high != low else out_low
+
+
+def _polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float] | None], color: tuple[int, int, int],
+              dashed: bool) -> None:
+    for a, b in zip(points, points[1:], strict=False):
+        if a is None or b is None:
+            continue
+        if not dashed:
+            draw.line((a, b), fill=color, width=2)
+            continue
+        length = math.dist(a, b)
+        dashes = max(1, int(length // 6))
+        for i in range(0, dashes, 2):
+            t0, t1 = i / dashes, min(1.0, (i + 1) / dashes)
+            draw.line(((a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
+                       (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)), fill=color, width=1)
+    for point in points:
+        if point is not None:
+            draw.ellipse((point[0] - 2, point[1] - 2, point[0] + 2, point[1] + 2), fill=color)
+
+
+def _chain_dir(index: int, chain: Chain) -> str:
+    slug = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in chain.label)[:40]
+    return f"chain-{index + 1}-{slug}"
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return buffer.getvalue()
