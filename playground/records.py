@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from playground import __version__
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
 from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
@@ -41,7 +42,6 @@ RECORD_SCHEMA = "playground.record/1"
 SCHEMA_PREFIX = "playground.record/"
 CURRENT_VERSION = 1
 APP_NAME = "playground"
-APP_VERSION = "0.1.0"
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES: tuple[str, ...] = ("torch", "diffusers", "transformers", "accelerate", "safetensors", "huggingface-hub",
                              "gradio", "fal-client", "replicate", "pillow", "numpy")
@@ -92,7 +92,7 @@ def app_info() -> dict[str, Any]:
     pinned = os.environ.get("PLAYGROUND_GIT_COMMIT", "").strip()
     commit = pinned or _git_head(REPO_ROOT / ".git")
     dirty = None if pinned or not commit else _git_dirty(REPO_ROOT)
-    return {"name": APP_NAME, "version": APP_VERSION, "git_commit": commit, "git_dirty": dirty}
+    return {"name": APP_NAME, "version": __version__, "git_commit": commit, "git_dirty": dirty}
 
 
 def _git_head(git: Path) -> str | None:
