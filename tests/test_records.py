@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from skimage.metrics import peak_signal_noise_ratio
 
-from playground import backends, presets, records
+from playground import __version__, backends, presets, records
 from playground.images import content_hash, load_image
 from playground.params import ValidationError
 from playground.records import RecordError
@@ -72,7 +72,7 @@ def test_a_record_holds_every_fact_of_a_local_run(local):
     result = backends.run(request)
     record = records.build_record(result, request)
     assert record["schema"] == "playground.record/1" and record["digest"] == records.record_digest(record)
-    assert record["app"]["version"] == records.APP_VERSION and len(record["app"]["git_commit"] or "x" * 40) == 40
+    assert record["app"]["version"] == __version__ and len(record["app"]["git_commit"] or "x" * 40) == 40
     assert {"torch", "diffusers", "transformers", "gradio", "fal-client", "replicate"} <= set(record["packages"])
     assert record["packages"]["diffusers"] and record["packages"]["fal-client"]
     assert (record["backend"], record["model"], record["mode"]) == ("local", "sdxl-base", "inpaint")
