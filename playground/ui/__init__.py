@@ -1,0 +1,51 @@
+"""The Gradio playground: `build_app()` makes the Blocks app, `launch(app)` serves it.
+
+Modules: `layout` (components), `panels` (the parameter panel generated from the catalog),
+`events` (wiring) and `handlers` (private UI events), `api` (the public `/generate`, `/estimate`,
+`/models`), `service` (what the page and the API share), `form` (page values → Request),
+`catalog_view` (what the page says about models), `samples` (examples). Importing this imports
+Gradio but nothing heavy (torch, diffusers, fal_client, replicate load when a run needs them).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import gradio as gr
+
+from playground.ui import api, catalog_view, samples
+from playground.ui.events import wire
+from playground.ui.layout import CSS, INTRO, TITLE, build_page
+
+__all__ = ["build_app", "launch"]
+
+
+def build_app() -> gr.Blocks:
+    """The whole app: Generate, Models and API tabs, the public endpoints, and the examples."""
+    gr.set_static_paths([samples.EXAMPLES_DIR])  # the sample pictures, however the app is launched
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
+        gr.Markdown(f"# {TITLE}\n{INTRO}")
+        with gr.Tabs():
+            with gr.Tab("Generate", id="generate"):
+                page = build_page()
+                example_box = samples.add()
+            with gr.Tab("Models", id="models"):
+                gr.Markdown(catalog_view.catalog_markdown(), elem_id="catalog")
+            with gr.Tab("API", id="api"):
+                gr.Markdown(api.USAGE, elem_id="api-help")
+        api.register()  # first, so the public names are taken before any private event's
+        wire(demo, page, example_box)
+    demo.queue(default_concurrency_limit=None)
+    return demo
+
+
+def launch(demo: gr.Blocks, **options: Any) -> Any:
+    """Serve the app. Host and port come from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Gradio's own
+    variables; 127.0.0.1:7860 by default); `options` go to `Blocks.launch`."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # No run history: /generate's inputs include the visitor's keys, which must never be kept anywhere.
+    settings: dict[str, Any] = {"ssr_mode": False, "css": CSS, "footer_links": ["api", "gradio", "settings"],
+                                "run_history": False}
+    settings.update(options)
+    return demo.launch(**settings)

@@ -1,0 +1,71 @@
+"""How the Generate tab's components are connected. Every event here is private (the public API
+is `playground.ui.api`)."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from playground.ui import api, samples, service
+from playground.ui.handlers import Handlers
+from playground.ui.layout import Page
+from playground.ui.panels import SLOTS
+
+PRIVATE = {"api_visibility": "private"}
+LIGHT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
+# Handlers that read the form take raw values; see playground.ui.layout for why.
+RAW = {"preprocess": False}
+
+COUNTER_JS = """(prompt) => {
+  const box = document.querySelector('#prompt textarea');
+  const max = box && box.maxLength > 0 ? box.maxLength : 2000;
+  return `${(prompt || '').length} / ${max} characters`;
+}"""
+
+
+def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox) -> None:
+    """Connect the Generate tab's events (all private)."""
+    h = Handlers(page)
+    everything = page.form_inputs()
+    refresh_outputs = [page.model_card, page.mode, page.backend, page.availability, page.refs_group, page.refs,
+                       page.inpaint_group, page.negative, page.prompt, page.counter, page.panel_header, page.advanced,
+                       page.estimate, page.ctx, *page.slots]
+    load = demo.load(h.restore_keys, [page.saved_keys], [page.fal_key, page.replicate_key, page.remember], **LIGHT)
+    load.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW)
+    # User actions only (`.input`, not `.change`): a programmatic change (an example, "send to input")
+    # chains its own refresh, so no refresh ever starts with a half-applied set of values.
+    gr.on([page.model.input, page.mode.input, page.backend.input, page.fal_key.blur, page.fal_key.submit,
+           page.replicate_key.blur, page.replicate_key.submit],
+          h.refresh_panel, everything, refresh_outputs, trigger_mode="always_last", **LIGHT, **RAW)
+    samples.wire(example_box, page,
+                 lambda event: event.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW))
+    slot_edits = [slot.input for slot in page.slots]
+    gr.on([page.refs.change, page.prompt.blur, page.negative.blur, *slot_edits],
+          h.update_estimate, everything, [page.estimate], trigger_mode="always_last", **LIGHT, **RAW)
+    style_slot = next((page.slots[i] for i, s in enumerate(SLOTS) if s.name == "edit_style"), None)
+    if style_slot is not None:
+        style_slot.input(h.edit_style, {page.ctx, style_slot}, page.slots, **LIGHT, **RAW)
+
+    run_outputs = [page.results, page.seed_used, page.backend_used, page.record, page.last_seed, page.status]
+    run = page.run.click(h.run_from_page, everything, run_outputs, show_progress_on=[page.results],
+                         concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **PRIVATE, **RAW)
+    page.cancel.click(h.cancelled, None, [page.status], cancels=[run], **LIGHT)
+
+    page.prompt.change(None, [page.prompt], [page.counter], js=COUNTER_JS, **PRIVATE)
+    page.reuse_seed.click(h.reuse_seed, [page.last_seed], [page.seed, page.random_seed], **LIGHT)
+    page.seed.input(lambda: False, None, [page.random_seed], **LIGHT)
+
+    page.refs.select(h.select_index, None, [page.ref_selected], **LIGHT)
+    page.refs.upload(h.limit_refs, {page.model, page.mode, page.backend, page.refs}, [page.refs], **LIGHT, **RAW)
+    left, right, remove = page.ref_buttons
+    refs_and_choice = [page.refs, page.ref_selected]
+    left.click(lambda r, i: h.move_ref(r, i, -1), refs_and_choice, refs_and_choice, **LIGHT, **RAW)
+    right.click(lambda r, i: h.move_ref(r, i, 1), refs_and_choice, refs_and_choice, **LIGHT, **RAW)
+    remove.click(h.remove_ref, refs_and_choice, refs_and_choice, **LIGHT, **RAW)
+
+    page.results.select(h.select_index, None, [page.result_selected], **LIGHT)
+    sent = page.send.click(h.send_to_input, {page.results, page.result_selected, page.model, page.mode},
+                           [page.mode, page.refs, page.editor], **LIGHT, **RAW)
+    sent.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW)
+
+    gr.on([page.remember.change, page.fal_key.blur, page.replicate_key.blur], h.save_keys,
+          [page.remember, page.fal_key, page.replicate_key], [page.saved_keys], **LIGHT)

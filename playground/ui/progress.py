@@ -1,0 +1,81 @@
+"""Progress shown while a run is in flight: backend events as Gradio progress, and turns on the
+local device."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("playground.ui")
+
+
+class ProgressRelay:
+    """Turns backend progress events into calls of a Gradio-style `progress(value, desc=...)`.
+
+    Gradio shows a description only next to a number, so stages without one (queue, submitted,
+    provider logs) repeat the last known fraction; tqdm lines in provider logs count as steps.
+    """
+
+    def __init__(self, progress: Callable[..., Any] | None):
+        self.progress = progress
+        self.backend = ""
+        self.value: float | tuple[int, int] = 0.0
+
+    def say(self, desc: str, value: float | tuple[int, int] | None = None) -> None:
+        if value is not None:
+            self.value = value
+        if self.progress is None:
+            return
+        try:
+            self.progress(self.value, desc=desc, unit="steps")
+        except Exception:  # noqa: BLE001 - progress is best effort
+            log.debug("progress update failed", exc_info=True)
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        stage = event.get("stage")
+        where = f" on {self.backend}" if self.backend else ""
+        if stage == "step" and event.get("total"):
+            step, total = int(event.get("step", 0)), int(event["total"])
+            self.say(f"Step {step}/{total}{where}", (min(step, total), total))
+        elif stage == "queue":
+            self.say(f"Waiting in the provider's queue{where}: position {event.get('position')}")
+        elif stage == "submitted":
+            self.say(f"Submitted{where} (request {event.get('request_id')})")
+        elif stage == "log" and event.get("message"):
+            message = str(event["message"])
+            found = _STEP_IN_LOG.search(message)
+            if found and 0 < int(found.group(2)):
+                step, total = int(found.group(1)), int(found.group(2))
+                self.say(f"Step {step}/{total}{where}", (min(step, total), total))
+            else:
+                self.say(message[:120])
+        elif stage in ("starting", "processing", "running"):
+            self.say(f"{str(stage).capitalize()}{where}")
+
+
+# A tqdm progress line, as providers forward them from the model: " 50%|#####     | 14/28 [00:02<00:02]".
+_STEP_IN_LOG = re.compile(r"\d+%\|[^|]*\|\s*(\d+)/(\d+)")
+
+
+class LocalTurns:
+    """Counts runs waiting for or using the local device, to tell a visitor how many are ahead."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.active = 0
+
+    def enter(self) -> int:
+        with self._lock:
+            ahead = self.active
+            self.active += 1
+            return ahead
+
+    def leave(self) -> None:
+        with self._lock:
+            self.active = max(0, self.active - 1)
+
+
+LOCAL_TURNS = LocalTurns()
