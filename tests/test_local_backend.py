@@ -203,3 +203,16 @@ def test_model_paths_file_is_read_from_the_environment(model_paths_file, monkeyp
     monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file.parent / "nope.json"))
     with pytest.raises(Exception, match="PLAYGROUND_MODEL_PATHS=.*nope.json: cannot read it"):
         LocalSettings.from_env()
+
+
+def test_health_without_weights_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom playground.backends.local import LocalBackend, LocalSettings\n"
+            "from playground.catalog import MODELS\n"
+            "ok, why = LocalBackend(LocalSettings()).health(MODELS['sdxl-base'], require_gpu=True)\n"
+            "print(ok, 'torch' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert done.stdout.split() == ["False", "False"], done.stderr

@@ -121,19 +121,24 @@ class LocalBackend:
         return "float16" if device == "mps" else "float32"
 
     def health(self, model: ModelSpec, require_gpu: bool = False) -> tuple[bool, str]:
-        """Whether this backend can run `model` now, and why not."""
+        """Whether this backend can run `model` now, and why not.
+
+        Weights are checked first so that a machine without them never imports torch just to
+        answer (the page asks on every model change)."""
         if "local" not in model.routes:
             return False, f"{model.id} has no local route"
-        if require_gpu and not _has_accelerator():
-            return False, "no GPU on this machine (set backend to local to run on CPU anyway)"
         src = self.source(model)
         if model.id in self.settings.model_paths:
             if not (Path(src) / "model_index.json").is_file():
                 return False, f"{src} (from PLAYGROUND_MODEL_PATHS) has no model_index.json"
-            return True, f"weights in {src}"
-        if _hub_snapshot(src) is None:
+            where = f"weights in {src}"
+        elif _hub_snapshot(src) is None:
             return False, f"weights for {model.id} are not downloaded: {_download_hint(model)}"
-        return True, f"weights cached from {src}"
+        else:
+            where = f"weights cached from {src}"
+        if require_gpu and not _has_accelerator():
+            return False, "no GPU on this machine (set backend to local to run on CPU anyway)"
+        return True, where
 
     # -- loading ---------------------------------------------------------------------------------
     def pipeline(self, model: ModelSpec, mode: str) -> tuple[Any, _Loaded]:
