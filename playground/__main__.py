@@ -1,13 +1,17 @@
-"""Command line: `python -m playground models|run|inspect|rerun|presets ...`.
+"""Command line: `python -m playground models|run|sweep|drift|inspect|rerun|presets ...`.
 
 `models` lists every model with its modes and backends (`--json`: the full schemas).
 `run` runs one request (from flags, or a `--preset` that flags override) and writes each image as
 a PNG with its reproducibility record embedded, plus a `.json` sidecar, and copies of its inputs
-under `OUT/inputs/` so `rerun` finds them. `inspect IMAGE` prints an image's record; `rerun IMAGE`
+under `OUT/inputs/` so `rerun` finds them. `sweep` runs a comparison grid (up to three `--axis`) and
+writes the labelled grid, the manifest and a zip of every cell with its record; `drift` runs
+"reproduce this image exactly" chains and writes the metrics plot, the GIF, the manifest and a zip.
+`inspect IMAGE` prints an image's record; `rerun IMAGE`
 runs it again and says whether the pixels match. `presets` lists, shows, imports, exports,
 renames and deletes presets.
 
-Exit status: 0 success; 1 a backend failure, a missing or unreadable record, or a tampered one;
+Exit status: 0 success; 1 a backend failure (for `sweep`/`drift`: a cell or chain that failed), a
+missing or unreadable record, or a tampered one;
 2 bad input (the message, on stderr, names the field, the value and what is allowed); 3 `rerun`
 ran but the pixels differ. Keys for hosted backends come from FAL_KEY and REPLICATE_API_TOKEN:
 whoever runs the command line is the operator. Keys never reach a record, a preset or a file.
@@ -72,6 +76,52 @@ def _parser() -> argparse.ArgumentParser:
                      help="also save this request as a user preset under $PLAYGROUND_HOME")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     run.set_defaults(handler=cmd_run)
+
+    sweep = sub.add_parser("sweep", help="run a comparison grid: one request over up to three axes")
+    sweep.add_argument("--preset", default=None, metavar="NAME|FILE", help="start from a grid preset; flags override")
+    sweep.add_argument("--model", default=None, help="model id for every cell (not with a model axis)")
+    sweep.add_argument("--backend", default=None, help="auto, local, fal or replicate for --model")
+    sweep.add_argument("--mode", default=None, help="text-to-image (default), image-to-image or inpaint")
+    sweep.add_argument("--prompt", default=None, help="the prompt shared by every cell")
+    sweep.add_argument("--negative-prompt", default=None)
+    sweep.add_argument("--image", action="append", default=[], metavar="FILE", help="input image (repeatable)")
+    sweep.add_argument("--mask", default=None, metavar="FILE", help="inpaint mask: white = repaint")
+    sweep.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
+                       help="a shared parameter (repeatable)")
+    sweep.add_argument("--seed", type=int, default=None, help="one seed for every cell (default: one random seed)")
+    sweep.add_argument("--axis", action="append", default=[], metavar="SPEC", dest="axes",
+                       help="up to three, first = columns: NAME=VALUES for a parameter (num_inference_steps=10:30:10), "
+                            "seed=1,2,3, prompt:TEXT=A,B (replace TEXT), model=sdxl-base@local,flux-2-pro@fal")
+    sweep.add_argument("--max-cells", type=int, default=None, help="refuse larger grids (default: the cap, 64)")
+    sweep.add_argument("--max-cost", type=float, default=None, help="refuse grids estimated above these dollars")
+    sweep.add_argument("--dry-run", action="store_true", help="print the plan (cells, backends, cost) and stop")
+    sweep.add_argument("--out", required=True, metavar="DIR", help="folder for grid.png, manifest.json, grid.zip")
+    sweep.add_argument("--save-preset", default=None, metavar="NAME", help="also save the grid as a user preset")
+    sweep.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    drift = sub.add_parser("drift", help="apply edit models to their own output again and again; measure the drift")
+    drift.add_argument("--preset", default=None, metavar="NAME|FILE", help="start from a drift preset; flags override")
+    drift.add_argument("--prompt", default=None, help="the genesis prompt")
+    drift.add_argument("--genesis-model", default=None, help="text-to-image model for the first image (flux-schnell)")
+    drift.add_argument("--genesis-backend", default=None)
+    drift.add_argument("--genesis-set", action="append", default=[], metavar="NAME=VALUE", dest="genesis_sets")
+    drift.add_argument("--genesis-seed", type=int, default=None)
+    drift.add_argument("--start-image", default=None, metavar="FILE", help="your own first image instead")
+    drift.add_argument("--edit", action="append", default=[], metavar="MODEL[@BACKEND]",
+                       help="an edit model; one chain each (repeatable)")
+    drift.add_argument("--steps", type=int, default=None, help="steps per chain (default 10)")
+    drift.add_argument("--instruction", default=None, help="the instruction at every step")
+    drift.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", dest="sets",
+                       help="a parameter of every chain's edit model (repeatable)")
+    drift.add_argument("--seed", type=int, default=None, help="seed of every chain (default: random per chain)")
+    drift.add_argument("--max-steps", type=int, default=None)
+    drift.add_argument("--dry-run", action="store_true", help="print the plan (backends, cost) and stop")
+    drift.add_argument("--out", required=True, metavar="DIR",
+                       help="folder for metrics.png, drift.gif, manifest.json, drift.zip")
+    drift.add_argument("--save-preset", default=None, metavar="NAME", help="also save the drift as a user preset")
+    drift.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    drift.set_defaults(handler=cmd_drift)
 
     inspect = sub.add_parser("inspect", help="print the reproducibility record of an image")
     inspect.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP (or a .json sidecar)")
@@ -221,6 +271,138 @@ def write_images(result: Result, out: Path, request: Request | None = None, *, s
         save_image(image, for_image(record, i), path, fmt)
         paths.append(path)
     return paths
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from playground import presets
+    from playground.compare import plan_grid, run_grid
+
+    spec = build_grid(args)
+    keys = operator_keys()
+    grid = plan_grid(spec, keys)
+    summary = grid.summary()
+    print(f"{summary['cells']} cells, {summary['to_run']} to run {summary['by_backend']}, estimated "
+          f"${summary['estimated_cost']:g}", file=sys.stderr)
+    if args.dry_run:
+        print(json.dumps({**summary, "cells": [c.as_dict() for c in grid.cells]}, indent=2, default=str))
+        return 0
+    run_grid(grid, keys, on_cell=lambda cell: cell.status == "running" or print(
+        f"cell {cell.index + 1}/{len(grid.cells)}: {cell.caption()}", file=sys.stderr))
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    grid.grid_image().save(out / "grid.png")
+    manifest = grid.manifest()
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    grid.to_zip(out / "grid.zip")
+    if args.save_preset:
+        saved = presets.save_grid(spec, args.save_preset, on_conflict="rename")
+        print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(manifest, indent=2, default=str))
+    else:
+        print(f"wrote {out / 'grid.png'}, {out / 'manifest.json'} and {out / 'grid.zip'}")
+    return 1 if grid.counts()["failed"] else 0
+
+
+def build_grid(args: argparse.Namespace) -> Any:
+    """The GridSpec from `sweep`'s flags, on top of `--preset` when given (flags win; `--set` merges)."""
+    from playground import presets
+    from playground.compare import GridSpec
+
+    spec = presets.preset_grid(presets.load_preset(args.preset)) if args.preset else GridSpec()
+    for name in ("model", "backend", "mode", "prompt", "negative_prompt", "seed", "max_cells", "max_cost"):
+        if getattr(args, name) is not None:
+            setattr(spec, name, getattr(args, name))
+    if args.image:
+        spec.images, spec.mask = list(args.image), args.mask
+    elif args.mask is not None:
+        spec.mask = args.mask
+    if args.image and not args.mode and spec.mode == "text-to-image":
+        spec.mode = "inpaint" if spec.mask else "image-to-image"
+    spec.params = {**spec.params, **parse_sets(args.sets)}
+    if args.axes:
+        spec.axes = [parse_axis(text) for text in args.axes]
+    return spec
+
+
+def parse_axis(text: str) -> Any:
+    """`--axis`: NAME=VALUES (a parameter), seed=VALUES, prompt:TEXT=VALUES or model=VALUES."""
+    from playground.compare import Axis
+
+    name, sep, values = text.partition("=")
+    name = name.strip()
+    if not sep or not name or not values.strip():
+        raise ValidationError([Problem("--axis", text, "NAME=VALUES, seed=1,2, prompt:TEXT=A,B or "
+                                                       "model=ID,ID@BACKEND")])
+    if name in ("seed", "model"):
+        return Axis(name, values)
+    if name.startswith("prompt:"):
+        return Axis("prompt", values, name[len("prompt:"):])
+    return Axis("param", values, name)
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from playground import presets
+    from playground.drift import check_drift, plan_drift, run_drift
+
+    spec = check_drift(build_drift(args))
+    keys = operator_keys()
+    planned = plan_drift(spec, keys)
+    print(f"{planned['steps']} edit steps, estimated ${planned['estimated_cost']:g}", file=sys.stderr)
+    if args.dry_run:
+        print(json.dumps(planned, indent=2, default=str))
+        return 0
+
+    def report(step: Any) -> None:
+        where = "genesis" if step.chain is None else f"chain {step.chain + 1} step {step.index}"
+        ssim = f" SSIM vs first {step.vs_first.ssim:.3f}" if step.vs_first else ""
+        print(f"{where}: {step.status}{ssim}{' - ' + step.error if step.error else ''}", file=sys.stderr)
+
+    drift = run_drift(spec, keys, on_step=report)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    drift.plot().save(out / "metrics.png")
+    manifest = drift.manifest()
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    drift.to_zip(out / "drift.zip")
+    written = [out / "metrics.png", out / "manifest.json", out / "drift.zip"]
+    if drift.genesis is not None and drift.genesis.image is not None:
+        written.insert(1, drift.gif(out / "drift.gif"))
+    if args.save_preset:
+        saved = presets.save_drift(spec, args.save_preset, on_conflict="rename")
+        print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)
+    if args.json:
+        print(json.dumps(manifest, indent=2, default=str))
+    else:
+        print("wrote " + ", ".join(str(p) for p in written))
+    failed = drift.error or any(c.status != "done" for c in drift.chains)
+    if failed:
+        print("Error: " + (drift.error or "; ".join(c.error or "" for c in drift.chains if c.error)), file=sys.stderr)
+    return 1 if failed else 0
+
+
+def build_drift(args: argparse.Namespace) -> Any:
+    """The DriftSpec from `drift`'s flags, on top of `--preset` when given (flags win)."""
+    from playground import presets
+    from playground.drift import DEFAULT_STEPS, ChainSpec, DriftSpec
+
+    spec = presets.preset_drift(presets.load_preset(args.preset)) if args.preset else DriftSpec(chains=[])
+    for flag, name in (("prompt", "prompt"), ("genesis_model", "genesis_model"), ("genesis_backend", "genesis_backend"),
+                       ("genesis_seed", "genesis_seed"), ("max_steps", "max_steps"), ("start_image", "start_image")):
+        if getattr(args, flag) is not None:
+            setattr(spec, name, getattr(args, flag))
+    spec.genesis_params = {**spec.genesis_params, **parse_sets(args.genesis_sets)}
+    if args.edit:
+        spec.chains = []
+        for text in args.edit:
+            model, _, backend = text.partition("@")
+            spec.chains.append(ChainSpec(model=model.strip(), backend=backend.strip() or "auto"))
+    for chain in spec.chains:
+        chain.steps = args.steps if args.steps is not None else (chain.steps or DEFAULT_STEPS)
+        chain.instruction = args.instruction or chain.instruction
+        chain.params = {**chain.params, **parse_sets(args.sets)}
+        chain.seed = args.seed if args.seed is not None else chain.seed
+    return spec
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -635,7 +635,7 @@ def _expand(values: list[Any] | str, integer: bool, where: str, problems: list[P
             except ValueError as err:
                 problems.append(Problem(f"{where}.values", text, f"start:stop:step ({err})"))
                 return []
-        values = _split_values(text)
+        values = [_number_text(v, integer) for v in _split_values(text)] if ranges else _split_values(text)
     if not isinstance(values, (list, tuple)):
         problems.append(Problem(f"{where}.values", values, "a list of values or a start:stop:step range"))
         return []
@@ -649,6 +649,17 @@ def _expand(values: list[Any] | str, integer: bool, where: str, problems: list[P
             continue
         out.append(value)
     return out
+
+
+def _number_text(text: str, integer: bool) -> Any:
+    """A number typed in a list ("2", "2.5") as a number, like a range's values; other text unchanged."""
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if not math.isfinite(number) or (integer and not number.is_integer()):
+        return text
+    return int(number) if number.is_integer() else number
 
 
 def _split_values(text: str) -> list[str]:

@@ -3,6 +3,9 @@
 A preset (schema `playground.preset/1`) holds a name, a description, the model, mode, backend
 preference, prompt, negative prompt, canonical parameters, seed, and the inputs it expects (role
 and pixel sha256 of each image or mask, optionally a path relative to the preset). Never a key.
+A preset may also carry one experiment: a comparison grid (`grid`, schema playground.grid/1) or a
+drift (`drift`, schema playground.drift/1). Its own fields then hold the experiment's shared request,
+so it also loads as a plain run, and its inputs are the experiment's images.
 
 Shipped presets live in `presets/` next to the package and are read-only here; user presets live
 in `$PLAYGROUND_HOME/presets` (default `~/.playground/presets`). Writes go to a temporary file in
@@ -40,7 +43,9 @@ INPUTS_FOLDER = "inputs"
 NAME_MAX = 80
 DESCRIPTION_MAX = 2000
 FIELDS: tuple[str, ...] = ("schema", "name", "description", "model", "mode", "backend", "prompt", "negative_prompt",
-                           "params", "seed", "inputs")
+                           "params", "seed", "inputs", "grid", "drift")
+# Optional fields: at most one experiment (a grid or a drift) per preset.
+EXPERIMENT_FIELDS: tuple[str, ...] = ("grid", "drift")
 # Added by `load_preset` to say where a preset came from; never written to a preset file.
 LOCATION_FIELD = "location"
 ROLES: tuple[str, ...] = ("image", "mask")
@@ -272,7 +277,25 @@ def _check_structure(doc: dict[str, Any], problems: list[Problem]) -> dict[str, 
         preset["inputs"] = [_check_input(i, entry, problems) for i, entry in enumerate(preset["inputs"])]
         if sum(1 for e in preset["inputs"] if e.get("role") == "mask") > 1:
             problems.append(Problem("inputs", "more than one mask", "at most one input with role 'mask'"))
+    _check_experiment(doc, preset, problems)
     return preset
+
+
+def _check_experiment(doc: dict[str, Any], preset: dict[str, Any], problems: list[Problem]) -> None:
+    """A `grid` or `drift` (not both), checked by its own module and stored in its normal form."""
+    from playground.compare import grid_from_dict, grid_to_dict
+    from playground.drift import drift_from_dict, drift_to_dict
+
+    present = [key for key in EXPERIMENT_FIELDS if doc.get(key) is not None]
+    if len(present) > 1:
+        problems.append(Problem("grid", "both a grid and a drift", "at most one experiment per preset"))
+        return
+    for key in present:
+        parse, dump = (grid_from_dict, grid_to_dict) if key == "grid" else (drift_from_dict, drift_to_dict)
+        try:
+            preset[key] = dump(parse(doc[key]))
+        except ValidationError as err:
+            problems.extend(Problem(f"{key}.{p.field}", p.value, p.allowed) for p in err.problems)
 
 
 def _check_input(i: int, entry: Any, problems: list[Problem]) -> dict[str, Any]:
@@ -498,13 +521,123 @@ def preset_controls(preset: dict[str, Any], base_dir: Path | None = None) -> dic
     return values
 
 
+# -- experiments: grids and drifts ------------------------------------------------------------------
+
+def preset_kind(preset: dict[str, Any]) -> str:
+    """"grid" or "drift" for a preset that carries that experiment, else "run"."""
+    return next((key for key in EXPERIMENT_FIELDS if preset.get(key) is not None), "run")
+
+
+def save_grid(spec: Any, name: str, description: str = "", *, home: Path | None = None,
+              on_conflict: str = "error") -> dict[str, Any]:
+    """Save a comparison grid (a `GridSpec` or its dict) as a user preset; its input images are stored
+    next to it like `save_request`'s. The preset's own fields are the grid's shared request on its first
+    model (the parameters that model takes), so it also loads as a plain run. Returns what
+    `save_preset` returns."""
+    from playground.compare import grid_from_dict, grid_to_dict
+
+    grid = grid_from_dict(spec) if isinstance(spec, dict) else spec
+    return _save_experiment("grid", grid_to_dict(grid), _grid_request(grid), name, description, home, on_conflict)
+
+
+def preset_grid(preset: dict[str, Any], base_dir: Path | None = None) -> Any:
+    """The `GridSpec` a grid preset holds, its images and mask taken from the preset's inputs."""
+    from playground.compare import grid_from_dict
+
+    preset, request = _experiment_request(preset, "grid", base_dir)
+    grid = grid_from_dict(preset["grid"])
+    grid.images, grid.mask = list(request.images), request.mask
+    return grid
+
+
+def save_drift(spec: Any, name: str, description: str = "", *, home: Path | None = None,
+               on_conflict: str = "error") -> dict[str, Any]:
+    """Save a drift (a `DriftSpec` or its dict) as a user preset. The preset's own fields are the genesis
+    run, or for an uploaded start image the first chain's edit of it (the image stored as its input)."""
+    from playground.drift import drift_from_dict, drift_to_dict
+
+    drift = drift_from_dict(spec) if isinstance(spec, dict) else spec
+    return _save_experiment("drift", drift_to_dict(drift), _drift_request(drift), name, description, home,
+                            on_conflict)
+
+
+def preset_drift(preset: dict[str, Any], base_dir: Path | None = None) -> Any:
+    """The `DriftSpec` a drift preset holds; its start image is the preset's image input, if any."""
+    from playground.drift import drift_from_dict
+
+    preset, request = _experiment_request(preset, "drift", base_dir)
+    drift = drift_from_dict(preset["drift"])
+    drift.start_image = request.images[0] if request.images else None
+    return drift
+
+
+def _save_experiment(key: str, data: dict[str, Any], request: Request, name: str, description: str,
+                     home: Path | None, on_conflict: str) -> dict[str, Any]:
+    folder = user_dir(home)
+    _ensure_folder(folder)
+    preset = request_to_preset(request, name, description, store_inputs_in=folder / INPUTS_FOLDER,
+                               relative_to=folder)
+    preset[key] = data
+    return save_preset(preset, base_dir=folder, home=home, on_conflict=on_conflict)
+
+
+def _experiment_request(preset: dict[str, Any], key: str, base_dir: Path | None) -> tuple[dict[str, Any], Request]:
+    location = preset.get(LOCATION_FIELD) if isinstance(preset, dict) else None
+    checked = parse_preset(preset, check_files=False)
+    if checked.get(key) is None:
+        what = "Compare" if key == "grid" else "Drift"
+        raise ValidationError([Problem(key, checked.get("name"), f"a preset saved from the {what} tab (one that "
+                                                                  f"holds a {key})")])
+    if base_dir is None and isinstance(location, dict) and location.get("path"):
+        base_dir = Path(location["path"]).parent
+    return checked, preset_to_request(checked, base_dir)
+
+
+def _grid_request(grid: Any) -> Request:
+    """A grid's shared request on its first model, with only the shared parameters that model takes."""
+    from playground.validation import validate
+
+    model_id, backend = grid.model, grid.backend or "auto"
+    axis = next((a for a in grid.axes if a.kind == "model"), None)
+    if axis is not None:
+        values = axis.values.replace("\n", ",").split(",") if isinstance(axis.values, str) else axis.values
+        first = values[0] if values else ""
+        if isinstance(first, dict):
+            model_id, backend = first.get("model", ""), first.get("backend") or "auto"
+        else:
+            model_id, _, backend = str(first).strip().partition("@")
+            backend = backend or "auto"
+    request = Request(model=model_id, mode=grid.mode, prompt=grid.prompt, negative_prompt=grid.negative_prompt,
+                      images=list(grid.images or []), mask=grid.mask, params=dict(grid.params or {}), seed=grid.seed,
+                      backend=backend)
+    try:
+        validate(request)
+    except ValidationError as err:  # shared parameters the first model does not take are left out
+        refused = {p.field.partition(".")[2] for p in err.problems if p.field.startswith("params.")}
+        request.params = {k: v for k, v in request.params.items() if k not in refused}
+    return request
+
+
+def _drift_request(drift: Any) -> Request:
+    if drift.start_image is None and drift.genesis_model:
+        return Request(model=drift.genesis_model, mode="text-to-image", prompt=drift.prompt,
+                       params=dict(drift.genesis_params), seed=drift.genesis_seed, backend=drift.genesis_backend)
+    chain = drift.chains[0] if drift.chains else None
+    if chain is None:
+        raise ValidationError([Problem("drift.chains", [], "at least one chain (an edit model to apply)")])
+    return Request(model=chain.model, mode="image-to-image", prompt=chain.instruction,
+                   images=[drift.start_image] if drift.start_image is not None else [], params=dict(chain.params),
+                   seed=chain.seed, backend=chain.backend)
+
+
 # -- the folders ------------------------------------------------------------------------------------
 
 def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> dict[str, Any]:
     """Every loadable preset, shipped first then the user's, and every file that was skipped and why.
 
-    Returns `{"presets": [{"id", "name", "slug", "description", "model", "mode", "source", "path"}],
-    "problems": [{"id", "path", "error"}]}`. A corrupt or invalid file is reported and skipped.
+    Returns `{"presets": [{"id", "name", "slug", "description", "model", "mode", "source", "path", "kind"}],
+    "problems": [{"id", "path", "error"}]}` (kind: "run", "grid" or "drift"). A corrupt or invalid file is
+    reported and skipped.
     """
     found: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
@@ -519,7 +652,7 @@ def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> d
                 continue
             found.append({"id": ident, "name": preset["name"], "slug": path.stem,
                           "description": preset["description"], "model": preset["model"], "mode": preset["mode"],
-                          "source": source, "path": str(path)})
+                          "source": source, "path": str(path), "kind": preset_kind(preset)})
     return {"presets": found, "problems": skipped}
 
 
@@ -820,7 +953,8 @@ def _jsonable(value: Any) -> Any:
 
 __all__ = [
     "PRESET_SCHEMA", "PresetStoreError", "atomic_write", "delete_preset", "export_preset", "import_preset",
-    "list_presets", "load_preset", "migrate", "parse_preset", "playground_home", "preset_controls", "preset_json",
-    "preset_slug", "preset_to_request", "rename_preset", "request_controls", "request_to_preset", "save_preset",
-    "save_request", "shipped_dir", "store_input", "user_dir",
+    "list_presets", "load_preset", "migrate", "parse_preset", "playground_home", "preset_controls", "preset_drift",
+    "preset_grid", "preset_json", "preset_kind", "preset_slug", "preset_to_request", "rename_preset",
+    "request_controls", "request_to_preset", "save_drift", "save_grid", "save_preset", "save_request", "shipped_dir",
+    "store_input", "user_dir",
 ]

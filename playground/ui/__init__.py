@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui import api, catalog_view, samples
+from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples
 from playground.ui.events import wire
 from playground.ui.layout import CSS, INTRO, TITLE, build_page
 
@@ -26,16 +26,26 @@ def build_app() -> gr.Blocks:
     gr.set_static_paths([samples.EXAMPLES_DIR])  # the sample pictures, however the app is launched
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
                 page = build_page()
                 example_box = samples.add()
+            with gr.Tab("Inspect", id="inspect"):
+                inspector = inspect_tab.build()
             with gr.Tab("Models", id="models"):
                 gr.Markdown(catalog_view.catalog_markdown(), elem_id="catalog")
             with gr.Tab("API", id="api"):
                 gr.Markdown(api.USAGE, elem_id="api-help")
+            with gr.Tab("Compare", id="compare"):
+                comparer = compare_tab.build()
+            with gr.Tab("Drift", id="drift"):
+                drifter = drift_tab.build()
         api.register()  # first, so the public names are taken before any private event's
-        wire(demo, page, example_box)
+        compare_api.register()
+        wire(demo, page, example_box, inspector, tabs)
+        generate_keys = [page.fal_key, page.replicate_key, page.use_server_keys]
+        compare_tab.wire(demo, comparer, generate_keys)
+        drift_tab.wire(demo, drifter, generate_keys)
     demo.queue(default_concurrency_limit=None)
     return demo
 

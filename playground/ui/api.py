@@ -1,4 +1,5 @@
-"""The public API: `/generate`, `/estimate` and `/models`, callable with gradio_client by keyword.
+"""The public API, callable with gradio_client by keyword: `/generate`, `/estimate`, `/models`, the
+user presets (`/presets/list`, `/presets/load`, `/presets/save`, `/presets/delete`) and `/inspect`.
 
 The docstrings below are the API documentation (Gradio shows them on the "Use via API" page).
 Each endpoint validates and fails exactly like the page: a bad request raises `gr.Error` with
@@ -7,8 +8,10 @@ the same readable message, which gradio_client raises as `AppError`.
 
 from __future__ import annotations
 
+import base64
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, get_type_hints
 
 import gradio as gr
@@ -17,6 +20,8 @@ from gradio.data_classes import FileData
 from gradio.utils import get_function_description
 from gradio_client.utils import python_type_to_json_schema
 
+from playground import presets, records
+from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
 
@@ -115,12 +120,169 @@ def models() -> dict[str, Any]:
     return service.models_listing()
 
 
+def presets_list() -> dict[str, Any]:
+    """List the presets: the shipped ones, then yours (the server's PLAYGROUND_HOME).
+
+    Returns:
+        {"presets": [{"id" ("shipped:NAME" or "user:NAME"), "name", "description", "model", "mode",
+        "source" ("shipped" or "user")}], "problems": [{"id", "error"}] for preset files that do not
+        load (they are left out of the list)}.
+    """
+    try:
+        listing = presets.list_presets()
+    except Exception as err:  # noqa: BLE001
+        raise _app_error(err) from None
+    return {"presets": [{k: e[k] for k in ("id", "name", "description", "model", "mode", "source")}
+                        for e in listing["presets"]],
+            "problems": [{"id": e["id"], "error": e["error"]} for e in listing["problems"]]}
+
+
+def presets_load(name: str) -> dict[str, Any]:
+    """Load one preset, checked against the catalog (every problem is reported at once).
+
+    Args:
+        name: A preset id from /presets/list ("shipped:sdxl-inpaint", "user:my-portrait") or a name; never a path.
+
+    Returns:
+        {"id", "source", "preset": the preset document (schema playground.preset/1: name,
+        description, model, mode, backend, prompt, negative_prompt, params, seed, and inputs as
+        [{"role", "sha256"}]: the pictures it comes with, kept on the server)}. Its model, mode,
+        prompt, negative_prompt, params, seed and backend are /generate's arguments; pass it back to
+        /presets/save to keep a changed copy.
+    """
+    try:
+        return _loaded(presets.load_preset(service.preset_ref(name)))
+    except Exception as err:  # noqa: BLE001
+        raise _app_error(err) from None
+
+
+def presets_save(
+    preset: dict[str, Any],
+    name: str | None = None,
+    images: list[FileData] | None = None,
+    mask: FileData | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Save a preset among yours, after checking it against the catalog (every problem at once).
+
+    The document is what /presets/load returns under "preset": name, description, model, mode,
+    backend, prompt, negative_prompt, params (canonical names, see /models), seed and inputs
+    ([{"role": "image" or "mask", "sha256"}]: pictures the server already keeps, from presets or
+    recent runs, are found by their hash; or upload them with `images` and `mask`).
+
+    Args:
+        preset: The preset document (JSON object). Keys are never part of a preset.
+        name: Save under this name instead of the document's; letters, digits, spaces, . - _, never a path.
+        images: Input images to keep with the preset (gradio_client.handle_file), replacing its inputs.
+        mask: The inpaint mask to keep with `images` (white = repaint).
+        overwrite: Replace your preset of the same name; by default an existing name is refused.
+
+    Returns:
+        {"id": "user:NAME", "source": "user", "preset": the document as saved}.
+    """
+    try:
+        if not isinstance(preset, dict):
+            raise ValidationError([Problem("preset", type(preset).__name__, "a preset document (JSON object)")])
+        doc = {k: v for k, v in preset.items() if k != presets.LOCATION_FIELD}
+        if name:
+            doc["name"] = name
+        on_conflict = "overwrite" if overwrite else "error"
+        given = service.checked_files(images, "images"), service.checked_file(mask, "mask")
+        if not images and mask is None:
+            # Callers never see server paths: inputs are named by hash and found among the kept pictures.
+            if isinstance(doc.get("inputs"), list):
+                doc["inputs"] = [{k: v for k, v in e.items() if k != "path"} if isinstance(e, dict) else e
+                                 for e in doc["inputs"]]
+            given = _kept_inputs(doc)
+        if given[0] or given[1] is not None:
+            request = presets.preset_to_request(doc, images=given[0], mask=given[1])
+            saved = presets.save_request(request, doc.get("name"), doc.get("description") or "",
+                                         on_conflict=on_conflict)
+        else:
+            saved = presets.save_preset(doc, on_conflict=on_conflict)
+        return _loaded(presets.load_preset(saved["id"]))
+    except Exception as err:  # noqa: BLE001
+        raise _app_error(err) from None
+
+
+def presets_delete(name: str) -> dict[str, Any]:
+    """Delete one of your presets (shipped presets cannot be deleted).
+
+    Args:
+        name: "user:NAME" or the name of one of your presets.
+
+    Returns:
+        {"deleted": "user:NAME"}.
+    """
+    try:
+        return presets.delete_preset(service.preset_ref(name))
+    except Exception as err:  # noqa: BLE001
+        raise _app_error(err) from None
+
+
+def inspect_image(image: FileData | None = None, record: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read how an image was made: the playground record embedded in it (or a record given as JSON).
+
+    Args:
+        image: A PNG, JPEG or WebP made by the playground, or its record's .json (gradio_client.handle_file).
+        record: A record (JSON object) to check and show instead of an image.
+
+    Returns:
+        {"status": "ok" | "no record" | "tampered" | "unreadable", "message": what that means in
+        words, "record": the record (None without one), "table": [[field, value], ...] (the record
+        as readable rows), "problems", "notes", "parameters": the A1111-style text of images from
+        other tools (None otherwise)}.
+    """
+    try:
+        if record is not None:
+            return records.inspect(record)
+        if image is None:
+            raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
+        source = service.checked_file(image, "image")
+        if isinstance(source, str) and source.startswith("data:"):
+            source = base64.b64decode(source.partition(",")[2])
+        report = records.inspect(source)
+        if isinstance(source, str):  # the server's copy of the upload: its path means nothing to the caller
+            report["message"] = report["message"].replace(source, Path(source).name)
+        return report
+    except Exception as err:  # noqa: BLE001
+        raise _app_error(err) from None
+
+
 def register() -> None:
-    """Add the three public endpoints to the Blocks being built."""
+    """Add the public endpoints to the Blocks being built."""
     endpoint(generate, "generate", ("images", "seed", "record"), concurrency_limit=service.max_runs(),
              concurrency_id=RUN_CONCURRENCY_ID)
     endpoint(estimate, "estimate", ("estimate",), concurrency_limit=None)
     endpoint(models, "models", ("catalog",), concurrency_limit=None)
+    endpoint(presets_list, "presets/list", ("presets",), concurrency_limit=None)
+    endpoint(presets_load, "presets/load", ("preset",), concurrency_limit=None)
+    endpoint(presets_save, "presets/save", ("saved",))
+    endpoint(presets_delete, "presets/delete", ("deleted",))
+    endpoint(inspect_image, "inspect", ("inspection",), concurrency_limit=None)
+
+
+def _loaded(preset: dict[str, Any]) -> dict[str, Any]:
+    """A loaded preset for callers: its id and source, and the document without server paths
+    (gradio_client would also take any {"path": ...} in a result for a file to download)."""
+    where = preset.get(presets.LOCATION_FIELD) or {}
+    source = where.get("source", "user")
+    doc = {k: preset[k] for k in presets.FIELDS if k in preset}
+    doc["inputs"] = [{"role": e["role"], "sha256": e["sha256"]} for e in doc.get("inputs") or []]
+    return {"id": f"{source}:{Path(where.get('path', '')).stem}", "source": source, "preset": doc}
+
+
+def _kept_inputs(doc: dict[str, Any]) -> tuple[list[str], str | None]:
+    """The pictures a preset document names by hash, from the presets' input folders, when all are there."""
+    wanted = doc.get("inputs")
+    if not isinstance(wanted, list) or not wanted or not all(isinstance(e, dict) for e in wanted):
+        return [], None
+    folders = [presets.user_dir() / presets.INPUTS_FOLDER, presets.shipped_dir() / presets.INPUTS_FOLDER,
+               service.inputs_dir()]
+    found = records.find_inputs({"inputs": wanted}, folders)
+    if found["missing"]:
+        return [], None  # saved by hash only; the preset check says what is wrong with the entries
+    return [p for p in found["images"] if p], found["mask"]
 
 
 def endpoint(fn: Callable[..., Any], api_name: str, outputs: tuple[str, ...] = ("result",), **options: Any) -> Any:
@@ -176,4 +338,23 @@ Inpaint: `mode="inpaint", images=[handle_file("photo.png")], mask=handle_file("m
 Parameters use the canonical names shown in `/models` (`schema.properties.params`). Keys are used for that
 request only. A bad request raises `gradio_client.exceptions.AppError` with the same message the page shows;
 `job = client.submit(...); job.status()` reports queue position and steps, `job.cancel()` stops the run.
+
+### Presets and records
+
+```python
+listing = client.predict(api_name="/presets/list")             # shipped presets, then yours
+preset = client.predict(name="shipped:sdxl-inpaint", api_name="/presets/load")["preset"]
+preset["params"]["num_inference_steps"] = 20
+saved = client.predict(preset=preset, name="My SDXL inpaint", api_name="/presets/save")
+client.predict(name=saved["id"], api_name="/presets/delete")    # your presets only
+
+report = client.predict(image=handle_file("sdxl-base-42-1.png"), api_name="/inspect")
+print(report["status"], report["message"])                      # "ok", "no record", "tampered" or "unreadable"
+for field, value in report["table"]:
+    print(f"{field:28} {value}")
+```
+
+`/presets/save` also takes `images=[handle_file(...)]` and `mask=` to keep input pictures with the preset, and
+`overwrite=True` to replace one of yours. A preset that does not fit the catalog is refused with one `AppError`
+listing every problem. Every image `/generate` returns carries its record; `/inspect` reads it back.
 """

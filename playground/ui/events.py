@@ -1,11 +1,11 @@
-"""How the Generate tab's components are connected. Every event here is private (the public API
-is `playground.ui.api`)."""
+"""How the Generate and Inspect tabs' components are connected. Every event here is private (the
+public API is `playground.ui.api`)."""
 
 from __future__ import annotations
 
 import gradio as gr
 
-from playground.ui import api, samples, service
+from playground.ui import api, inspect_tab, presets_view, samples, service
 from playground.ui.handlers import Handlers
 from playground.ui.layout import Page
 from playground.ui.panels import SLOTS
@@ -22,8 +22,9 @@ COUNTER_JS = """(prompt) => {
 }"""
 
 
-def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox) -> None:
-    """Connect the Generate tab's events (all private)."""
+def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
+         inspector: inspect_tab.InspectView | None = None, tabs: gr.Tabs | None = None) -> None:
+    """Connect the Generate tab's events, its presets bar and the Inspect tab (all private)."""
     h = Handlers(page)
     everything = page.form_inputs()
     refresh_outputs = [page.model_card, page.mode, page.backend, page.availability, page.refs_group, page.refs,
@@ -46,8 +47,8 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox) -> None:
         style_slot.input(h.edit_style, {page.ctx, style_slot}, page.slots, **LIGHT, **RAW)
 
     run_outputs = [page.results, page.seed_used, page.backend_used, page.record, page.last_seed, page.status]
-    run = page.run.click(h.run_from_page, everything, run_outputs, show_progress_on=[page.results],
-                         concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **PRIVATE, **RAW)
+    runs = {"concurrency_limit": service.max_runs(), "concurrency_id": api.RUN_CONCURRENCY_ID, **PRIVATE}
+    run = page.run.click(h.run_from_page, everything, run_outputs, show_progress_on=[page.results], **runs, **RAW)
     page.cancel.click(h.cancelled, None, [page.status], cancels=[run], **LIGHT)
 
     page.prompt.change(None, [page.prompt], [page.counter], js=COUNTER_JS, **PRIVATE)
@@ -69,3 +70,7 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox) -> None:
 
     gr.on([page.remember.change, page.fal_key.blur, page.replicate_key.blur], h.save_keys,
           [page.remember, page.fal_key, page.replicate_key], [page.saved_keys], **LIGHT)
+
+    presets_view.wire(demo, page.presets, h, everything, refresh_outputs, LIGHT, RAW)
+    if inspector is not None and tabs is not None:
+        inspect_tab.wire(inspector, h, tabs, refresh_outputs, LIGHT, RAW, runs)

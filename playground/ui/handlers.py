@@ -7,19 +7,48 @@ return dicts of component updates. Failures become readable messages in the stat
 
 from __future__ import annotations
 
-from dataclasses import replace
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
 
 from playground import backends
 from playground.params import Problem, ValidationError
+from playground.request import Request
 from playground.ui import catalog_view, panels, service
 from playground.ui.form import Form, clamp_seed, gallery_paths
 from playground.ui.layout import Page
+from playground.ui.outputs import fresh_folder, serve_copy
 
 I2I, INPAINT = "image-to-image", "inpaint"
 MASK_TIP = "Tip: in inpaint mode, paint over the part to repaint; your strokes are the mask."
+# The colour the editor's brush paints with: a loaded mask is drawn in it, as if painted by hand.
+MASK_COLOR = (255, 45, 117)
+
+
+@dataclass
+class Target:
+    """What a refresh shows: the model, mode and backend asked for, the concrete backend whose
+    panel is shown, each backend's health, and auto's plan (None unless backend is auto)."""
+
+    model: Any
+    mode: str
+    backend: str
+    shown: str
+    health: dict[str, tuple[bool, str]]
+    planned: dict[str, Any] | None
+
+
+@dataclass
+class Loaded:
+    """What `Handlers.load_request` sets: component updates, the editor value to set afterwards
+    (None: leave it), parameters the shown panel has no control for, and the panel shown."""
+
+    updates: dict[Any, Any]
+    editor: dict[str, Any] | None
+    skipped: list[str]
+    target: Target
 
 
 class Handlers:
@@ -41,8 +70,10 @@ class Handlers:
     # -- model, mode, backend, keys: the panel ---------------------------------------------------
     def refresh_panel(self, data: dict[Any, Any]) -> dict[Any, Any]:
         """Show the chosen model's modes, backends (available or why not), inputs and parameter panel."""
-        p = self.page
-        form = self.form(data)
+        return self.refresh(self.form(data))
+
+    def target(self, form: Form) -> Target:
+        """The model, mode and backend `form` asks for (made consistent), and the panel they show."""
         model = catalog_view.get(form.model)
         backend = form.backend if form.backend in model.backends else "auto"
         modes = [m for _, m in catalog_view.mode_choices(model, backend)] or list(model.modes)
@@ -52,6 +83,13 @@ class Handlers:
         health = service.availability(skeleton, keys)
         planned = _plan(skeleton, keys) if backend == "auto" else None
         shown = panels.panel_backend(model, mode, backend, planned.get("backend") if planned else None)
+        return Target(model, mode, backend, shown, health, planned)
+
+    def refresh(self, form: Form, target: Target | None = None) -> dict[Any, Any]:
+        """Updates for the panel of `form` (see `refresh_panel`); `target` when already worked out."""
+        p = self.page
+        t = target or self.target(form)
+        model, mode, backend, shown = t.model, t.mode, t.backend, t.shown
         updates, slot_values = self._panel_updates(model, mode, shown, form)
         ctx = panels.context(model, mode, shown)
         now = replace(form, model=model.id, mode=mode, backend=backend).with_panel(ctx, slot_values)
@@ -61,15 +99,53 @@ class Handlers:
             # A value is sent only when it must change, so a refresh never undoes a newer choice.
             p.mode: gr.update(choices=catalog_view.mode_choices(model, backend),
                               **({"value": mode} if mode != form.mode else {})),
-            p.backend: gr.update(choices=catalog_view.backend_choices(model, health),
+            p.backend: gr.update(choices=catalog_view.backend_choices(model, t.health),
                                  **({"value": backend} if backend != form.backend else {})),
-            p.availability: catalog_view.availability_markdown(model, health),
+            p.availability: catalog_view.availability_markdown(model, t.health),
             p.counter: f"{len(form.prompt)} / {model.prompt_max} characters",
-            p.panel_header: catalog_view.panel_header(model, shown, backend, planned),
-            p.estimate: self.estimate_text(now, planned),
+            p.panel_header: catalog_view.panel_header(model, shown, backend, t.planned),
+            p.estimate: self.estimate_text(now, t.planned),
             p.ctx: ctx,
         })
         return updates
+
+    # -- presets and records: set every control at once --------------------------------------------
+    def load_request(self, data: dict[Any, Any], request: Request) -> Loaded:
+        """Updates that set every control of the Generate tab to `request`: model, mode, backend,
+        prompts, seed, the inputs it carries, and every slot of the panel (values it does not set
+        go back to the panel's defaults). The inpaint editor's value comes back separately, to be
+        set once the editor is on screen. `data` supplies the visitor's keys (they choose the panel
+        `auto` shows)."""
+        p = self.page
+        model = catalog_view.get(request.model)
+        mode = request.mode if request.mode in model.modes else next(iter(model.modes))
+        images = [serve_copy(path) for path in request.images or [] if isinstance(path, (str, os.PathLike))]
+        editor = _editor_value(images[0], request.mask) if mode == INPAINT and images else None
+        form = replace(self.form(data), model=model.id, mode=mode, backend=request.backend or "auto",
+                       prompt=request.prompt or "", negative_prompt=request.negative_prompt or "",
+                       refs=images if mode == I2I else [], editor=editor, seed=request.seed,
+                       random_seed=request.seed is None)
+        t = self.target(form)
+        form = replace(form, mode=t.mode, backend=t.backend)
+        params = {param.name: param for param in panels.panel_params(model, t.mode, t.shown)}
+        slots = list(form.slots)
+        for name, param in params.items():
+            value = request.params[name] if name in request.params else param.default
+            slots[panels.slot_of(param)] = panels.display_value(param, value)
+        updates = self.refresh(form.with_panel(panels.context(model, t.mode, t.shown), slots), t)
+        updates.update({
+            p.model: model.id,
+            p.mode: gr.update(choices=catalog_view.mode_choices(model, t.backend), value=t.mode),
+            p.backend: gr.update(choices=catalog_view.backend_choices(model, t.health), value=t.backend),
+            p.prompt: {**updates[p.prompt], "value": form.prompt},
+            p.negative: {**updates[p.negative], "value": form.negative_prompt},
+            p.seed: clamp_seed(request.seed) if request.seed is not None else gr.update(),
+            p.random_seed: request.seed is None,
+        })
+        if t.mode == I2I:
+            updates[p.refs] = {**updates[p.refs], "value": images}
+        skipped = sorted(set(request.params) - set(params))
+        return Loaded(updates, editor, skipped, t)
 
     def _panel_updates(self, model: Any, mode: str, shown: str, form: Form) -> tuple[dict[Any, Any], list[Any]]:
         """Slot updates for the panel of `model` in `mode` on `shown`, and the slot values after them."""
@@ -240,6 +316,28 @@ class Handlers:
     @staticmethod
     def save_keys(remember: bool, fal_key: str, replicate_key: str) -> dict[str, str]:
         return {"fal": fal_key or "", "replicate": replicate_key or ""} if remember else {}
+
+
+def _editor_value(background: str, mask: Any) -> dict[str, Any]:
+    """An ImageEditor value: `background` with `mask` (a path or image; white = repaint) as a
+    painted layer in the brush colour, and the composite showing it."""
+    from PIL import Image
+
+    from playground.images import load_mask
+
+    with Image.open(background) as img:
+        picture = img.convert("RGBA")
+    value: dict[str, Any] = {"background": background, "layers": [], "composite": background}
+    if mask is None:
+        return value
+    alpha = load_mask(mask, picture.size).image
+    layer = Image.new("RGBA", picture.size, (*MASK_COLOR, 0))
+    layer.putalpha(alpha)
+    folder = fresh_folder("playground-scratch")
+    layer_path, composite_path = folder / "mask-layer.png", folder / "composite.png"
+    layer.save(layer_path)
+    Image.alpha_composite(picture, layer).convert("RGB").save(composite_path)
+    return {"background": background, "layers": [str(layer_path)], "composite": str(composite_path)}
 
 
 def _plan(prepared: Any, keys: dict[str, str]) -> dict[str, Any]:

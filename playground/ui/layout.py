@@ -1,4 +1,4 @@
-"""The page: Generate, Models and API tabs; components only, the wiring lives in `wire`.
+"""The Generate tab's components (the presets bar on top); the wiring lives in `wire`.
 
 The parameter panel is a fixed pool of components (one per `panels.SLOTS` entry), placed once:
 basic ones in the parameter column, advanced ones in an accordion, the Modify/Copy toggle by the
@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from playground.params import SEED_MAX
-from playground.ui import catalog_view, panels, service
+from playground.ui import catalog_view, panels, presets_view, service
 
 TITLE = "Image model playground"
 INTRO = (
@@ -36,6 +36,10 @@ CSS = """
 #prompt-counter, #prompt-counter p { text-align: right; font-size: 0.85em; opacity: 0.75; margin: 0; }
 #status p { margin: 0.2em 0; }
 #model-card table, #availability { font-size: 0.9em; }
+#preset-info p, #inspect-status p, #inspect-verdict p { margin: 0.25em 0; }
+.preset-actions { align-items: flex-end; }
+#preset-info { padding: 0 0.5em; }
+#inspect-table td { font-family: ui-monospace, monospace; font-size: 0.85em; word-break: break-word; }
 """
 
 
@@ -74,12 +78,16 @@ class Page:
     seed_used: gr.Number
     backend_used: gr.Textbox
     send: gr.Button
+    inspect_result: gr.Button
     record: gr.JSON
     ctx: gr.JSON
     last_seed: gr.State
     ref_selected: gr.State
     result_selected: gr.State
     saved_keys: gr.BrowserState
+    presets: presets_view.PresetsView
+    # The inpaint editor's value from a loaded preset or record, set once the editor is on screen.
+    pending_editor: gr.State
 
     def form_inputs(self) -> set[Any]:
         """The components a run reads (passed to handlers as one dict)."""
@@ -95,6 +103,7 @@ def build_page() -> Page:
     initial = initial_props(model, mode, shown_backend)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=360):
+            presets_bar = presets_view.build()
             model_dd = gr.Dropdown(choices=catalog_view.model_choices(), value=model.id, label="Model",
                                    info="Grouped by family; the card below says what it does, where it runs and "
                                         "what it costs.", elem_id="model", filterable=True)
@@ -160,7 +169,9 @@ def build_page() -> Page:
             with gr.Row():
                 seed_used = gr.Number(label="Seed used", precision=0, interactive=False, elem_id="seed-used")
                 backend_used = gr.Textbox(label="Ran on", interactive=False, elem_id="backend-used")
-            send = gr.Button("↩ Send selected result to input", elem_id="send-to-input")
+            with gr.Row():
+                send = gr.Button("↩ Send selected result to input", elem_id="send-to-input")
+                inspect_result = gr.Button("Inspect selected result ▶", elem_id="inspect-result")
             with gr.Accordion("Record of the run (JSON)", open=False, elem_id="record-box"):
                 record = gr.JSON(elem_id="record")
     slots = _in_slot_order(edit_slots + basic_slots + advanced_slots)
@@ -171,11 +182,13 @@ def build_page() -> Page:
         advanced=advanced, slots=slots, backend=backend, availability=availability, fal_key=fal_key,
         replicate_key=replicate_key, use_server_keys=use_server_keys, remember=remember, estimate=estimate, run=run,
         cancel=cancel, status=status,
-        results=results, seed_used=seed_used, backend_used=backend_used, send=send, record=record,
+        results=results, seed_used=seed_used, backend_used=backend_used, send=send, inspect_result=inspect_result,
+        record=record,
         ctx=ctx, last_seed=gr.State(None),
         ref_selected=gr.State(None), result_selected=gr.State(0),
         saved_keys=gr.BrowserState({}, storage_key="playground-keys",
                                    secret=os.environ.get("PLAYGROUND_BROWSER_SECRET") or None),
+        presets=presets_bar, pending_editor=gr.State(None),
     )
 
 

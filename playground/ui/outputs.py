@@ -1,8 +1,11 @@
 """Where runs' outputs go: PNG files with the reproducibility record embedded, in a folder Gradio
-serves, pruned after a while."""
+serves, pruned after a while; with them, copies of each run's inputs named by their pixel hash (so
+Inspect can find them again) and scratch files the page hands out (exports, re-run outputs)."""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import os
 import shutil
 import time
@@ -13,7 +16,11 @@ from typing import Any
 from playground.request import Request, Result
 
 OUTPUT_DIR_NAME = "playground-runs"
+INPUTS_DIR_NAME = "playground-inputs"
+SCRATCH_DIR_NAME = "playground-scratch"
 DEFAULT_OUTPUT_TTL_S = 3600.0
+
+log = logging.getLogger("playground.ui")
 
 
 def upload_root() -> Path:
@@ -35,10 +42,7 @@ def record_of(result: Result, request: Request | None = None, keys: dict[str, st
 def save_outputs(result: Result, record: dict[str, Any]) -> list[str]:
     """Write each image as PNG (record embedded when playground.records is there) into a fresh
     folder under Gradio's upload folder, so Gradio may serve it; old run folders are pruned."""
-    root = upload_root() / OUTPUT_DIR_NAME
-    prune_outputs(root, float(os.environ.get("PLAYGROUND_OUTPUT_TTL", DEFAULT_OUTPUT_TTL_S)))
-    folder = root / uuid.uuid4().hex
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = fresh_folder(OUTPUT_DIR_NAME)
     files = []
     for i, image in enumerate(result.images):
         seed = result.seeds[i] if i < len(result.seeds) else "x"
@@ -60,14 +64,67 @@ def _save_png(image: Any, record: dict[str, Any], index: int, path: Path) -> Non
         image.save(path, format="PNG")
 
 
+def output_ttl() -> float:
+    """How long served files are kept: PLAYGROUND_OUTPUT_TTL seconds, default an hour."""
+    return float(os.environ.get("PLAYGROUND_OUTPUT_TTL", DEFAULT_OUTPUT_TTL_S))
+
+
+def fresh_folder(kind: str) -> Path:
+    """A new folder under Gradio's upload folder (`kind`/<random>), after pruning old ones."""
+    root = upload_root() / kind
+    prune_outputs(root, output_ttl())
+    folder = root / uuid.uuid4().hex
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def inputs_dir() -> Path:
+    """Where runs' inputs are kept, named by pixel sha256, so a record's inputs can be found again."""
+    return upload_root() / INPUTS_DIR_NAME
+
+
+def keep_inputs(request: Request) -> None:
+    """Keep lossless copies of a run's inputs in `inputs_dir()` (best effort: a run never fails for it)."""
+    if not request.images and request.mask is None:
+        return
+    try:
+        from playground.records import store_inputs
+
+        prune_outputs(inputs_dir(), output_ttl())
+        store_inputs(request, inputs_dir())
+    except Exception:  # noqa: BLE001 - only Inspect's "find the inputs" depends on it
+        log.warning("could not keep the run's inputs", exc_info=True)
+
+
+def serve_copy(path: str | os.PathLike[str]) -> str:
+    """A copy of `path` under Gradio's upload folder (which Gradio serves; user and shipped preset
+    folders are not), named by its bytes' sha256 so the same file is copied once. Bytes unchanged."""
+    source = Path(path)
+    data = source.read_bytes()
+    folder = inputs_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"file-{hashlib.sha256(data).hexdigest()[:32]}{source.suffix.lower() or '.png'}"
+    if not target.is_file():
+        tmp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    else:
+        os.utime(target)  # still in use: keep it from being pruned
+    return str(target)
+
+
 def prune_outputs(root: Path, max_age_s: float) -> None:
-    """Delete run folders older than `max_age_s` (best effort)."""
+    """Delete run folders and files older than `max_age_s` (best effort)."""
     if not root.is_dir():
         return
     cutoff = time.time() - max_age_s
-    for folder in root.iterdir():
+    for entry in root.iterdir():
         try:
-            if folder.is_dir() and folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
+            if entry.stat().st_mtime >= cutoff:
+                continue
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink()
         except OSError:
             continue

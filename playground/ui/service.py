@@ -23,8 +23,10 @@ from playground import backends
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.params import Problem, ValidationError
+from playground.presets import PresetStoreError, preset_slug, shipped_dir
+from playground.records import RecordError, default_search_dirs, rerun_and_verify
 from playground.request import Prepared, Request, Result
-from playground.ui.outputs import record_of, save_outputs, upload_root
+from playground.ui.outputs import inputs_dir, keep_inputs, record_of, save_outputs, upload_root
 from playground.ui.progress import LOCAL_TURNS, ProgressRelay
 from playground.validation import resolve_params, validate
 
@@ -107,6 +109,19 @@ def checked_files(values: Any, field_name: str) -> list[Any]:
     return out
 
 
+def preset_ref(ref: Any) -> str:
+    """A preset id (`shipped:NAME`, `user:NAME`) for what a visitor named: an id, or a bare name
+    (shipped first, then the user's). Never a path: the preset functions also open files by path,
+    which visitors must not reach. Raises ValidationError for a name no preset could have."""
+    text = ref.strip() if isinstance(ref, str) else ref
+    source, sep, rest = text.partition(":") if isinstance(text, str) else ("", "", "")
+    if sep and source in ("shipped", "user"):
+        preset_slug(rest)
+        return text
+    slug = preset_slug(text)
+    return f"shipped:{text}" if (shipped_dir() / f"{slug}.json").is_file() else f"user:{text}"
+
+
 def skeleton(model_id: str, mode: str, backend: str) -> Prepared:
     """A request for `model` in `mode` with every default and no inputs: enough to ask which
     backends are available and what a default run costs, before the visitor has filled anything in."""
@@ -185,9 +200,23 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
             LOCAL_TURNS.leave()
     record = record_of(result, request, keys)
     files = save_outputs(result, record)
+    keep_inputs(request)
     return Outcome(files=files, seed=int(result.seeds[0]) if result.seeds else prepared.seed, backend=result.backend,
                    record=record, result=result, seconds=time.perf_counter() - started,
                    warnings=list(result.warnings))
+
+
+def search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where a record's inputs are looked for by hash: the library's usual places (next to `near`,
+    PLAYGROUND_HOME, the presets' inputs) and the inputs of this server's recent runs."""
+    return [*default_search_dirs(near), inputs_dir()]
+
+
+def rerun_blocking(source: Any, keys: dict[str, str], relay: ProgressRelay, cancel: threading.Event) -> dict[str, Any]:
+    """`records.rerun_and_verify` on `source`, its inputs found by hash (see `search_dirs`); blocking."""
+    near = source if isinstance(source, (str, os.PathLike)) else None
+    relay.say("Starting the re-run")
+    return rerun_and_verify(source, keys, search_dirs=search_dirs(near), progress=relay, cancel=cancel)
 
 
 def max_runs() -> int:
@@ -215,12 +244,22 @@ def runners() -> ThreadPoolExecutor:
 async def run(request: Request, keys: dict[str, str], progress: Callable[..., Any] | None = None) -> Outcome:
     """Run `request` in a worker thread. If the awaiting task is cancelled (the Cancel button, or a
     client's `job.cancel()`), the backend is told to stop at its next step or poll."""
+    return await _in_worker(run_blocking, request, keys, progress)
+
+
+async def rerun(source: Any, keys: dict[str, str], progress: Callable[..., Any] | None = None) -> dict[str, Any]:
+    """Re-run what an image (or record) records and compare, in a worker thread like `run`."""
+    return await _in_worker(rerun_blocking, source, keys, progress)
+
+
+async def _in_worker(fn: Callable[..., Any], subject: Any, keys: dict[str, str],
+                     progress: Callable[..., Any] | None) -> Any:
     cancel = threading.Event()
     relay = ProgressRelay(progress)
     loop = asyncio.get_running_loop()
     context = contextvars.copy_context()  # Gradio finds the event's progress tracker through it
     try:
-        return await loop.run_in_executor(runners(), context.run, run_blocking, request, keys, relay, cancel)
+        return await loop.run_in_executor(runners(), context.run, fn, subject, keys, relay, cancel)
     except asyncio.CancelledError:
         cancel.set()
         raise
@@ -245,6 +284,10 @@ def describe_error(err: BaseException) -> tuple[str, str]:
         return "The provider refused the run", str(err)
     if isinstance(err, TransportError):
         return "The provider could not be reached", str(err)
+    if isinstance(err, PresetStoreError):
+        return "Preset not available", str(err)
+    if isinstance(err, RecordError):
+        return "No usable record", str(err)
     if isinstance(err, PlaygroundError):
         return "Could not run", str(err)
     log.error("unexpected error in a run", exc_info=err)

@@ -1,0 +1,175 @@
+"""Presets and records in a real browser (Debian's Chromium through Playwright, as test_browser.py).
+
+Loads shipped presets and checks the panel shows their values; runs a tiny local preset, downloads
+the result from the gallery (its record must survive), inspects it, loads it back into Generate and
+re-runs it (byte-identical). No console errors. Screenshots go to artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import warnings
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+    reason = (f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's Chromium "
+              f"(apt-get install -y chromium) or set PLAYGROUND_CHROMIUM; never run `playwright install`.")
+    warnings.warn(reason, stacklevel=1)
+    pytest.skip(reason, allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="BROWSER TESTS SKIPPED: playwright is not installed")
+expect = sync_api.expect
+
+from tests.test_app_api import running_app  # noqa: E402
+
+TINY = {"name": "Tiny SDXL", "model": "sdxl-base", "mode": "text-to-image", "backend": "local", "prompt": "a red fox",
+        "params": {"image_size": "64x64", "num_inference_steps": 2, "guidance_scale": 6.5}, "seed": 5}
+
+
+@pytest.fixture(scope="module")
+def app(model_paths, tmp_path_factory):
+    from playground import presets
+
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLAYGROUND_HOME", str(home))
+        presets.save_preset(TINY)
+        with running_app(model_paths) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(app, browser, request):
+    """A fresh page on the app; fails the test if the browser console logged an error."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.set_default_timeout(30_000)
+    tab.goto(app.url, wait_until="load")
+    tab.wait_for_selector("#param-num_inference_steps")
+    tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
+    yield tab
+    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
+    context.close()
+    assert not errors, f"browser console errors: {errors}"
+
+
+def load_preset(page, label: str) -> None:
+    page.locator("#preset input").click()
+    page.get_by_role("option", name=label).click()
+    name = label.split(" › ")[1]
+    page.wait_for_function("(name) => document.querySelector('#preset-info')?.innerText.includes(name)", arg=name)
+    page.locator("#preset-load").click()
+    expect(page.locator("#preset-info")).to_contain_text(f"Loaded {name}")
+
+
+def has_value(page, name: str, value: str) -> None:
+    """The slot for parameter `name` shows `value` (sliders: their number box; dropdowns: their input)."""
+    box = page.locator(f"#param-{name} input[type=number]")
+    box = box if box.count() else page.locator(f"#param-{name} input").first
+    expect(box).to_have_value(value)
+
+
+def seed_is(page, seed: str) -> None:
+    expect(page.locator("#seed input")).to_have_value(seed)
+    expect(page.locator("#random-seed input")).not_to_be_checked()
+
+
+def test_a_shipped_preset_sets_the_model_panel(page):
+    load_preset(page, "Shipped › SDXL text-to-image")
+    expect(page.locator("#model input")).to_have_value("SDXL › SDXL 1.0 base")
+    expect(page.locator("#prompt textarea")).to_have_value("A cosy reading nook with a blue sofa, afternoon sun, "
+                                                           "film photograph")
+    expect(page.locator("#mode").get_by_label("Text to image")).to_be_checked()
+    seed_is(page, "42")
+    has_value(page, "num_inference_steps", "30")
+    has_value(page, "guidance_scale", "7")
+    has_value(page, "image_size", "square_hd")
+    expect(page.locator("#status")).to_contain_text("Loaded preset")
+    page.screenshot(path=str(ARTIFACTS / "preset-sdxl-text-to-image.png"), full_page=True)
+
+    page.locator("#preset-manage").get_by_text("Save, rename, delete").click()
+    page.locator("#preset-name textarea").fill("My nook")
+    page.locator("#preset-save").click()
+    expect(page.locator("#preset-info")).to_contain_text("Saved as My nook")
+    expect(page.locator("#preset input")).to_have_value("Yours › My nook")
+    page.screenshot(path=str(ARTIFACTS / "preset-saved.png"), full_page=True)
+
+    load_preset(page, "Shipped › FLUX.2 dev multi-reference edit")
+    expect(page.locator("#model input")).to_have_value("FLUX.2 › FLUX.2 [dev]")
+    expect(page.locator("#mode").get_by_label("Edit (image to image)")).to_be_checked()
+    expect(page.locator("#refs img")).to_have_count(2)
+    seed_is(page, "7")
+    has_value(page, "num_inference_steps", "28")
+    has_value(page, "guidance_scale", "3.5")
+    page.screenshot(path=str(ARTIFACTS / "preset-flux2-multi-reference.png"), full_page=True)
+
+
+def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):
+    from playground.records import read_record
+
+    load_preset(page, "Yours › Tiny SDXL")
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
+    page.locator("#results img").first.click()
+    with page.expect_download() as download:  # the gallery's own download button
+        page.locator("#results button[aria-label='Download']").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert read_record(saved)["seed"] == 5, "the downloaded file keeps its record"
+    page.screenshot(path=str(ARTIFACTS / "records-generated.png"), full_page=True)
+
+    pick = page.locator("#model input")  # move away from everything the record holds
+    pick.click()
+    page.get_by_role("option", name="FLUX.2 › FLUX.2 [dev]").click()
+    expect(page.locator("#panel-header")).to_contain_text("FLUX.2 [dev]")
+    page.locator("#prompt textarea").fill("something else")
+
+    page.get_by_role("tab", name="Inspect").click()
+    page.locator("#inspect-file input[type=file]").set_input_files(str(saved))
+    expect(page.locator("#inspect-status")).to_contain_text("Record found")
+    expect(page.locator("#inspect-table")).to_contain_text("sdxl-base")
+    expect(page.locator("#inspect-table")).to_contain_text("a red fox")
+    page.screenshot(path=str(ARTIFACTS / "records-inspect.png"), full_page=True)
+
+    page.locator("#inspect-load").click()
+    expect(page.locator("#model input")).to_have_value("SDXL › SDXL 1.0 base")
+    expect(page.locator("#prompt textarea")).to_have_value("a red fox")
+    expect(page.locator("#backend").get_by_label("Local", exact=True)).to_be_checked()
+    seed_is(page, "5")
+    has_value(page, "num_inference_steps", "2")
+    has_value(page, "guidance_scale", "6.5")
+    has_value(page, "image_size", "64x64")
+    expect(page.locator("#status")).to_contain_text("Loaded from the record")
+    page.screenshot(path=str(ARTIFACTS / "records-loaded-back.png"), full_page=True)
+
+    page.get_by_role("tab", name="Inspect").click()
+    page.locator("#inspect-rerun").click()
+    expect(page.locator("#inspect-verdict")).to_contain_text("Identical", timeout=120_000)
+    expect(page.locator("#inspect-verdict")).to_contain_text("byte-identical")
+    expect(page.locator("#inspect-rerun-image img")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "records-rerun-identical.png"), full_page=True)
+
+    page.get_by_role("tab", name="Generate").click()
+    page.locator("#inspect-result").click()  # the shortcut: a result straight into Inspect, read afresh
+    expect(page.locator("#inspect-verdict")).to_have_text("")
+    expect(page.locator("#inspect-status")).to_contain_text("Record found")
+    expect(page.locator("#inspect-file")).to_contain_text("sdxl-base-5-1")
