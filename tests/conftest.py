@@ -39,12 +39,15 @@ TINY_FOR_MODEL = {
 
 
 @pytest.fixture(scope="session")
-def tiny_root(pytestconfig: pytest.Config) -> dict[str, Path]:
-    """Folders of the tiny pipelines, built once per version of tiny_pipelines.py."""
+def tiny_root(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Folders of the tiny pipelines, built once per version of tiny_pipelines.py (kept in the pytest
+    cache; built afresh in a temporary folder when the cache is switched off)."""
     from tests import tiny_pipelines
 
     digest = hashlib.sha256((TESTS / "tiny_pipelines.py").read_bytes()).hexdigest()[:12]
-    root = Path(pytestconfig.cache.mkdir(f"tiny-pipelines-{digest}"))
+    cache = getattr(pytestconfig, "cache", None)
+    name = f"tiny-pipelines-{digest}"
+    root = Path(cache.mkdir(name)) if cache is not None else tmp_path_factory.mktemp(name)
     done = root / "built.json"
     if done.is_file():
         return {k: Path(v) for k, v in json.loads(done.read_text()).items()}
