@@ -58,9 +58,8 @@ async def generate(
         params: Canonical parameters by name, e.g. {"num_inference_steps": 20}; the rest use defaults.
         seed: Seed for reproducible output; None or -1 draws a random one (returned).
         backend: "auto", "local", "fal" or "replicate".
-        fal_key: Your fal API key, used for this request only and never stored. An empty string is
-            refused; leave it out (None) to use the server's key where the operator lends one.
-        replicate_key: Your Replicate API token, the same way.
+        fal_key: Your fal key, for this request only, never stored; "" is refused, None uses a lent server key.
+        replicate_key: Your Replicate token, for this request only, never stored; "" is refused, None as fal_key.
 
     Returns:
         The output images (PNG files with the record embedded), the seed of the first image, and
