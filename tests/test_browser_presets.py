@@ -7,27 +7,12 @@ re-runs it (byte-identical). No console errors. Screenshots go to artifacts/brow
 
 from __future__ import annotations
 
-import os
-import shutil
-import warnings
-from pathlib import Path
-
 import pytest
 
-CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+from tests.test_app_api import running_app
+from tests.test_browser import ARTIFACTS, browser, has_value, page, sync_api  # noqa: F401 - fixtures, and the skip
 
-if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-    reason = (f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's Chromium "
-              f"(apt-get install -y chromium) or set PLAYGROUND_CHROMIUM; never run `playwright install`.")
-    warnings.warn(reason, stacklevel=1)
-    pytest.skip(reason, allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="BROWSER TESTS SKIPPED: playwright is not installed")
 expect = sync_api.expect
-
-from tests.test_app_api import running_app  # noqa: E402
 
 TINY = {"name": "Tiny SDXL", "model": "sdxl-base", "mode": "text-to-image", "backend": "local", "prompt": "a red fox",
         "params": {"image_size": "64x64", "num_inference_steps": 2, "guidance_scale": 6.5}, "seed": 5}
@@ -45,34 +30,7 @@ def app(model_paths, tmp_path_factory):
             yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(app, browser, request):
-    """A fresh page on the app; fails the test if the browser console logged an error."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda err: errors.append(str(err)))
-    tab.set_default_timeout(30_000)
-    tab.goto(app.url, wait_until="load")
-    tab.wait_for_selector("#param-num_inference_steps")
-    tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
-    yield tab
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
-    context.close()
-    assert not errors, f"browser console errors: {errors}"
-
-
-def load_preset(page, label: str) -> None:
+def load_preset(page, label: str) -> None:  # noqa: F811
     page.locator("#preset input").click()
     page.get_by_role("option", name=label).click()
     name = label.split(" › ")[1]
@@ -81,19 +39,12 @@ def load_preset(page, label: str) -> None:
     expect(page.locator("#preset-info")).to_contain_text(f"Loaded {name}")
 
 
-def has_value(page, name: str, value: str) -> None:
-    """The slot for parameter `name` shows `value` (sliders: their number box; dropdowns: their input)."""
-    box = page.locator(f"#param-{name} input[type=number]")
-    box = box if box.count() else page.locator(f"#param-{name} input").first
-    expect(box).to_have_value(value)
-
-
-def seed_is(page, seed: str) -> None:
+def seed_is(page, seed: str) -> None:  # noqa: F811
     expect(page.locator("#seed input")).to_have_value(seed)
     expect(page.locator("#random-seed input")).not_to_be_checked()
 
 
-def test_a_shipped_preset_sets_the_model_panel(page):
+def test_a_shipped_preset_sets_the_model_panel(page):  # noqa: F811
     load_preset(page, "Shipped › SDXL text-to-image")
     expect(page.locator("#model input")).to_have_value("SDXL › SDXL 1.0 base")
     expect(page.locator("#prompt textarea")).to_have_value("A cosy reading nook with a blue sofa, afternoon sun, "
@@ -123,7 +74,7 @@ def test_a_shipped_preset_sets_the_model_panel(page):
     page.screenshot(path=str(ARTIFACTS / "preset-flux2-multi-reference.png"), full_page=True)
 
 
-def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):
+def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F811
     from playground.records import read_record
 
     load_preset(page, "Yours › Tiny SDXL")
