@@ -32,8 +32,6 @@ INTRO = (
     "the grid: the first runs across (columns), the second down (rows), the third makes separate panels. "
     "Everything else is shared. Cells appear as they finish; **Download** gives every image with its record."
 )
-KEYS_NOTE = ("Used for this grid only and never stored. Leave a field empty to use the key typed on the "
-             "**Generate** tab.")
 AXIS_KINDS: list[tuple[str, str]] = [("— not used —", "none"), ("A parameter", "param"), ("The seed", "seed"),
                                      ("Prompt text (search and replace)", "prompt"), ("The model", "model")]
 ROLES = ("columns (across)", "rows (down)", "panels")
@@ -131,19 +129,8 @@ def build() -> CompareTab:
                                       precision=0, minimum=1, elem_id="compare-max-cells")
                 max_cost = gr.Number(label="Refuse grids estimated above (dollars)", value=None, minimum=0,
                                      elem_id="compare-max-cost", info="Empty: no cost limit.")
-            with gr.Accordion("Your API keys (fal, Replicate)", open=False, elem_id="compare-keys"):
-                gr.Markdown(KEYS_NOTE)
-                fal_key = gr.Textbox(type="password", label="fal API key", elem_id="compare-fal-key")
-                replicate_key = gr.Textbox(type="password", label="Replicate API token",
-                                           elem_id="compare-replicate-key")
-            with gr.Accordion("Save or load this grid as a preset", open=False, elem_id="compare-presets"):
-                with gr.Row():
-                    preset_name = gr.Textbox(label="Preset name", scale=3, elem_id="compare-preset-name")
-                    save = gr.Button("Save", scale=1, elem_id="compare-preset-save")
-                with gr.Row():
-                    preset_choice = gr.Dropdown(choices=presets_of_kind("grid"), label="Grid presets", scale=3,
-                                                elem_id="compare-preset-choice")
-                    load = gr.Button("Load", scale=1, elem_id="compare-preset-load")
+            fal_key, replicate_key = keys_accordion("compare", "grid")
+            preset_name, save, preset_choice, load = preset_accordion("compare", "grid")
         with gr.Column(scale=5, min_width=380):
             plan = gr.Markdown("**Before you run:** …", elem_id="compare-plan")
             with gr.Row():
@@ -244,6 +231,29 @@ def values_info(kind: str, name: str, models: list[str], mode: str) -> str:
 def params_info(models: list[str], mode: str) -> str:
     names = ", ".join(axis_params(models, mode))
     return f"Parameters here: {names}." if names else ""
+
+
+def keys_accordion(prefix: str, what: str) -> tuple[gr.Textbox, gr.Textbox]:
+    """The visitor's fal and Replicate key fields for a tab (ids `{prefix}-fal-key`, ...); never stored."""
+    with gr.Accordion("Your API keys (fal, Replicate)", open=False, elem_id=f"{prefix}-keys"):
+        gr.Markdown(f"Used for this {what} only and never stored. Leave a field empty to use the key typed on "
+                    "the **Generate** tab.")
+        fal_key = gr.Textbox(type="password", label="fal API key", elem_id=f"{prefix}-fal-key")
+        replicate_key = gr.Textbox(type="password", label="Replicate API token", elem_id=f"{prefix}-replicate-key")
+    return fal_key, replicate_key
+
+
+def preset_accordion(prefix: str, kind: str) -> tuple[gr.Textbox, gr.Button, gr.Dropdown, gr.Button]:
+    """Save/load controls for `grid` or `drift` presets: name, Save, the preset picker, Load."""
+    with gr.Accordion(f"Save or load this {kind} as a preset", open=False, elem_id=f"{prefix}-presets"):
+        with gr.Row():
+            name = gr.Textbox(label="Preset name", scale=3, elem_id=f"{prefix}-preset-name")
+            save = gr.Button("Save", scale=1, elem_id=f"{prefix}-preset-save")
+        with gr.Row():
+            choice = gr.Dropdown(choices=presets_of_kind(kind), label=f"{kind.capitalize()} presets", scale=3,
+                                 elem_id=f"{prefix}-preset-choice")
+            load = gr.Button("Load", scale=1, elem_id=f"{prefix}-preset-load")
+    return name, save, choice, load
 
 
 def presets_of_kind(kind: str) -> list[tuple[str, str]]:

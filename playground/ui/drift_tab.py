@@ -34,8 +34,10 @@ from playground.ui.compare_api import CANCELS, USAGE, DriftView, drift_views, er
 from playground.ui.compare_tab import (
     LIGHT,
     RAW,
+    keys_accordion,
     params_text,
     parse_params,
+    preset_accordion,
     presets_of_kind,
     whole_number,
 )
@@ -50,8 +52,6 @@ INTRO = (
     "perceptual-hash distance (0 = looks the same). Run up to three edit models side by side from the same "
     "first image."
 )
-KEYS_NOTE = ("Used for this run only and never stored. Leave a field empty to use the key typed on the "
-             "**Generate** tab.")
 CHAINS = 3
 NONE = "none"
 DEFAULT_CHAINS = ("flux-kontext-dev", NONE, NONE)
@@ -171,18 +171,8 @@ def build() -> DriftTab:
                                           label="Backend", scale=2, elem_id=f"drift-chain-{i + 1}-backend")
                     params = gr.Textbox(label="Parameters (name=value)", scale=3, elem_id=f"drift-chain-{i + 1}-params")
                 rows.append(ChainRow(model=model, backend=backend, params=params))
-            with gr.Accordion("Your API keys (fal, Replicate)", open=False, elem_id="drift-keys"):
-                gr.Markdown(KEYS_NOTE)
-                fal_key = gr.Textbox(type="password", label="fal API key", elem_id="drift-fal-key")
-                replicate_key = gr.Textbox(type="password", label="Replicate API token", elem_id="drift-replicate-key")
-            with gr.Accordion("Save or load this drift as a preset", open=False, elem_id="drift-presets"):
-                with gr.Row():
-                    preset_name = gr.Textbox(label="Preset name", scale=3, elem_id="drift-preset-name")
-                    save = gr.Button("Save", scale=1, elem_id="drift-preset-save")
-                with gr.Row():
-                    preset_choice = gr.Dropdown(choices=presets_of_kind("drift"), label="Drift presets", scale=3,
-                                                elem_id="drift-preset-choice")
-                    load = gr.Button("Load", scale=1, elem_id="drift-preset-load")
+            fal_key, replicate_key = keys_accordion("drift", "run")
+            preset_name, save, preset_choice, load = preset_accordion("drift", "drift")
         with gr.Column(scale=5, min_width=380):
             plan = gr.Markdown("**Before you run:** …", elem_id="drift-plan")
             with gr.Row():
