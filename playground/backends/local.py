@@ -136,7 +136,7 @@ class LocalBackend:
             return False, f"weights for {model.id} are not downloaded: {_download_hint(model)}"
         else:
             where = f"weights cached from {src}"
-        if require_gpu and not _has_accelerator():
+        if require_gpu and self.device() == "cpu":
             return False, "no GPU on this machine (set backend to local to run on CPU anyway)"
         return True, where
 
@@ -384,15 +384,6 @@ def _download_hint(model: ModelSpec) -> str:
     repo = _route(model).repo
     return (f"Download it with `hf download {repo}` (into the Hugging Face cache, HF_HOME), or save it to a "
             f"folder and name that folder for \"{model.id}\" in the JSON file given by PLAYGROUND_MODEL_PATHS.")
-
-
-def _has_accelerator() -> bool:
-    device = os.environ.get("PLAYGROUND_DEVICE")
-    if device:
-        return device != "cpu"
-    import torch
-
-    return torch.cuda.is_available() or bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def _free_memory() -> None:

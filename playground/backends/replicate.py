@@ -16,7 +16,6 @@ from typing import Any
 from playground.backends.hosted import (
     REDACTOR,
     HostedSettings,
-    Retry,
     UploadCache,
     download_image,
     estimate_cost,
@@ -227,5 +226,3 @@ def _cancel_quietly(prediction: Any) -> None:
     except Exception:  # noqa: BLE001 - best effort: it may already be finished
         pass
 
-
-__all__ = ["ReplicateBackend", "Retry", "output_urls"]

@@ -72,7 +72,7 @@ async def generate(
                           backend=backend or "auto")
         outcome = await service.run(request, service.visitor_keys(fal_key, replicate_key), progress)
     except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
     return [FileData(path=path) for path in outcome.files], outcome.seed, outcome.record
 
 
@@ -104,7 +104,7 @@ def estimate(
                           mask=service.checked_file(mask, "mask"), params=params or {}, backend=backend or "auto")
         return service.estimate(request, service.visitor_keys(fal_key, replicate_key))
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
 
 
 def models() -> dict[str, Any]:
@@ -130,7 +130,7 @@ def presets_list() -> dict[str, Any]:
     try:
         listing = presets.list_presets()
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
     return {"presets": [{k: e[k] for k in ("id", "name", "description", "model", "mode", "source")}
                         for e in listing["presets"]],
             "problems": [{"id": e["id"], "error": e["error"]} for e in listing["problems"]]}
@@ -152,7 +152,7 @@ def presets_load(name: str) -> dict[str, Any]:
     try:
         return _loaded(presets.load_preset(service.preset_ref(name)))
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
 
 
 def presets_save(
@@ -201,7 +201,7 @@ def presets_save(
             saved = presets.save_preset(doc, on_conflict=on_conflict)
         return _loaded(presets.load_preset(saved["id"]))
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
 
 
 def presets_delete(name: str) -> dict[str, Any]:
@@ -216,7 +216,7 @@ def presets_delete(name: str) -> dict[str, Any]:
     try:
         return presets.delete_preset(service.preset_ref(name))
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
 
 
 def inspect_image(image: FileData | None = None, record: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
             report["message"] = report["message"].replace(source, Path(source).name)
         return report
     except Exception as err:  # noqa: BLE001
-        raise _app_error(err) from None
+        raise service.app_error(err) from None
 
 
 def register() -> None:
@@ -302,11 +302,6 @@ def endpoint(fn: Callable[..., Any], api_name: str, outputs: tuple[str, ...] = (
     results = [Api(None, python_type_to_json_schema(kind), name) for kind, name in zip(kinds, outputs, strict=True)]
     return gr.on(triggers=[], fn=fn, inputs=inputs, outputs=results, api_name=api_name, show_progress="hidden",
                  preprocess=False, postprocess=False, api_visibility="public", **options)
-
-
-def _app_error(err: BaseException) -> gr.Error:
-    title, message = service.describe_error(err)
-    return gr.Error(message, title=title, print_exception=False)
 
 
 # The API tab of the page, and the README's example.

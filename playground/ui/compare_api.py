@@ -257,7 +257,7 @@ async def compare(
         keys = service.visitor_keys(fal_key, replicate_key)
         grid = await asyncio.get_running_loop().run_in_executor(service.runners(), plan_grid, spec, keys)
     except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise app_error(err) from None
+        raise service.app_error(err) from None
     async for view in grid_views(grid, keys, threading.Event()):
         yield (FileData(path=view.image), [file_data(p) for p in view.cells], view.manifest,
                file_data(view.archive))
@@ -294,7 +294,7 @@ def compare_plan(
                          max_cells, max_cost)
         return grid_plan(plan_grid(spec, service.visitor_keys(fal_key, replicate_key)))
     except Exception as err:  # noqa: BLE001
-        raise app_error(err) from None
+        raise service.app_error(err) from None
 
 
 # --- drift -------------------------------------------------------------------------------------------
@@ -453,7 +453,7 @@ async def drift(
         spec, planned = await asyncio.get_running_loop().run_in_executor(service.runners(), prepare_drift, spec,
                                                                           keys)
     except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise app_error(err) from None
+        raise service.app_error(err) from None
     async for view in drift_views(spec, planned, keys, threading.Event()):
         yield (FileData(path=view.plot), [FileData(path=p) for p, _ in view.filmstrip], file_data(view.gif),
                view.manifest, file_data(view.archive))
@@ -483,7 +483,7 @@ def drift_plan(
                           start_image, max_steps)
         return plan_drift(spec, service.visitor_keys(fal_key, replicate_key))
     except Exception as err:  # noqa: BLE001
-        raise app_error(err) from None
+        raise service.app_error(err) from None
 
 
 # --- registration ------------------------------------------------------------------------------------
@@ -510,16 +510,11 @@ def streaming_endpoint(fn: Callable[..., AsyncIterator[Any]], api_name: str, out
     return api.endpoint(streamed, api_name, outputs, **options)
 
 
-def app_error(err: BaseException) -> gr.Error:
-    """A failure as the readable gr.Error every door raises (gradio_client: AppError)."""
-    return error_markdown(err)[1]
-
-
 def error_markdown(err: BaseException) -> tuple[str, gr.Error]:
     """A failure as a status line for a tab and the readable gr.Error to raise with it."""
     title, message = service.describe_error(err)
     line = f"**{message}**" if message.startswith(title) else f"**{title}:** {message}"
-    return line, gr.Error(message, title=title, print_exception=False)
+    return line, service.app_error(err)
 
 
 USAGE = """

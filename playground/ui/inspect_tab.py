@@ -115,8 +115,7 @@ class InspectHandlers:
         except gr.Error:
             raise
         except Exception as err:  # noqa: BLE001 - every failure is a readable message
-            title, message = service.describe_error(err)
-            raise gr.Error(message, title=title, print_exception=False) from None
+            raise service.app_error(err) from None
         wanted = record.get("inputs") or []
         found = len(request.images or []) + (request.mask is not None)
         if found < len(wanted):

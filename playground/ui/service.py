@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import gradio as gr
+
 from playground import backends
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
@@ -269,6 +271,12 @@ def models_listing() -> dict[str, Any]:
     """The catalog: families, and per model its summary plus the JSON schema of a request."""
     return {"families": dict(FAMILIES),
             "models": {mid: {**m.summary(), "schema": m.json_schema()} for mid, m in MODELS.items()}}
+
+
+def app_error(err: BaseException) -> gr.Error:
+    """A failure as the readable gr.Error every door raises (gradio_client sees an AppError)."""
+    title, message = describe_error(err)
+    return gr.Error(message, title=title, print_exception=False)
 
 
 def describe_error(err: BaseException) -> tuple[str, str]:
