@@ -12,7 +12,7 @@ from typing import Any
 
 from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
-from playground.params import Param, Problem, ValidationError
+from playground.params import Param, Problem, ValidationError, parse_size
 from playground.request import Prepared, Request, draw_seed, resolve_edit_style
 
 # Refuse absurd image lists before decoding anything.
@@ -38,7 +38,7 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     _check_negative(model, request.negative_prompt, target, problems)
     if problems:
         raise ValidationError(problems)
-    params = resolve_params(model, mode, target, explicit)
+    params = follow_input_size(model, mode, target, resolve_params(model, mode, target, explicit), explicit, images)
     return Prepared(
         model=model,
         mode=mode,
@@ -69,7 +69,8 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
     _check_negative(model, prepared.negative_prompt_given, backend, problems)
     if problems:
         raise ValidationError(problems)
-    params = resolve_params(model, prepared.mode, backend, explicit)
+    params = follow_input_size(model, prepared.mode, backend, resolve_params(model, prepared.mode, backend, explicit),
+                               explicit, prepared.images)
     return Prepared(
         model=model, mode=prepared.mode, prompt=prepared.prompt,
         negative_prompt=_negative_for(model, prepared.mode, backend, prepared.negative_prompt_given, params),
@@ -86,6 +87,48 @@ def resolve_params(model: ModelSpec, mode: str, backend: str, explicit: dict[str
     if model.edit_styles and "edit_style" in params:
         params = resolve_edit_style(params, explicit)
     return params
+
+
+def follow_input_size(model: ModelSpec, mode: str, backend: str, params: dict[str, Any], explicit: dict[str, Any],
+                      images: list[InputImage]) -> dict[str, Any]:
+    """Image modes follow the first input's size unless the visitor chose one: a default output size
+    preset (say SDXL's square 1024) becomes the input's size, scaled into the allowed sides and
+    rounded to the model's multiple. Resolved per concrete backend ("auto" is left as it is until
+    `for_backend`). Sizes that already follow the input (None, `auto`) are left alone, and so is a
+    hosted default given in pixels: such a provider sets its own area rules (Seedream's minimum)."""
+    value = params.get("image_size")
+    size = parse_size(value) if value is not None else None
+    if backend == "auto" or not images or "image_size" in explicit or size is None or size.pixels() is None:
+        return params
+    spec = model.param("image_size")
+    if spec is None:
+        return params
+    spec = spec.for_backend(backend, mode)
+    if backend != "local" and size.preset is None:
+        return params
+    width, height = fit_size(images[0].size, spec)
+    return {**params, "image_size": {"width": width, "height": height}}
+
+
+def fit_size(pixels: tuple[int, int], spec: Param) -> tuple[int, int]:
+    """`pixels` scaled (keeping the aspect ratio where it can) so each side lies within the
+    param's min and max, and rounded to its multiple."""
+    width, height = pixels
+    step = spec.multiple_of or 1
+    scale = 1.0
+    if spec.max is not None and max(width, height) > spec.max:
+        scale = spec.max / max(width, height)
+    if spec.min is not None and min(width, height) * scale < spec.min:
+        scale = spec.min / min(width, height)
+    lo = step * -(-int(spec.min or step) // step)
+    hi = step * (int(spec.max) // step) if spec.max is not None else None
+
+    def side(n: int) -> int:
+        rounded = max(step, step * round(n * scale / step))
+        rounded = max(rounded, lo)
+        return min(rounded, hi) if hi is not None else rounded
+
+    return side(width), side(height)
 
 
 def _check_backend(model: ModelSpec, backend: str, problems: list[Problem]) -> str:

@@ -87,7 +87,7 @@ def test_only_the_documented_endpoints_are_public(client):
     generate = info["named_endpoints"]["/generate"]
     assert [p["parameter_name"] for p in generate["parameters"]] == [
         "model", "mode", "prompt", "negative_prompt", "images", "mask", "params", "seed", "backend", "fal_key",
-        "replicate_key"]
+        "replicate_key", "output_format", "output_quality"]
     assert [r["label"] for r in generate["returns"]] == ["images", "seed", "record"]
     described = {p["parameter_name"]: p["type"].get("description", "") for p in generate["parameters"]}
     assert "canonical" in described["params"].lower() and "never stored" in described["fal_key"]

@@ -289,11 +289,8 @@ class LocalBackend:
         value = prepared.params.get("image_size")
         size = parse_size(value) if value is not None else None
         pixels = size.pixels() if size else None
-        explicit = "image_size" in prepared.explicit
         if pixels is None or "height" not in accepted:
             return
-        if prepared.images and not explicit:
-            return  # edits and inpaints follow the input image unless a size was asked for
         width, height = pixels
         args["width"] = shown["width"] = width
         args["height"] = shown["height"] = height

@@ -40,6 +40,8 @@ async def generate(
     backend: str = "auto",
     fal_key: str | None = None,
     replicate_key: str | None = None,
+    output_format: str | None = None,
+    output_quality: int | None = None,
     progress: gr.Progress = gr.Progress(),  # noqa: B008 - how Gradio injects progress
 ) -> tuple[list[FileData], int, dict[str, Any]]:
     """Generate or edit images with one catalog model.
@@ -60,9 +62,12 @@ async def generate(
         backend: "auto", "local", "fal" or "replicate".
         fal_key: Your fal key, for this request only, never stored; "" is refused, None uses a lent server key.
         replicate_key: Your Replicate token, for this request only, never stored; "" is refused, None as fal_key.
+        output_format: File format of the returned images: "png", "jpeg" or "webp" (every backend). None:
+            the provider's own output_format param when set, else PNG.
+        output_quality: 1-100 for jpeg and webp (None: JPEG 95, WebP lossless).
 
     Returns:
-        The output images (PNG files with the record embedded), the seed of the first image, and
+        The output images (files with the record embedded, in output_format), the seed of the first image, and
         the reproducibility record of the run (JSON).
     """
     try:
@@ -70,7 +75,8 @@ async def generate(
                           images=service.checked_files(images, "images"),
                           mask=service.checked_file(mask, "mask"), params=params or {}, seed=seed,
                           backend=backend or "auto")
-        outcome = await service.run(request, service.visitor_keys(fal_key, replicate_key), progress)
+        outcome = await service.run(request, service.visitor_keys(fal_key, replicate_key), progress,
+                                    file_format=(output_format, output_quality))
     except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
         raise service.app_error(err) from None
     return [FileData(path=path) for path in outcome.files], outcome.seed, outcome.record

@@ -1,4 +1,4 @@
-"""Where runs' outputs go: PNG files with the reproducibility record embedded, in a folder Gradio
+"""Where runs' outputs go: image files (PNG, JPEG or WebP) with the reproducibility record embedded, in a folder Gradio
 serves, pruned after a while; with them, copies of each run's inputs named by their pixel hash (so
 Inspect can find them again) and scratch files the page hands out (exports, re-run outputs)."""
 
@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from playground.formats import FileFormat
 from playground.request import Request, Result
 
 OUTPUT_DIR_NAME = "playground-runs"
@@ -39,29 +40,31 @@ def record_of(result: Result, request: Request | None = None, keys: dict[str, st
     return build_record(result, request, secrets=list((keys or {}).values()))
 
 
-def save_outputs(result: Result, record: dict[str, Any]) -> list[str]:
-    """Write each image as PNG (record embedded when playground.records is there) into a fresh
+def save_outputs(result: Result, record: dict[str, Any], file_format: FileFormat | None = None) -> list[str]:
+    """Write each image in `file_format` (PNG by default) with its record embedded into a fresh
     folder under Gradio's upload folder, so Gradio may serve it; old run folders are pruned."""
+    file_format = file_format or FileFormat()
     folder = fresh_folder(OUTPUT_DIR_NAME)
     files = []
     for i, image in enumerate(result.images):
         seed = result.seeds[i] if i < len(result.seeds) else "x"
-        path = folder / f"{result.model}-{seed}-{i + 1}.png"
-        _save_png(image, record, i, path)
+        path = folder / f"{result.model}-{seed}-{i + 1}.{file_format.suffix}"
+        _save(image, record, i, path, file_format)
         files.append(str(path))
     return files
 
 
-def _save_png(image: Any, record: dict[str, Any], index: int, path: Path) -> None:
+def _save(image: Any, record: dict[str, Any], index: int, path: Path, file_format: FileFormat) -> None:
     try:
         from playground.records import for_image, save_image
     except ImportError:
-        image.save(path, format="PNG")
+        image.save(path, **file_format.save_args())
         return
     try:
-        save_image(image, for_image(record, index), path, "png", sidecar=False)
+        save_image(image, for_image(record, index), path, file_format.format, sidecar=False,
+                   **file_format.save_args())
     except (KeyError, IndexError, TypeError):  # a summary instead of a record: keep the pixels anyway
-        image.save(path, format="PNG")
+        image.save(path, **file_format.save_args())
 
 
 def output_ttl() -> float:

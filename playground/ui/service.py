@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ import gradio as gr
 from playground import backends
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
+from playground.formats import FileFormat, choose
 from playground.params import Problem, ValidationError
 from playground.presets import PresetStoreError, preset_slug, shipped_dir
 from playground.records import RecordError, default_search_dirs, rerun_and_verify
@@ -183,10 +185,12 @@ def dollars(amount: float) -> str:
     return f"${whole}.{frac.ljust(2, '0')}"
 
 
-def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, cancel: threading.Event) -> Outcome:
-    """Validate, run (with `auto` fallback) and save the outputs; blocking, for a worker thread."""
+def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, cancel: threading.Event,
+                 file_format: tuple[Any, Any] = (None, None)) -> Outcome:
+    """Validate, run (with `auto` fallback) and save the outputs in `file_format` (format, quality;
+    see `formats.choose`); blocking, for a worker thread."""
     started = time.perf_counter()
-    prepared = validate(request)
+    prepared, chosen = checked(request, *file_format)
     first = next((b for b in backends.candidates(prepared) if backends.health(b, prepared, keys)[0]), None)
     relay.backend = first or ""
     uses_local = first == "local"
@@ -201,11 +205,28 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
         if uses_local:
             LOCAL_TURNS.leave()
     record = record_of(result, request, keys)
-    files = save_outputs(result, record)
+    files = save_outputs(result, record, chosen)
     keep_inputs(request)
     return Outcome(files=files, seed=int(result.seeds[0]) if result.seeds else prepared.seed, backend=result.backend,
                    record=record, result=result, seconds=time.perf_counter() - started,
                    warnings=list(result.warnings))
+
+
+def checked(request: Request, fmt: Any = None, quality: Any = None) -> tuple[Prepared, FileFormat]:
+    """The validated request and its output file format, or one ValidationError with every problem."""
+    problems: list[Problem] = []
+    chosen = FileFormat()
+    try:
+        chosen = choose(fmt, quality, request.params if isinstance(request.params, dict) else None)
+    except ValidationError as err:
+        problems = list(err.problems)
+    try:
+        prepared = validate(request)
+    except ValidationError as err:
+        raise ValidationError([*err.problems, *problems]) from None
+    if problems:
+        raise ValidationError(problems)
+    return prepared, chosen
 
 
 def search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -243,10 +264,12 @@ def runners() -> ThreadPoolExecutor:
         return _RUNNERS
 
 
-async def run(request: Request, keys: dict[str, str], progress: Callable[..., Any] | None = None) -> Outcome:
-    """Run `request` in a worker thread. If the awaiting task is cancelled (the Cancel button, or a
-    client's `job.cancel()`), the backend is told to stop at its next step or poll."""
-    return await _in_worker(run_blocking, request, keys, progress)
+async def run(request: Request, keys: dict[str, str], progress: Callable[..., Any] | None = None,
+              file_format: tuple[Any, Any] = (None, None)) -> Outcome:
+    """Run `request` in a worker thread, its images saved in `file_format` (format, quality). If the
+    awaiting task is cancelled (the Cancel button, or a client's `job.cancel()`), the backend is told
+    to stop at its next step or poll."""
+    return await _in_worker(functools.partial(run_blocking, file_format=file_format), request, keys, progress)
 
 
 async def rerun(source: Any, keys: dict[str, str], progress: Callable[..., Any] | None = None) -> dict[str, Any]:
