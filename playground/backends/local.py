@@ -141,6 +141,10 @@ class LocalBackend:
         return True, where
 
     # -- loading ---------------------------------------------------------------------------------
+    def is_loaded(self, model: ModelSpec) -> bool:
+        """Whether `model`'s weights are already in memory (a run starts without loading them)."""
+        return (model.id, self.source(model), self.device(), self.dtype_name(model)) in self._cache
+
     def pipeline(self, model: ModelSpec, mode: str) -> tuple[Any, _Loaded]:
         """The pipeline for `mode`, loading the weights once and sharing them across modes."""
         route = _route(model)
@@ -214,6 +218,8 @@ class LocalBackend:
         started = time.perf_counter()
         with self._lock:
             loads_before = self.stats["loads"]
+            if progress is not None and not self.is_loaded(model):
+                progress({"stage": "loading", "model": model.id})
             pipe, loaded = self.pipeline(model, mode)
             loaded_at = time.perf_counter()
             self._set_scheduler(pipe, loaded, prepared.params.get("scheduler"))

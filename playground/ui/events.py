@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from playground.ui import api, inspect_tab, presets_view, samples, service
+from playground.ui import api, browser, inspect_tab, presets_view, samples, service
 from playground.ui.handlers import Handlers
 from playground.ui.layout import Page
 from playground.ui.panels import SLOTS
@@ -30,6 +30,7 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     refresh_outputs = [page.model_card, page.mode, page.backend, page.availability, page.refs_group, page.refs,
                        page.inpaint_group, page.negative, page.prompt, page.counter, page.panel_header, page.advanced,
                        page.estimate, page.ctx, *page.slots]
+    demo.load(None, None, None, js=browser.INSTALL, **PRIVATE)
     load = demo.load(h.restore_keys, [page.saved_keys], [page.fal_key, page.replicate_key, page.remember], **LIGHT)
     load.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW)
     # User actions only (`.input`, not `.change`): a programmatic change (an example, "send to input")
@@ -40,7 +41,7 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     samples.wire(example_box, page,
                  lambda event: event.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW))
     slot_edits = [slot.input for slot in page.slots]
-    gr.on([page.refs.change, page.prompt.blur, page.negative.blur, *slot_edits],
+    gr.on([page.refs.change, page.editor.change, page.prompt.blur, page.negative.blur, *slot_edits],
           h.update_estimate, everything, [page.estimate], trigger_mode="always_last", **LIGHT, **RAW)
     style_slot = next((page.slots[i] for i, s in enumerate(SLOTS) if s.name == "edit_style"), None)
     if style_slot is not None:
@@ -48,7 +49,10 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
 
     run_outputs = [page.results, page.seed_used, page.backend_used, page.record, page.last_seed, page.status]
     runs = {"concurrency_limit": service.max_runs(), "concurrency_id": api.RUN_CONCURRENCY_ID, **PRIVATE}
-    run = page.run.click(h.run_from_page, everything, run_outputs, show_progress_on=[page.results], **runs, **RAW)
+    ordered = sorted(everything, key=lambda component: component._id)  # how Gradio orders a set of inputs
+    typed_js = browser.typed_values_js(ordered.index(page.typed), len(ordered))
+    run = page.run.click(h.run_from_page, everything, run_outputs, show_progress_on=[page.results], js=typed_js,
+                         **runs, **RAW)
     page.cancel.click(h.cancelled, None, [page.status], cancels=[run], **LIGHT)
 
     page.prompt.change(None, [page.prompt], [page.counter], js=COUNTER_JS, **PRIVATE)

@@ -33,6 +33,10 @@ class Form:
     use_server_keys: bool = False
     ctx: dict[str, Any] = field(default_factory=dict)
     slots: list[Any] = field(default_factory=list)
+    # Slot key → text typed in a slider's box that the slider clamped (see playground.ui.browser).
+    typed: dict[str, Any] = field(default_factory=dict)
+    out_format: str | None = None
+    out_quality: Any = None
 
     def with_panel(self, ctx: dict[str, Any], slots: list[Any]) -> Form:
         return replace(self, ctx=ctx, slots=slots)
@@ -48,6 +52,8 @@ class Form:
         model = catalog_view.get(self.model)
         shown = self.panel_backend()
         params = panels.explicit_params(model, self.mode, shown, self.slots) if shown else {}
+        if shown:
+            params.update(panels.typed_params(model, self.mode, shown, self.typed))
         images: list[Any] = []
         mask = None
         if self.mode == "image-to-image":
@@ -69,6 +75,11 @@ class Form:
         except (TypeError, ValueError):
             return self.seed  # validation says what a seed may be
         return int(value) if value.is_integer() else self.seed
+
+    def file_format(self) -> tuple[Any, Any]:
+        """(format, quality) for `formats.choose`: None where the visitor left the default."""
+        quality = None if self.out_quality in (None, "") else self.out_quality
+        return self.out_format or None, quality
 
     def keys(self) -> dict[str, str]:
         return visitor_keys(self.fal_key, self.replicate_key, self.use_server_keys)

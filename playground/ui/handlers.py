@@ -65,7 +65,9 @@ class Handlers:
                     editor=data[p.editor], seed=data[p.seed], random_seed=bool(data[p.random_seed]),
                     fal_key=data[p.fal_key] or "", replicate_key=data[p.replicate_key] or "",
                     use_server_keys=bool(data[p.use_server_keys]),
-                    ctx=data[p.ctx] or {}, slots=[data[s] for s in p.slots])
+                    ctx=data[p.ctx] or {}, slots=[data[s] for s in p.slots],
+                    typed=data.get(p.typed) or {}, out_format=data.get(p.out_format),
+                    out_quality=data.get(p.out_quality))
 
     # -- model, mode, backend, keys: the panel ---------------------------------------------------
     def refresh_panel(self, data: dict[Any, Any]) -> dict[Any, Any]:
@@ -190,6 +192,8 @@ class Handlers:
         if backend:
             label = catalog_view.BACKEND_LABELS.get(backend, backend)
             line = f"**Estimate:** runs on **{label}** · {service.cost_text(cost, backend)}"
+            if info.get("output_size"):
+                line += f" · output size **{info['output_size']}**"
         else:
             line = "**Estimate:** no backend can run this now (see why under *Backend*)."
         if problems:
@@ -215,13 +219,15 @@ class Handlers:
         """Validate and run; stream the status, then the results (or the error, readable)."""
         p = self.page
         form = self.form(data)
-        yield {p.status: "Running…"}
+        # Nothing of the previous run stays on screen as if it described this one.
+        cleared = {p.seed_used: None, p.backend_used: "", p.record: None}
+        yield {**cleared, p.status: "Running…"}
         try:
-            outcome = await service.run(form.request(), form.keys(), progress)
+            outcome = await service.run(form.request(), form.keys(), progress, file_format=form.file_format())
         except Exception as err:  # noqa: BLE001 - shown to the visitor, never as a traceback
             title, message = service.describe_error(err)
             tip = f"\n\n{MASK_TIP}" if _mask_problem(err) else ""
-            yield {p.status: _status_error(title, message) + tip}
+            yield {**cleared, p.results: None, p.status: _status_error(title, message) + tip}
             raise gr.Error(message + (f" {MASK_TIP}" if tip else ""), title=title, print_exception=False) from None
         result = outcome.result
         captions = [f"seed {s}" for s in result.seeds] + [""] * len(outcome.files)

@@ -88,11 +88,16 @@ class Page:
     presets: presets_view.PresetsView
     # The inpaint editor's value from a loaded preset or record, set once the editor is on screen.
     pending_editor: gr.State
+    # Text typed past a slider's range, filled in by the run event's js (playground.ui.browser).
+    typed: gr.JSON
+    out_format: gr.Radio
+    out_quality: gr.Number
 
     def form_inputs(self) -> set[Any]:
         """The components a run reads (passed to handlers as one dict)."""
         return {self.model, self.mode, self.backend, self.prompt, self.negative, self.refs, self.editor, self.seed,
-                self.random_seed, self.fal_key, self.replicate_key, self.use_server_keys, self.ctx, *self.slots}
+                self.random_seed, self.fal_key, self.replicate_key, self.use_server_keys, self.ctx, *self.slots,
+                self.typed, self.out_format, self.out_quality}
 
 
 def build_page() -> Page:
@@ -174,6 +179,13 @@ def build_page() -> Page:
                 inspect_result = gr.Button("Inspect selected result ▶", elem_id="inspect-result")
             with gr.Accordion("Record of the run (JSON)", open=False, elem_id="record-box"):
                 record = gr.JSON(elem_id="record")
+            with gr.Accordion("Output file format", open=False, elem_id="file-format"):
+                with gr.Row():
+                    out_format = gr.Radio([("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")], value="png",
+                                          label="File format", elem_id="out-format",
+                                          info="Every backend; the record of the run is embedded in each.")
+                    out_quality = gr.Number(None, label="Quality (JPEG, WebP)", minimum=1, maximum=100, precision=0,
+                                            elem_id="out-quality", info="1-100; empty: JPEG 95, WebP lossless.")
     slots = _in_slot_order(edit_slots + basic_slots + advanced_slots)
     return Page(
         model=model_dd, model_card=model_card, mode=mode_radio, refs_group=refs_group, refs=refs,
@@ -189,6 +201,7 @@ def build_page() -> Page:
         saved_keys=gr.BrowserState({}, storage_key="playground-keys",
                                    secret=os.environ.get("PLAYGROUND_BROWSER_SECRET") or None),
         presets=presets_bar, pending_editor=gr.State(None),
+        typed=gr.JSON(None, visible=False, elem_id="typed-values"), out_format=out_format, out_quality=out_quality,
     )
 
 

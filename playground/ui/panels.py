@@ -225,6 +225,25 @@ def explicit_params(model: ModelSpec, mode: str, backend: str, current: list[Any
     return params
 
 
+def typed_params(model: ModelSpec, mode: str, backend: str, typed: Any) -> dict[str, Any]:
+    """Canonical params for values typed past a slider's range (slot key → typed text), as numbers
+    where they read as numbers, so validation refuses them exactly as it refuses the API's."""
+    if not isinstance(typed, dict) or not typed:
+        return {}
+    params: dict[str, Any] = {}
+    for param in panel_params(model, mode, backend):
+        text = typed.get(SLOTS[slot_of(param)].key)
+        if text is None:
+            continue
+        try:
+            number = float(str(text).strip())
+        except ValueError:
+            params[param.name] = text
+            continue
+        params[param.name] = int(number) if number.is_integer() else number
+    return params
+
+
 def edit_style_values(model: ModelSpec, mode: str, backend: str, style: str) -> dict[int, Any]:
     """Slot values that switching the Modify/Copy toggle sets (see request.resolve_edit_style)."""
     shown = {p.name: p for p in panel_params(model, mode, backend)}

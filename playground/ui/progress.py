@@ -9,6 +9,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from playground.errors import Cancelled
+
 log = logging.getLogger("playground.ui")
 
 
@@ -52,6 +54,8 @@ class ProgressRelay:
                 self.say(f"Step {step}/{total}{where}", (min(step, total), total))
             else:
                 self.say(message[:120])
+        elif stage == "loading":
+            self.say(f"Loading the weights of {event.get('model')}{where} (once per model; can take minutes)")
         elif stage in ("starting", "processing", "running"):
             self.say(f"{str(stage).capitalize()}{where}")
 
@@ -61,21 +65,54 @@ _STEP_IN_LOG = re.compile(r"\d+%\|[^|]*\|\s*(\d+)/(\d+)")
 
 
 class LocalTurns:
-    """Counts runs waiting for or using the local device, to tell a visitor how many are ahead."""
+    """Runs waiting for or using the local device, in arrival order: the first holds the device.
+
+    `enter` takes a place in line; `wait` blocks until it is first, reporting how many runs are
+    ahead each time that number changes; `leave` gives the place up (and wakes the others).
+    """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.active = 0
+        self._turn = threading.Condition()
+        self._line: list[object] = []
 
-    def enter(self) -> int:
-        with self._lock:
-            ahead = self.active
-            self.active += 1
-            return ahead
+    @property
+    def active(self) -> int:
+        return len(self._line)
 
-    def leave(self) -> None:
-        with self._lock:
-            self.active = max(0, self.active - 1)
+    def enter(self) -> object:
+        with self._turn:
+            ticket = object()
+            self._line.append(ticket)
+            return ticket
+
+    def ahead(self, ticket: object) -> int:
+        with self._turn:
+            return self._line.index(ticket) if ticket in self._line else 0
+
+    def wait(self, ticket: object, report: Callable[[int], Any], cancel: threading.Event | None = None) -> None:
+        """Block until `ticket` is first in line; `report(n)` whenever n runs are ahead (n > 0).
+        Raises Cancelled (and leaves the line) if `cancel` is set while waiting."""
+        last = None
+        while True:
+            with self._turn:
+                ahead = self._line.index(ticket)
+                if ahead == 0:
+                    return
+                if cancel is not None and cancel.is_set():
+                    self._line.remove(ticket)
+                    self._turn.notify_all()
+                    raise Cancelled("Cancelled while waiting for the local device.")
+            if ahead != last:
+                report(ahead)
+                last = ahead
+            with self._turn:
+                self._turn.wait(timeout=0.25)
+
+    def leave(self, ticket: object) -> None:
+        with self._turn:
+            if ticket in self._line:
+                self._line.remove(ticket)
+            self._turn.notify_all()
 
 
 LOCAL_TURNS = LocalTurns()

@@ -26,13 +26,13 @@ from playground import backends
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.formats import FileFormat, choose
-from playground.params import Problem, ValidationError
+from playground.params import Problem, ValidationError, parse_size
 from playground.presets import PresetStoreError, preset_slug, shipped_dir
 from playground.records import RecordError, default_search_dirs, rerun_and_verify
 from playground.request import Prepared, Request, Result
 from playground.ui.outputs import inputs_dir, keep_inputs, record_of, save_outputs, upload_root
 from playground.ui.progress import LOCAL_TURNS, ProgressRelay
-from playground.validation import resolve_params, validate
+from playground.validation import for_backend, resolve_params, validate
 
 log = logging.getLogger("playground.ui")
 
@@ -156,6 +156,7 @@ def estimate(request: Request, keys: dict[str, str]) -> dict[str, Any]:
     health = availability(prepared, keys)
     cost = plan.get("cost")
     return {
+        "output_size": output_size(prepared, plan.get("backend")),
         "model": prepared.model.id,
         "mode": prepared.mode,
         "backend": plan.get("backend"),
@@ -166,6 +167,31 @@ def estimate(request: Request, keys: dict[str, str]) -> dict[str, Any]:
         "passed_over": plan.get("passed", []),
         "availability": {b: {"available": ok, "reason": why} for b, (ok, why) in health.items()},
     }
+
+
+def output_size(prepared: Prepared, backend: str | None) -> str:
+    """The size the run will make, in words: "256x192 (the input's size)", "1024x1024", or who decides."""
+    narrowed = prepared
+    if backend and backend != prepared.backend:
+        try:
+            narrowed = for_backend(prepared, backend)
+        except ValidationError:
+            return "unknown"
+    value = narrowed.params.get("image_size")
+    size = parse_size(value) if value is not None else None
+    pixels = size.pixels() if size else None
+    follows = bool(prepared.images) and "image_size" not in prepared.explicit
+    if pixels:
+        text = f"{pixels[0]}x{pixels[1]}"
+        if follows:
+            width, height = prepared.images[0].size
+            same = (width, height) == pixels
+            text += " (the input's size)" if same else f" (the input's {width}x{height}, rounded for the model)"
+        return text
+    if prepared.images:
+        width, height = prepared.images[0].size
+        return f"follows the input ({width}x{height}; the model may round it)"
+    return "the backend's default"
 
 
 def cost_text(cost: float | None, backend: str | None) -> str:
@@ -193,17 +219,16 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
     prepared, chosen = checked(request, *file_format)
     first = next((b for b in backends.candidates(prepared) if backends.health(b, prepared, keys)[0]), None)
     relay.backend = first or ""
-    uses_local = first == "local"
-    if uses_local:
-        ahead = LOCAL_TURNS.enter()
-        if ahead:
-            relay.say(f"Waiting for the local device: {ahead} run(s) ahead")
+    ticket = LOCAL_TURNS.enter() if first == "local" else None
     try:
+        if ticket is not None:
+            LOCAL_TURNS.wait(ticket, lambda ahead: relay.say(
+                f"Waiting for the local device: {ahead} run{'s' if ahead != 1 else ''} ahead of yours"), cancel)
         relay.say("Starting")
         result = backends.run_prepared(prepared, progress=relay, cancel=cancel, keys=keys)
     finally:
-        if uses_local:
-            LOCAL_TURNS.leave()
+        if ticket is not None:
+            LOCAL_TURNS.leave(ticket)
     record = record_of(result, request, keys)
     files = save_outputs(result, record, chosen)
     keep_inputs(request)
