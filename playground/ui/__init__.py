@@ -14,8 +14,18 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples
-from playground.ui.events import wire
+from playground.ui import (
+    api,
+    catalog_view,
+    compare_api,
+    compare_tab,
+    drift_tab,
+    history_view,
+    inspect_tab,
+    samples,
+)
+from playground.ui.events import panel_outputs, wire
+from playground.ui.handlers import Handlers
 from playground.ui.layout import CSS, INTRO, TITLE, build_page
 
 __all__ = ["build_app", "launch"]
@@ -29,6 +39,7 @@ def build_app() -> gr.Blocks:
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
                 page = build_page()
+                recent = history_view.build()
                 example_box = samples.add()
             with gr.Tab("Inspect", id="inspect"):
                 inspector = inspect_tab.build()
@@ -42,10 +53,12 @@ def build_app() -> gr.Blocks:
                 drifter = drift_tab.build()
         api.register()  # first, so the public names are taken before any private event's
         compare_api.register()
-        wire(demo, page, example_box, inspector, tabs)
+        generate_run = wire(demo, page, example_box, inspector, tabs)
         generate_keys = [page.fal_key, page.replicate_key, page.use_server_keys]
-        compare_tab.wire(demo, comparer, generate_keys)
-        drift_tab.wire(demo, drifter, generate_keys)
+        compare_run = compare_tab.wire(demo, comparer, generate_keys)
+        drift_run = drift_tab.wire(demo, drifter, generate_keys)
+        history_view.wire(demo, recent, Handlers(page), page.form_inputs(), panel_outputs(page), generate_run,
+                          comparer, compare_run, drifter, drift_run, tabs)
     demo.queue(default_concurrency_limit=None)
     return demo
 

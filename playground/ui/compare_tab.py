@@ -499,22 +499,27 @@ class Handlers:
             spec = presets.preset_grid(presets.load_preset(ref))
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
-        values: list[Any] = [spec.model or DEFAULT_MODEL, spec.backend or "auto", spec.mode,
-                             [serve_copy(p) for p in spec.images if isinstance(p, str)], spec.prompt,
-                             spec.negative_prompt or "", params_text(spec.params), _text(spec.seed),
-                             spec.max_cells or max_cells_default(), spec.max_cost]
-        for i in range(MAX_AXES):
-            axis = spec.axes[i] if i < len(spec.axes) else Axis("none", "")
-            models = [_model_value(v) for v in axis.values] if axis.kind == "model" else []
-            text = "" if axis.kind == "model" else _values_text(axis.values)
-            values += [axis.kind, axis.name if axis.kind == "param" else None,
-                       axis.name if axis.kind == "prompt" else "", models, text]
-        return values
+        return spec_values(spec)
 
     def load_outputs(self) -> list[Any]:
         t = self.tab
         return [t.model, t.backend, t.mode, t.refs, t.prompt, t.negative, t.params, t.seed, t.max_cells,
                 t.max_cost] + [c for row in t.axes for c in (row.kind, row.param, row.search, row.models, row.values)]
+
+
+def spec_values(spec: Any) -> list[Any]:
+    """The form's values (in `Handlers.load_outputs` order) for a grid spec."""
+    values: list[Any] = [spec.model or DEFAULT_MODEL, spec.backend or "auto", spec.mode,
+                         [serve_copy(p) for p in spec.images if isinstance(p, str)], spec.prompt,
+                         spec.negative_prompt or "", params_text(spec.params), _text(spec.seed),
+                         spec.max_cells or max_cells_default(), spec.max_cost]
+    for i in range(MAX_AXES):
+        axis = spec.axes[i] if i < len(spec.axes) else Axis("none", "")
+        models = [_model_value(v) for v in axis.values] if axis.kind == "model" else []
+        text = "" if axis.kind == "model" else _values_text(axis.values)
+        values += [axis.kind, axis.name if axis.kind == "param" else None,
+                   axis.name if axis.kind == "prompt" else "", models, text]
+    return values
 
 
 def _text(value: Any) -> str:
@@ -593,7 +598,7 @@ def _labels(cell: dict[str, Any]) -> str:
 
 
 # --- wiring ------------------------------------------------------------------------------------------
-def wire(demo: gr.Blocks, tab: CompareTab, fallback_keys: list[Any] | None = None) -> None:
+def wire(demo: gr.Blocks, tab: CompareTab, fallback_keys: list[Any] | None = None) -> Any:
     """Connect the Compare tab's events (all private). `fallback_keys`: the Generate tab's fal key,
     Replicate token and "use the server's keys" box, used where this tab's key fields are empty."""
     h = Handlers(tab, list(fallback_keys or []))
@@ -610,10 +615,11 @@ def wire(demo: gr.Blocks, tab: CompareTab, fallback_keys: list[Any] | None = Non
                           row.values.submit]
     gr.on(plan_triggers, h.plan_text, form, [tab.plan], trigger_mode="always_last", **LIGHT, **RAW)
     outputs = [tab.status, tab.grid_image, tab.cells, tab.manifest, tab.archive, tab.shown, tab.cell_record]
-    tab.run.click(h.run, form, outputs, show_progress="hidden", api_visibility="private",
-                  concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **RAW)
+    ran = tab.run.click(h.run, form, outputs, show_progress="hidden", api_visibility="private",
+                        concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **RAW)
     tab.cancel.click(h.cancel, None, [tab.status], **LIGHT)
     tab.cells.select(h.select_cell, [tab.shown], [tab.cell_record], **LIGHT)
     tab.save.click(h.save_preset, form | {tab.preset_name}, [tab.preset_choice], **LIGHT, **RAW)
     tab.load.click(h.load_preset, [tab.preset_choice], h.load_outputs(), **LIGHT)
     demo.load(lambda: gr.update(choices=presets_of_kind("grid")), None, [tab.preset_choice], **LIGHT)
+    return ran  # its run event, for the history to follow

@@ -331,24 +331,29 @@ class Handlers:
             spec = presets.preset_drift(presets.load_preset(ref))
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
-        first = spec.chains[0] if spec.chains else ChainSpec(model=DEFAULT_CHAINS[0])
-        values: list[Any] = ["upload" if spec.start_image is not None else "genesis",
-                             spec.genesis_model or DEFAULT_GENESIS, spec.genesis_backend or "auto", spec.prompt,
-                             params_text(spec.genesis_params),
-                             "" if spec.genesis_seed is None else str(spec.genesis_seed),
-                             serve_copy(spec.start_image) if isinstance(spec.start_image, str) else None,
-                             first.instruction, first.steps]
-        for i in range(CHAINS):
-            chain = spec.chains[i] if i < len(spec.chains) else None
-            values += [chain.model if chain else NONE, (chain.backend or "auto") if chain else "auto",
-                       params_text(chain.params) if chain else ""]
-        return values
+        return spec_values(spec)
 
     def load_outputs(self) -> list[Any]:
         t = self.tab
         return [t.source, t.genesis_model, t.genesis_backend, t.prompt, t.genesis_params, t.genesis_seed,
                 t.start_image, t.instruction, t.steps] + [c for row in t.chains for c in (row.model, row.backend,
                                                                                           row.params)]
+
+
+def spec_values(spec: Any) -> list[Any]:
+    """The form's values (in `Handlers.load_outputs` order) for a drift spec."""
+    first = spec.chains[0] if spec.chains else ChainSpec(model=DEFAULT_CHAINS[0])
+    values: list[Any] = ["upload" if spec.start_image is not None else "genesis",
+                         spec.genesis_model or DEFAULT_GENESIS, spec.genesis_backend or "auto", spec.prompt,
+                         params_text(spec.genesis_params),
+                         "" if spec.genesis_seed is None else str(spec.genesis_seed),
+                         serve_copy(spec.start_image) if isinstance(spec.start_image, str) else None,
+                         first.instruction, first.steps]
+    for i in range(CHAINS):
+        chain = spec.chains[i] if i < len(spec.chains) else None
+        values += [chain.model if chain else NONE, (chain.backend or "auto") if chain else "auto",
+                   params_text(chain.params) if chain else ""]
+    return values
 
 
 def _backend_update(model_id: str | None, mode: str, current: str | None, visible: bool = True) -> Any:
@@ -418,7 +423,7 @@ def step_details(view: DriftView) -> list[dict[str, Any]]:
 
 
 # --- wiring ------------------------------------------------------------------------------------------
-def wire(demo: gr.Blocks, tab: DriftTab, fallback_keys: list[Any] | None = None) -> None:
+def wire(demo: gr.Blocks, tab: DriftTab, fallback_keys: list[Any] | None = None) -> Any:
     """Connect the Drift tab's events (all private). `fallback_keys` as in `compare_tab.wire`."""
     h = Handlers(tab, list(fallback_keys or []))
     form = h.inputs()
@@ -432,10 +437,11 @@ def wire(demo: gr.Blocks, tab: DriftTab, fallback_keys: list[Any] | None = None)
     gr.on(plan_triggers, h.plan_text, form, [tab.plan], trigger_mode="always_last", **LIGHT, **RAW)
     outputs = [tab.status, tab.plot, tab.filmstrip, tab.table, tab.gif, tab.archive, tab.manifest, tab.shown,
                tab.step_record]
-    tab.run.click(h.run, form, outputs, show_progress="hidden", api_visibility="private",
-                  concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **RAW)
+    ran = tab.run.click(h.run, form, outputs, show_progress="hidden", api_visibility="private",
+                        concurrency_limit=service.max_runs(), concurrency_id=api.RUN_CONCURRENCY_ID, **RAW)
     tab.cancel.click(h.cancel, None, [tab.status], **LIGHT)
     tab.filmstrip.select(h.select_step, [tab.shown], [tab.step_record], **LIGHT)
     tab.save.click(h.save_preset, form | {tab.preset_name}, [tab.preset_choice], **LIGHT, **RAW)
     tab.load.click(h.load_preset, [tab.preset_choice], h.load_outputs(), **LIGHT)
     demo.load(lambda: gr.update(choices=presets_of_kind("drift")), None, [tab.preset_choice], **LIGHT)
+    return ran  # its run event, for the history to follow

@@ -3,6 +3,8 @@ public API is `playground.ui.api`)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import gradio as gr
 
 from playground.ui import api, browser, inspect_tab, presets_view, samples, service
@@ -22,14 +24,20 @@ COUNTER_JS = """(prompt) => {
 }"""
 
 
+def panel_outputs(page: Page) -> list[Any]:
+    """What a panel refresh (`Handlers.refresh_panel`) updates."""
+    return [page.model_card, page.mode, page.backend, page.availability, page.refs_group, page.refs,
+            page.inpaint_group, page.negative, page.prompt, page.counter, page.panel_header, page.advanced,
+            page.estimate, page.ctx, *page.slots]
+
+
 def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
-         inspector: inspect_tab.InspectView | None = None, tabs: gr.Tabs | None = None) -> None:
-    """Connect the Generate tab's events, its presets bar and the Inspect tab (all private)."""
+         inspector: inspect_tab.InspectView | None = None, tabs: gr.Tabs | None = None) -> Any:
+    """Connect the Generate tab's events, its presets bar and the Inspect tab (all private); returns
+    the Run event, for the history to follow."""
     h = Handlers(page)
     everything = page.form_inputs()
-    refresh_outputs = [page.model_card, page.mode, page.backend, page.availability, page.refs_group, page.refs,
-                       page.inpaint_group, page.negative, page.prompt, page.counter, page.panel_header, page.advanced,
-                       page.estimate, page.ctx, *page.slots]
+    refresh_outputs = panel_outputs(page)
     demo.load(None, None, None, js=browser.INSTALL, **PRIVATE)
     load = demo.load(h.restore_keys, [page.saved_keys], [page.fal_key, page.replicate_key, page.remember], **LIGHT)
     load.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW)
@@ -38,8 +46,11 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     gr.on([page.model.input, page.mode.input, page.backend.input, page.fal_key.blur, page.fal_key.submit,
            page.replicate_key.blur, page.replicate_key.submit],
           h.refresh_panel, everything, refresh_outputs, trigger_mode="always_last", **LIGHT, **RAW)
-    samples.wire(example_box, page,
-                 lambda event: event.then(h.refresh_panel, everything, refresh_outputs, **LIGHT, **RAW))
+    example_outputs = [*refresh_outputs, page.model, page.seed, page.random_seed, page.pending_editor, page.status]
+    example = example_box.examples.load_input_event.then(
+        lambda data: h.load_example(data, data[example_box.chosen]), {example_box.chosen, *everything},
+        example_outputs, **LIGHT, **RAW)
+    example.success(presets_view.fill_editor, [page.pending_editor], [page.editor], **LIGHT)
     slot_edits = [slot.input for slot in page.slots]
     gr.on([page.refs.change, page.editor.change, page.prompt.blur, page.negative.blur, *slot_edits],
           h.update_estimate, everything, [page.estimate], trigger_mode="always_last", **LIGHT, **RAW)
@@ -78,3 +89,4 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     presets_view.wire(demo, page.presets, h, everything, refresh_outputs, LIGHT, RAW)
     if inspector is not None and tabs is not None:
         inspect_tab.wire(inspector, h, tabs, refresh_outputs, LIGHT, RAW, runs)
+    return run

@@ -16,7 +16,7 @@ import gradio as gr
 from playground import backends
 from playground.params import Problem, ValidationError
 from playground.request import Request
-from playground.ui import catalog_view, panels, service
+from playground.ui import catalog_view, panels, samples, service
 from playground.ui.form import Form, clamp_seed, gallery_paths
 from playground.ui.layout import Page
 from playground.ui.outputs import fresh_folder, serve_copy
@@ -145,7 +145,7 @@ class Handlers:
             p.random_seed: request.seed is None,
         })
         if t.mode == I2I:
-            updates[p.refs] = {**updates[p.refs], "value": images}
+            updates[p.refs] = {**updates[p.refs], "value": numbered(images)}
         skipped = sorted(set(request.params) - set(params))
         return Loaded(updates, editor, skipped, t)
 
@@ -200,6 +200,14 @@ class Handlers:
             fixes = "\n".join(f"- {pr}" for pr in problems)
             line += f"\n\n**Before running:**\n{fixes}"
         return line
+
+    def load_example(self, data: dict[Any, Any], label: str) -> dict[Any, Any]:
+        """Set every control to the clicked example (like loading a preset)."""
+        p = self.page
+        request, editor = samples.example_request(label)
+        loaded = self.load_request(data, request)
+        return {**loaded.updates, p.pending_editor: editor or loaded.editor,
+                p.status: "**Loaded the example.** Press **Run**, or change something first."}
 
     # -- Modify / Copy -----------------------------------------------------------------------------
     def edit_style(self, data: dict[Any, Any]) -> dict[Any, Any]:
@@ -269,8 +277,8 @@ class Handlers:
         limit = model.max_images(mode, None if backend in ("auto", None) else backend) if mode in model.modes else 0
         if limit and len(paths) > limit:
             gr.Warning(f"{model.label} takes at most {limit} reference image(s) here; kept the first {limit}.")
-            return paths[:limit]
-        return gr.update()
+            paths = paths[:limit]
+        return numbered(paths)
 
     @staticmethod
     def move_ref(refs: Any, selected: int | None, delta: int) -> tuple[Any, Any]:
@@ -280,7 +288,7 @@ class Handlers:
             return gr.update(), selected
         target = min(max(selected + delta, 0), len(paths) - 1)
         paths.insert(target, paths.pop(selected))
-        return paths, target
+        return numbered(paths), target
 
     @staticmethod
     def remove_ref(refs: Any, selected: int | None) -> tuple[Any, Any]:
@@ -289,7 +297,7 @@ class Handlers:
             gr.Warning("Click a reference image first, then remove it.")
             return gr.update(), selected
         paths.pop(selected)
-        return paths, None
+        return numbered(paths), None
 
     # -- results -----------------------------------------------------------------------------------
     def send_to_input(self, data: dict[Any, Any]) -> dict[Any, Any]:
@@ -306,7 +314,7 @@ class Handlers:
         if mode == INPAINT or (mode != I2I and I2I not in model.modes and INPAINT in model.modes):
             return {p.mode: INPAINT, p.editor: {"background": path, "layers": [], "composite": path}}
         if I2I in model.modes:
-            return {p.mode: I2I, p.refs: [path]}
+            return {p.mode: I2I, p.refs: numbered([path])}
         gr.Warning(f"{model.label} takes no input image. Pick an editing model (for example FLUX.2 [dev] or "
                    f"FLUX.1 Kontext) to continue from this result.")
         return {}
@@ -322,6 +330,11 @@ class Handlers:
     @staticmethod
     def save_keys(remember: bool, fal_key: str, replicate_key: str) -> dict[str, str]:
         return {"fal": fal_key or "", "replicate": replicate_key or ""} if remember else {}
+
+
+def numbered(paths: list[str]) -> list[tuple[str, str]]:
+    """Reference images captioned as prompts name them: "image 1", "image 2", ..."""
+    return [(path, f"image {i}") for i, path in enumerate(paths, start=1)]
 
 
 def _editor_value(background: str, mask: Any) -> dict[str, Any]:

@@ -92,6 +92,8 @@ class Page:
     typed: gr.JSON
     out_format: gr.Radio
     out_quality: gr.Number
+    # Send the selected result on: to image-to-image, to inpaint, to Compare as a grid's base.
+    send_to: list[gr.Button]
 
     def form_inputs(self) -> set[Any]:
         """The components a run reads (passed to handlers as one dict)."""
@@ -112,7 +114,12 @@ def build_page() -> Page:
             model_dd = gr.Dropdown(choices=catalog_view.model_choices(), value=model.id, label="Model",
                                    info="Grouped by family; the card below says what it does, where it runs and "
                                         "what it costs.", elem_id="model", filterable=True)
-            model_card = gr.Markdown(catalog_view.model_card(model), elem_id="model-card")
+            prompt = gr.Textbox(label="Prompt", lines=3, max_length=model.prompt_max, elem_id="prompt",
+                                placeholder="Describe the image you want…",
+                                info="Ctrl+Enter (⌘+Enter) runs.")
+            counter = gr.Markdown(f"0 / {model.prompt_max} characters", elem_id="prompt-counter")
+            negative = gr.Textbox(label="Negative prompt", lines=2, visible=False, elem_id="negative",
+                                  info="What to avoid. Empty uses the model's default negative prompt.")
             mode_radio = gr.Radio(choices=catalog_view.mode_choices(model), value=mode, label="Mode", elem_id="mode")
             with gr.Group(visible=False, elem_id="refs-group") as refs_group:
                 refs = gr.Gallery(type="filepath", interactive=True, label="Reference images", columns=4,
@@ -130,17 +137,13 @@ def build_page() -> Page:
                                         brush=gr.Brush(colors=["#ff2d75"], color_mode="fixed", default_size=28),
                                         eraser=gr.Eraser(default_size=28), transforms=(), layers=False,
                                         sources=["upload", "clipboard"], elem_id="editor", height=420)
-            prompt = gr.Textbox(label="Prompt", lines=3, max_length=model.prompt_max, elem_id="prompt",
-                                placeholder="Describe the image you want…")
-            counter = gr.Markdown(f"0 / {model.prompt_max} characters", elem_id="prompt-counter")
-            negative = gr.Textbox(label="Negative prompt", lines=2, visible=False, elem_id="negative",
-                                  info="What to avoid. Empty uses the model's default negative prompt.")
             with gr.Row(equal_height=True):
                 seed = gr.Number(label="Seed", value=0, precision=0, minimum=0, maximum=SEED_MAX, elem_id="seed",
                                  info="Same seed + same inputs = same image.", scale=3)
                 with gr.Column(scale=2, min_width=160):
                     random_seed = gr.Checkbox(value=True, label="Random seed", elem_id="random-seed")
                     reuse = gr.Button("Reuse last seed", size="sm", elem_id="reuse-seed")
+            model_card = gr.Markdown(catalog_view.model_card(model), elem_id="model-card")
             panel_header = gr.Markdown(catalog_view.panel_header(model, shown_backend, "auto"), elem_id="panel-header")
             basic_slots = _slots("basic", initial)
             with gr.Accordion("Advanced parameters", open=False, elem_id="advanced") as advanced:
@@ -177,6 +180,10 @@ def build_page() -> Page:
             with gr.Row():
                 send = gr.Button("↩ Send selected result to input", elem_id="send-to-input")
                 inspect_result = gr.Button("Inspect selected result ▶", elem_id="inspect-result")
+            with gr.Row(elem_id="send-row"):
+                send_i2i = gr.Button("→ Image-to-image", size="sm", elem_id="send-i2i")
+                send_inpaint = gr.Button("→ Inpaint (mask editor)", size="sm", elem_id="send-inpaint")
+                send_compare = gr.Button("→ Compare (grid base)", size="sm", elem_id="send-compare")
             with gr.Accordion("Record of the run (JSON)", open=False, elem_id="record-box"):
                 record = gr.JSON(elem_id="record")
             with gr.Accordion("Output file format", open=False, elem_id="file-format"):
@@ -202,6 +209,7 @@ def build_page() -> Page:
                                    secret=os.environ.get("PLAYGROUND_BROWSER_SECRET") or None),
         presets=presets_bar, pending_editor=gr.State(None),
         typed=gr.JSON(None, visible=False, elem_id="typed-values"), out_format=out_format, out_quality=out_quality,
+        send_to=[send_i2i, send_inpaint, send_compare],
     )
 
 

@@ -6,10 +6,11 @@ them with `python -m playground.ui.samples`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from playground.request import Request
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 LANDSCAPE = EXAMPLES_DIR / "landscape.png"
@@ -55,30 +56,11 @@ def add() -> ExampleBox:
     return ExampleBox(examples, chosen)
 
 
-def wire(box: ExampleBox, page: Any, then_refresh: Callable[[Any], Any]) -> Any:
-    """Clicking an example sets model, mode, prompt and reference images in one update (the mode
-    radio only offers the modes of the model already chosen, so Gradio filling the inputs one by
-    one could not), then `then_refresh(event)` chains the panel refresh, and the inpaint editor is
-    filled last, once it is on screen (a hidden editor drops the painted layer)."""
-    import gradio as gr
-
-    from playground.ui import catalog_view
-
-    by_label = {e[0]: e for e in EXAMPLES}
-
-    def apply(label: str) -> tuple[Any, ...]:
-        _, model_id, mode, prompt, refs, _ = by_label[label]
-        model = catalog_view.get(model_id)
-        return model_id, gr.update(choices=catalog_view.mode_choices(model), value=mode), prompt, refs or []
-
-    def fill_editor(label: str) -> Any:
-        editor = by_label[label][5]
-        return editor if editor is not None else gr.update()
-
-    quiet = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
-    applied = box.examples.load_input_event.then(apply, [box.chosen], [page.model, page.mode, page.prompt,
-                                                                         page.refs], **quiet)
-    return then_refresh(applied).then(fill_editor, [box.chosen], [page.editor], **quiet)
+def example_request(label: str) -> tuple[Request, dict[str, Any] | None]:
+    """The request an example sets (every control: model, mode, prompt, its pictures, default
+    parameters, no negative prompt, a random seed, backend auto) and its inpaint editor value."""
+    _, model_id, mode, prompt, refs, editor = next(e for e in EXAMPLES if e[0] == label)
+    return Request(model=model_id, mode=mode, prompt=prompt, images=list(refs or []), seed=None), editor
 
 
 def draw_samples(folder: Path = EXAMPLES_DIR) -> list[Path]:

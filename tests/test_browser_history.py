@@ -1,0 +1,158 @@
+"""History, send-to, honest status and the input's own size, in a real browser (Debian's Chromium
+through Playwright, set up as in test_browser.py). Screenshots go to artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import make_image
+from tests.test_app_api import running_app
+from tests.test_browser import ARTIFACTS, browser, has_value, page, pick_model, sync_api  # noqa: F401 - fixtures
+
+expect = sync_api.expect
+
+TINY = {"name": "Tiny SDXL", "model": "sdxl-base", "mode": "text-to-image", "backend": "local", "prompt": "a red fox",
+        "params": {"image_size": "64x64", "num_inference_steps": 2, "guidance_scale": 6.5}, "seed": 5}
+SIZE_JS = "() => { const img = document.querySelector('#results img'); return img && img.complete ? " \
+          "[img.naturalWidth, img.naturalHeight] : null; }"
+
+
+@pytest.fixture(scope="module")
+def app(model_paths, tmp_path_factory):
+    from playground import presets
+
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLAYGROUND_HOME", str(home))
+        presets.save_preset(TINY)
+        with running_app(model_paths) as running:
+            yield running
+
+
+def load_tiny(page) -> None:
+    page.locator("#preset input").click()
+    page.get_by_role("option", name="Yours › Tiny SDXL").click()
+    page.wait_for_function("() => document.querySelector('#preset-info')?.innerText.includes('Tiny SDXL')")
+    page.locator("#preset-load").click()
+    expect(page.locator("#preset-info")).to_contain_text("Loaded Tiny SDXL")
+    has_value(page, "num_inference_steps", "2")
+
+
+def run_and_wait(page) -> None:
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
+
+
+def type_number(page, name: str, value: str) -> None:
+    box = page.locator(f"#param-{name} input[type=number]")
+    box.fill(value)
+    box.press("Tab")
+
+
+def test_two_runs_give_two_history_items_and_restoring_the_first_brings_back_every_control(page):
+    load_tiny(page)
+    run_and_wait(page)
+    expect(page.locator("#history img")).to_have_count(1)
+    page.locator("#prompt textarea").fill("a blue fox")
+    type_number(page, "num_inference_steps", "3")
+    page.locator("#random-seed input").check()
+    page.locator("#out-format").get_by_label("JPEG").check(force=True)
+    run_and_wait(page)
+    expect(page.locator("#history img")).to_have_count(2)
+    assert ".jpg" in page.locator("#results img").first.get_attribute("src")
+    page.screenshot(path=str(ARTIFACTS / "history-two-runs.png"), full_page=True)
+
+    page.locator("#history img").nth(1).click()  # newest first: the second thumbnail is the first run
+    expect(page.locator("#status")).to_contain_text("Restored from the history")
+    expect(page.locator("#prompt textarea")).to_have_value("a red fox")
+    has_value(page, "num_inference_steps", "2")
+    has_value(page, "guidance_scale", "6.5")
+    has_value(page, "image_size", "64x64")
+    expect(page.locator("#seed input")).to_have_value("5")
+    expect(page.locator("#random-seed input")).not_to_be_checked()
+    expect(page.locator("#backend input[value=local]")).to_be_checked()
+    expect(page.locator("#out-format input[value=png]")).to_be_checked()
+    expect(page.locator("#seed-used input")).to_have_value("5")
+    page.locator("#history-record-box").get_by_text("Record of the selected run").click()
+    expect(page.locator("#history-record")).to_contain_text("a red fox")
+    page.screenshot(path=str(ARTIFACTS / "history-restored.png"), full_page=True)
+
+    page.locator("#history-compare").get_by_text("Compare the selected run").click()
+    page.locator("#history-other input").click()
+    page.get_by_role("option", name="#2").click()
+    expect(page.locator("#history-slider img")).to_have_count(2)
+    expect(page.locator("#history-differences")).to_contain_text("num_inference_steps")
+    page.screenshot(path=str(ARTIFACTS / "history-side-by-side.png"), full_page=True)
+
+    page.reload()
+    page.wait_for_selector("#param-num_inference_steps")
+    expect(page.locator("#history img")).to_have_count(2)  # kept in this browser across a reload
+
+    page.locator("#history-download").click()
+    expect(page.locator("#history-zip")).to_contain_text("playground-history.zip")
+
+
+def test_send_to_inpaint_opens_the_editor_on_the_result(page):
+    load_tiny(page)
+    run_and_wait(page)
+    page.locator("#send-inpaint").click()
+    expect(page.locator("#mode input[value=inpaint]")).to_be_checked()
+    expect(page.locator("#inpaint-group").first).to_be_visible()
+    # The estimate reads the editor: it holds the 64x64 result.
+    expect(page.locator("#estimate")).to_contain_text("output size 64x64 (the input's size)")
+    page.screenshot(path=str(ARTIFACTS / "send-to-inpaint.png"), full_page=True)
+
+
+def test_a_queued_local_run_shows_its_position_then_runs(page):
+    from playground.ui.progress import LOCAL_TURNS
+
+    load_tiny(page)
+    ahead = LOCAL_TURNS.enter()  # another run holds the local device
+    try:
+        page.locator("#run").click()
+        expect(page.get_by_text("Waiting for the local device: 1 run ahead of yours").first).to_be_visible()
+        page.screenshot(path=str(ARTIFACTS / "queued-local-run.png"), full_page=True)
+    finally:
+        LOCAL_TURNS.leave(ahead)
+    expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
+
+
+def test_a_256x192_input_to_sdxl_inpaint_and_img2img_keeps_its_size(page, tmp_path):
+    page.locator("#examples").get_by_text("SDXL · inpaint the sun").click()
+    expect(page.locator("#mode input[value=inpaint]")).to_be_checked()
+    page.locator("#backend").get_by_label("Local").check()
+    type_number(page, "num_inference_steps", "2")
+    expect(page.locator("#estimate")).to_contain_text("output size 256x192 (the input's size)")
+    run_and_wait(page)
+    page.wait_for_function(SIZE_JS)
+    assert page.evaluate(SIZE_JS) == [256, 192]
+    page.screenshot(path=str(ARTIFACTS / "inpaint-256x192.png"), full_page=True)
+
+    picture = tmp_path / "wide.png"
+    make_image(256, 192).save(picture)
+    page.locator("#mode").get_by_label("Edit (image to image)").check()
+    page.locator("#refs input[type=file]").set_input_files(str(picture))
+    page.wait_for_selector("#refs img")
+    expect(page.locator("#refs")).to_contain_text("image 1")
+    type_number(page, "num_inference_steps", "4")
+    run_and_wait(page)
+    page.wait_for_function(SIZE_JS)
+    assert page.evaluate(SIZE_JS) == [256, 192]
+
+
+def test_steps_typed_as_9999_is_refused_and_nothing_runs_and_the_seed_box_clears(app, page):
+    load_tiny(page)
+    run_and_wait(page)
+    expect(page.locator("#seed-used input")).to_have_value("5")
+    runs = app.local.stats["runs"]
+    box = page.locator("#param-num_inference_steps input[type=number]")
+    box.fill("9999")
+    page.locator("#prompt textarea").click()
+    page.keyboard.press("Control+Enter")  # the run shortcut
+    expect(page.locator("#status")).to_contain_text(
+        "params.num_inference_steps: got 9999; allowed: an integer from 1 to 500")
+    assert app.local.stats["runs"] == runs, "a refused run must not run"
+    expect(page.locator("#seed-used input")).to_have_value("")
+    expect(page.locator("#backend-used input, #backend-used textarea").first).to_have_value("")
+    page.screenshot(path=str(ARTIFACTS / "typed-9999-refused.png"), full_page=True)
