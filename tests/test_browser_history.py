@@ -2,7 +2,11 @@
 through Playwright, set up as in test_browser.py). Screenshots go to artifacts/browser/.
 """
 
+# ruff: noqa: F811 - `page` is the shared fixture, taken by name
 from __future__ import annotations
+
+import json
+import zipfile
 
 import pytest
 
@@ -40,7 +44,9 @@ def load_tiny(page) -> None:
 
 
 def run_and_wait(page) -> None:
+    """Run, and wait for this run's "Done" (not the previous run's: "Running…" comes first)."""
     page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("Running")
     expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
 
 
@@ -57,7 +63,8 @@ def test_two_runs_give_two_history_items_and_restoring_the_first_brings_back_eve
     page.locator("#prompt textarea").fill("a blue fox")
     type_number(page, "num_inference_steps", "3")
     page.locator("#random-seed input").check()
-    page.locator("#out-format").get_by_label("JPEG").check(force=True)
+    page.locator("#file-format").get_by_text("Output file format").click()
+    page.locator("#out-format").get_by_label("JPEG").check()
     run_and_wait(page)
     expect(page.locator("#history img")).to_have_count(2)
     assert ".jpg" in page.locator("#results img").first.get_attribute("src")
@@ -90,7 +97,14 @@ def test_two_runs_give_two_history_items_and_restoring_the_first_brings_back_eve
     expect(page.locator("#history img")).to_have_count(2)  # kept in this browser across a reload
 
     page.locator("#history-download").click()
-    expect(page.locator("#history-zip")).to_contain_text("playground-history.zip")
+    link = page.locator("#history-zip a").first
+    expect(link).to_contain_text("KB")
+    with zipfile.ZipFile(link.get_attribute("href").split("file=", 1)[1]) as archive:
+        listing = json.loads(archive.read("history.json"))
+        names = archive.namelist()
+    assert [run["prompt"] for run in listing["runs"]] == ["a blue fox", "a red fox"]
+    assert any(n.endswith(".jpg") for n in names) and any(n.endswith(".png") for n in names)
+    assert sum(n.endswith(".json") and n != "history.json" for n in names) == 2, "each image's record"
 
 
 def test_send_to_inpaint_opens_the_editor_on_the_result(page):

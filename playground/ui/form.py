@@ -78,7 +78,7 @@ class Form:
 
     def file_format(self) -> tuple[Any, Any]:
         """(format, quality) for `formats.choose`: None where the visitor left the default."""
-        quality = None if self.out_quality in (None, "") else self.out_quality
+        quality = None if self.out_quality in (None, "", 0) else self.out_quality  # 0: the format's default
         return self.out_format or None, quality
 
     def keys(self) -> dict[str, str]:

@@ -39,6 +39,9 @@ CSS = """
 #preset-info p, #inspect-status p, #inspect-verdict p { margin: 0.25em 0; }
 .preset-actions { align-items: flex-end; }
 #preset-info { padding: 0 0.5em; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 150px)) !important; }
+#history .caption-label { font-size: 0.75em; white-space: normal; }
+#refs .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
 #inspect-table td { font-family: ui-monospace, monospace; font-size: 0.85em; word-break: break-word; }
 """
 
@@ -91,7 +94,7 @@ class Page:
     # Text typed past a slider's range, filled in by the run event's js (playground.ui.browser).
     typed: gr.JSON
     out_format: gr.Radio
-    out_quality: gr.Number
+    out_quality: gr.Slider
     # Send the selected result on: to image-to-image, to inpaint, to Compare as a grid's base.
     send_to: list[gr.Button]
 
@@ -191,8 +194,8 @@ def build_page() -> Page:
                     out_format = gr.Radio([("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")], value="png",
                                           label="File format", elem_id="out-format",
                                           info="Every backend; the record of the run is embedded in each.")
-                    out_quality = gr.Number(None, label="Quality (JPEG, WebP)", minimum=1, maximum=100, precision=0,
-                                            elem_id="out-quality", info="1-100; empty: JPEG 95, WebP lossless.")
+                    out_quality = gr.Slider(0, 100, value=0, step=1, label="Quality (JPEG, WebP)",
+                                            elem_id="out-quality", info="0: the default (JPEG 95, WebP lossless).")
     slots = _in_slot_order(edit_slots + basic_slots + advanced_slots)
     return Page(
         model=model_dd, model_card=model_card, mode=mode_radio, refs_group=refs_group, refs=refs,
