@@ -113,8 +113,9 @@ def test_send_to_inpaint_opens_the_editor_on_the_result(page):
     page.locator("#send-inpaint").click()
     expect(page.locator("#mode input[value=inpaint]")).to_be_checked()
     expect(page.locator("#inpaint-group").first).to_be_visible()
-    # The estimate reads the editor: it holds the 64x64 result.
-    expect(page.locator("#estimate")).to_contain_text("output size 64x64 (the input's size)")
+    # The estimate reads the editor: it holds the result (the preset asked for 64x64).
+    expect(page.locator("#estimate")).to_contain_text("output size 64x64", timeout=20_000)
+    expect(page.locator("#estimate")).not_to_contain_text("0 images")
     page.screenshot(path=str(ARTIFACTS / "send-to-inpaint.png"), full_page=True)
 
 

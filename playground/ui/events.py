@@ -50,9 +50,12 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     example = example_box.examples.load_input_event.then(
         lambda data: h.load_example(data, data[example_box.chosen]), {example_box.chosen, *everything},
         example_outputs, **LIGHT, **RAW)
-    example.success(presets_view.fill_editor, [page.pending_editor], [page.editor], **LIGHT)
+    example.success(presets_view.fill_editor, [page.pending_editor], [page.editor], **LIGHT).then(
+        h.update_estimate, everything, [page.estimate], **LIGHT, **RAW)
     slot_edits = [slot.input for slot in page.slots]
-    gr.on([page.refs.change, page.editor.change, page.prompt.blur, page.negative.blur, *slot_edits],
+    # The editor's own events, not `.change`: a value set by the server passes through an empty one.
+    editor_edits = [page.editor.input, page.editor.upload, page.editor.apply, page.editor.clear]
+    gr.on([page.refs.change, *editor_edits, page.prompt.blur, page.negative.blur, *slot_edits],
           h.update_estimate, everything, [page.estimate], trigger_mode="always_last", **LIGHT, **RAW)
     style_slot = next((page.slots[i] for i, s in enumerate(SLOTS) if s.name == "edit_style"), None)
     if style_slot is not None:

@@ -180,6 +180,8 @@ class Handlers:
             # Not yet filled in is not a mistake: the prompt's label says it is required, the mask is painted last.
             problems = [pr for pr in err.problems
                         if pr.field != "mask" and not (pr.field == "prompt" and not form.prompt.strip())]
+            if not problems:
+                info = service.estimate_unfinished(form.request(), form.keys())
         except Exception:  # noqa: BLE001 - an estimate must never break the page
             service.log.exception("estimate failed")
         if info is None:

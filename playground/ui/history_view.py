@@ -253,7 +253,8 @@ def wire(demo: gr.Blocks, view: HistoryView, handlers: Handlers, everything: set
 
     restored = view.gallery.select(hh.restore, {view.state, *everything}, hh.restore_outputs(refresh_outputs),
                                    **light, **raw)
-    restored.success(fill_editor, [page.pending_editor], [page.editor], **light)
+    restored.success(fill_editor, [page.pending_editor], [page.editor], **light).then(
+        handlers.update_estimate, everything, [page.estimate], **light, **raw)
     view.other.input(hh.compare, [view.state, view.selected, view.other], [view.slider, view.differences], **light)
 
     # Send to: from the selected result, or from the selected history item.
@@ -268,7 +269,8 @@ def wire(demo: gr.Blocks, view: HistoryView, handlers: Handlers, everything: set
         sent.then(**refresh)
         sent = to_inpaint.click(lambda d, pick=pick: send_to.to_inpaint(page, d[page.model], pick(d)), asks,
                                 [page.model, page.mode, page.pending_editor], **light, **raw)
-        sent.then(**refresh).then(fill_editor, [page.pending_editor], [page.editor], **light)
+        filled = sent.then(**refresh).then(fill_editor, [page.pending_editor], [page.editor], **light)
+        filled.then(handlers.update_estimate, everything, [page.estimate], **light, **raw)
         if comparer is not None:
             outputs = [comparer.model, comparer.mode, comparer.refs, comparer.prompt]
             to_compare.click(lambda d, pick=pick: {**send_to.to_compare(comparer, d[page.model], d[page.prompt],

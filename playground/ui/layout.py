@@ -40,7 +40,7 @@ CSS = """
 .preset-actions { align-items: flex-end; }
 #preset-info { padding: 0 0.5em; }
 #history .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 150px)) !important; }
-#history .caption-label { font-size: 0.75em; white-space: normal; }
+#history .caption-label { position: static; max-width: 100%; font-size: 0.75em; white-space: normal; }
 #refs .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
 #inspect-table td { font-family: ui-monospace, monospace; font-size: 0.85em; word-break: break-word; }
 """

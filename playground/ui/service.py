@@ -16,16 +16,18 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from playground import backends
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.formats import FileFormat, choose
+from playground.images import load_image
 from playground.params import Problem, ValidationError, parse_size
 from playground.presets import PresetStoreError, preset_slug, shipped_dir
 from playground.records import RecordError, default_search_dirs, rerun_and_verify
@@ -167,6 +169,23 @@ def estimate(request: Request, keys: dict[str, str]) -> dict[str, Any]:
         "passed_over": plan.get("passed", []),
         "availability": {b: {"available": ok, "reason": why} for b, (ok, why) in health.items()},
     }
+
+
+def estimate_unfinished(request: Request, keys: dict[str, str]) -> dict[str, Any] | None:
+    """`estimate` for a request that only lacks what is filled in last (the prompt, the inpaint
+    mask): as if both were there, so the page can say where it will run and at what size. None when
+    it still does not validate."""
+    probe = replace(request, prompt=request.prompt or "-")
+    if probe.mode == "inpaint" and probe.mask is None and probe.images:
+        try:
+            size = load_image(probe.images[0], "images[0]").size
+        except ValidationError:
+            return None
+        probe = replace(probe, mask=Image.new("L", size, 255))
+    try:
+        return estimate(probe, keys)
+    except ValidationError:
+        return None
 
 
 def output_size(prepared: Prepared, backend: str | None) -> str:
