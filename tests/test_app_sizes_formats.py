@@ -138,3 +138,12 @@ def test_a_bad_format_or_quality_is_refused_with_the_field_named(client):
     message = str(caught.value)
     assert "output_format: got 'gif'; allowed: png, jpeg or webp" in message
     assert "output_quality: got 300; allowed: an integer from 1 to 100" in message
+
+
+def test_the_estimate_says_which_size_will_be_used(client, wide):
+    told = client.predict(model="sdxl-base", mode="inpaint", prompt="a moon", images=[handle_file(str(wide.image))],
+                          mask=handle_file(str(wide.mask)), backend="local", api_name="/estimate")
+    assert told["output_size"] == "256x192 (the input's size)"
+    odd = client.predict(model="sdxl-base", mode="inpaint", prompt="a moon", images=[handle_file(str(wide.odd))],
+                         mask=handle_file(str(wide.odd)), backend="local", api_name="/estimate")
+    assert odd["output_size"] == "248x192 (the input's 250x190, rounded for the model)"

@@ -102,7 +102,8 @@ def estimate(
         {"backend": the backend that would run it (None if none can), "ready": bool,
         "cost_usd": estimated dollars (0 locally, None when the provider publishes no price),
         "cost_text", "why", "passed_over": [{"backend", "reason"}],
-        "availability": {backend: {"available": bool, "reason": str}}}.
+        "availability": {backend: {"available": bool, "reason": str}},
+        "output_size": the size the run will make, e.g. "256x192 (the input's size)"}.
     """
     try:
         request = Request(model=model, mode=mode, prompt=prompt or "", negative_prompt=negative_prompt,
