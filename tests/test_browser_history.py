@@ -113,10 +113,18 @@ def test_send_to_inpaint_opens_the_editor_on_the_result(page):
     page.locator("#send-inpaint").click()
     expect(page.locator("#mode input[value=inpaint]")).to_be_checked()
     expect(page.locator("#inpaint-group").first).to_be_visible()
-    # The estimate reads the editor: it holds the result (the preset asked for 64x64).
-    expect(page.locator("#estimate")).to_contain_text("output size 64x64", timeout=20_000)
-    expect(page.locator("#estimate")).not_to_contain_text("0 images")
+    # The editor holds the result: a run now lacks only the painted mask (not the image).
+    page.locator("#run").click()
+    expect(page.locator("#status")).to_contain_text("mask: got None", timeout=60_000)
+    expect(page.locator("#status")).not_to_contain_text("images")
+    expect(page.locator("#estimate")).to_contain_text("output size 64x64", timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "send-to-inpaint.png"), full_page=True)
+
+    page.locator("#send-compare").click()
+    expect(page.locator("#compare-mode").get_by_label("Edit (image to image)")).to_be_checked(timeout=30_000)
+    page.wait_for_selector("#compare-refs img")
+    expect(page.locator("#compare-prompt textarea")).to_have_value("a red fox")
+    page.screenshot(path=str(ARTIFACTS / "send-to-compare.png"), full_page=True)
 
 
 def test_a_queued_local_run_shows_its_position_then_runs(page):

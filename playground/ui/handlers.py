@@ -237,7 +237,7 @@ class Handlers:
         except Exception as err:  # noqa: BLE001 - shown to the visitor, never as a traceback
             title, message = service.describe_error(err)
             tip = f"\n\n{MASK_TIP}" if _mask_problem(err) else ""
-            yield {**cleared, p.results: None, p.status: _status_error(title, message) + tip}
+            yield {**cleared, p.status: _status_error(title, message) + tip}
             raise gr.Error(message + (f" {MASK_TIP}" if tip else ""), title=title, print_exception=False) from None
         result = outcome.result
         captions = [f"seed {s}" for s in result.seeds] + [""] * len(outcome.files)
