@@ -46,7 +46,7 @@ def load_tiny(page) -> None:
 def run_and_wait(page) -> None:
     """Run, and wait for this run's "Done" (not the previous run's: "Running…" comes first)."""
     page.locator("#run").click()
-    expect(page.locator("#status")).to_contain_text("Running")
+    expect(page.locator("#status")).to_contain_text("Running", timeout=30_000)
     expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
 
 
