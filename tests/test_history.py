@@ -150,3 +150,36 @@ def test_loading_weights_is_reported(local_backend):
     local_backend.run(prepared, progress=relay)
     loading = [d for d in said if d.startswith("Loading the weights")]
     assert loading == ["Loading the weights of sdxl-base on local (once per model; can take minutes)"]
+
+
+def test_a_compare_grid_and_a_drift_run_join_the_history_and_restore_their_tab():
+    import gradio as gr
+
+    from playground.ui import history_view
+    from playground.ui.compare_tab import build as build_compare
+    from playground.ui.handlers import Handlers
+    from playground.ui.layout import build_page
+    from playground.ui.outputs import fresh_folder
+
+    with gr.Blocks():
+        page = build_page()
+        view = history_view.build()
+        comparer = build_compare()
+    hh = history_view.HistoryHandlers(view, Handlers(page), comparer, None, None)
+    picture = fresh_folder("playground-runs") / "grid.png"
+    make_image().save(picture)
+    grid = {"schema": "playground.grid/1", "model": "sdxl-base", "mode": "text-to-image", "backend": "local",
+            "prompt": "a fox", "negative_prompt": None, "params": {}, "seed": 3,
+            "axes": [{"kind": "seed", "name": "", "values": [1, 2]}], "max_cells": 8, "max_cost": None}
+    shown = hh.add_grid("compare", [], str(picture), None, {"grid": grid, "seed": 3})
+    (entry,) = shown[view.state]
+    assert entry["kind"] == "compare" and entry["files"] == [str(picture)] and entry["changed"] == {"axes": "seed"}
+    assert shown[view.gallery][0][1] == "#1 compare · sdxl-base · local · seed 3 · axes=seed"
+    assert hh.add_grid("compare", [], None, None, {}) == {}, "a grid that made no picture is not kept"
+
+    class Selected:
+        index = 0
+
+    restored = hh.restore({view.state: shown[view.state]}, Selected())
+    assert restored[comparer.prompt] == "a fox" and restored[comparer.model] == "sdxl-base"
+    assert restored[comparer.axes[0].kind] == "seed" and restored[comparer.axes[0].values] == "1, 2"
