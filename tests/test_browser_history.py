@@ -143,10 +143,13 @@ def test_a_queued_local_run_shows_its_position_then_runs(page):
 
 def test_a_256x192_input_to_sdxl_inpaint_and_img2img_keeps_its_size(page, tmp_path):
     page.locator("#examples").get_by_text("SDXL · inpaint the sun").click()
+    expect(page.locator("#status")).to_contain_text("Loaded the example", timeout=30_000)
     expect(page.locator("#mode input[value=inpaint]")).to_be_checked()
     page.locator("#backend").get_by_label("Local").check()
+    expect(page.locator("#estimate")).to_contain_text("runs on Local", timeout=30_000)  # the panel has refreshed
     type_number(page, "num_inference_steps", "2")
-    expect(page.locator("#estimate")).to_contain_text("output size 256x192 (the input's size)")
+    has_value(page, "num_inference_steps", "2")
+    expect(page.locator("#estimate")).to_contain_text("output size 256x192 (the input's size)", timeout=30_000)
     run_and_wait(page)
     page.wait_for_function(SIZE_JS)
     assert page.evaluate(SIZE_JS) == [256, 192]
