@@ -24,6 +24,7 @@ from playground.backends.hosted import (
     map_validation_detail,
     payload_for,
     resolve_key,
+    seed_warnings,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
@@ -98,6 +99,7 @@ class FalBackend:
         finished_remote = time.monotonic()
         images, nsfw, seed = self._outputs(output, route)
         warnings = [f"fal flagged image {i + 1} as NSFW (it may be black)." for i, flag in enumerate(nsfw) if flag]
+        warnings += seed_warnings(prepared, route)
         seed = seed if isinstance(seed, int) else prepared.seed
         return Result(
             images=images,

@@ -192,7 +192,8 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
             pixels = parsed.pixels() if parsed else None
             if pixels:
                 payload["width"], payload["height"] = pixels
-    payload[route.seed_field] = prepared.seed
+    if route.seed_field:  # a route whose provider takes no seed sends none (see seed_warnings)
+        payload[route.seed_field] = prepared.seed
     if prepared.negative_prompt and route.negative_prompt_field:
         payload[route.negative_prompt_field] = prepared.negative_prompt
     field = route.image_fields.get(prepared.mode)
@@ -201,6 +202,15 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
     if mask is not None and route.mask_field:
         payload[route.mask_field] = mask
     return payload
+
+
+def seed_warnings(prepared: Prepared, route: HostedRoute) -> list[str]:
+    """What the record must say when the route does not honour seeds."""
+    if route.honours_seed:
+        return []
+    name = PROVIDER_NAMES[route.provider]
+    return [f"{name} takes no seed for {prepared.model.id}: seed {prepared.seed} was not sent, so this output "
+            f"is not reproducible from its seed."]
 
 
 def shown_payload(payload: dict[str, Any], route: HostedRoute, mode: str, image_shown: list[str],

@@ -25,6 +25,7 @@ from playground.backends.hosted import (
     map_validation_detail,
     payload_for,
     resolve_key,
+    seed_warnings,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
@@ -122,6 +123,7 @@ class ReplicateBackend:
             input_hashes=[i.sha256 for i in prepared.images],
             mask_hash=prepared.mask.sha256 if prepared.mask else None,
             request_id=prediction.id,
+            warnings=seed_warnings(prepared, route),
         )
 
     def _wait(self, prediction: Any, route: HostedRoute, deadline: float, cancel: threading.Event | None,

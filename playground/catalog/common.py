@@ -102,15 +102,18 @@ def go_fast(default: bool = True, **kw: Any) -> Param:
                         label="Go fast"), kw)
 
 
-def edit_style_params(image_modes: frozenset[str] = frozenset({I2I})) -> tuple[Param, Param]:
-    """The Modify/Copy toggle and the reference strength it drives (see request.resolve_edit_style)."""
+def edit_style_params(image_modes: frozenset[str] = frozenset({I2I}),
+                      strength_overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Param, Param]:
+    """The Modify/Copy toggle and the reference strength it drives (see request.resolve_edit_style);
+    `strength_overrides` narrows the reference strength per backend (e.g. where the provider's
+    denoise `strength` = 1 - reference strength has a minimum above 0)."""
     return (
         Param("edit_style", "choice", "modify", choices=EDIT_STYLES, modes=image_modes, label="Edit style",
               description="Modify: change the image (denoise = 1 - reference strength). "
                           "Copy: stay as close as possible (strength 0.95, guidance 1, 15 steps, "
                           "denoise at most 0.05, no prompt additions)."),
         Param("reference_strength", "float", 0.5, 0.0, 1.0, 0.01, modes=image_modes,
-              label="Reference strength",
+              overrides=strength_overrides or {}, label="Reference strength",
               description="How much of the reference image to keep: 1 keeps it all."),
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground.catalog import FAMILIES, MODELS, ModelSpec, models_by_family
+from playground.catalog import FAMILIES, MODELS, HostedRoute, ModelSpec, models_by_family
 
 MODE_LABELS: dict[str, str] = {
     "text-to-image": "Text to image",
@@ -88,7 +88,12 @@ def panel_header(model: ModelSpec, shown: str, backend: str, planned: dict[str, 
     if backend == "auto":
         why = "auto would use it now" if planned and planned.get("backend") == shown else "auto tries it first"
         label = f"{label} ({why})"
-    return f"### Parameters · {model.label} on {label}\nDefaults are filled in; only values you change are sent."
+    text = f"### Parameters · {model.label} on {label}\nDefaults are filled in; only values you change are sent."
+    route = model.routes.get(shown)
+    if isinstance(route, HostedRoute) and not route.honours_seed:
+        text += (f"\n\n**Seed: not used.** {label.split(' (')[0]} takes no seed for this model, so the seed is "
+                 f"not sent and the result cannot be reproduced from it.")
+    return text
 
 
 def get(model_id: str | None) -> ModelSpec:
