@@ -110,10 +110,10 @@ def _flux2_rows() -> list[Ref]:
     rows += [
         r("flux-2-flex", "fal", "guidance_scale", 3.5, 1.5, 10),
         r("flux-2-flex", "fal", "num_inference_steps", 28, 2, 50),
-        r("flux-2-flex", "fal", "enable_prompt_expansion", True, source="? only in client 1.8.0 types"),
-        r("flux-2-flex", "replicate", "prompt_upsampling", U, source="examples use true"),
-        r("flux-2-flex", "replicate", "steps", 50, source="L: a mirror"),
-        r("flux-2-flex", "replicate", "guidance", 3.5, source="L: a mirror"),
+        # fal's newest published schema dropped enable_prompt_expansion (catalog/schemas, issue 9).
+        r("flux-2-flex", "replicate", "prompt_upsampling", True, source="provider schema snapshot"),
+        r("flux-2-flex", "replicate", "steps", 30, 1, 50, source="provider schema snapshot"),
+        r("flux-2-flex", "replicate", "guidance", 4.5, 1.5, 10, source="provider schema snapshot"),
     ]
     for model in ("flux-2-klein-4b", "flux-2-klein-9b"):
         rows += [
@@ -148,7 +148,7 @@ def _kontext_rows() -> list[Ref]:
         r("flux-kontext-dev", "fal", "output_format", "jpeg", choices=("jpeg", "png")),
         r("flux-kontext-dev", "fal", "acceleration", "none", choices=("none", "regular", "high")),
         r("flux-kontext-dev", "fal", "resolution_mode", "match_input", choices=("auto", "match_input", *FLUX1_RATIOS)),
-        r("flux-kontext-dev", "fal", "enhance_prompt", False),
+        # fal's newest published schema for flux-kontext/dev has no enhance_prompt (issue 9).
         # §3.4 Replicate flux-kontext-dev (cog source).
         r("flux-kontext-dev", "replicate", "aspect_ratio", "match_input_image",
           choices=(*FLUX1_RATIOS, "match_input_image")),
@@ -243,7 +243,8 @@ def _seedream_rows() -> list[Ref]:
         r("seedream-4.5", "fal", "image_size", {"width": 2048, "height": 2048},
           choices=(*PRESETS, "auto_2K", "auto_4K")),
         r("seedream-4.5", "fal", "enable_safety_checker", True, source="as 5.1"),
-        r("seedream-4.5", "replicate", "size", "2K", choices=("2K", "4K", "custom")),
+        # Replicate's newest published 4.5 schema: 2K / 4K, no custom width/height (issue 9).
+        r("seedream-4.5", "replicate", "size", "2K", choices=("2K", "4K")),
         r("seedream-4.5", "replicate", "disable_safety_checker"),
     ]
     for model in ("seedream-4", "seedream-4.5"):
@@ -252,8 +253,8 @@ def _seedream_rows() -> list[Ref]:
             r(model, "fal", "max_images", 1, 1, 6),
             r(model, "fal", "sync_mode", False),
             r(model, "replicate", "aspect_ratio", "match_input_image", includes=("match_input_image",)),
-            r(model, "replicate", "width", U, 1024, 4096),
-            r(model, "replicate", "height", U, 1024, 4096),
+            *([r(model, "replicate", "width", U, 1024, 4096), r(model, "replicate", "height", U, 1024, 4096)]
+              if model == "seedream-4" else []),  # 4.5's published schema has no custom size (issue 9)
             r(model, "replicate", "sequential_image_generation", "disabled", choices=("disabled", "auto")),
             r(model, "replicate", "max_images", 1, 1, 15),
         ]
@@ -265,7 +266,8 @@ def _sdxl_rows() -> list[Ref]:
     m = "sdxl-base"
     return [
         # §6.1 fal-ai/fast-sdxl (+ /image-to-image, /inpainting).
-        r(m, "fal", "image_size", "square_hd", choices=PRESETS),
+        r(m, "fal", "image_size", "square_hd", choices=PRESETS, modes=(T2I, INPAINT)),
+        r(m, "fal", "image_size", "square", choices=PRESETS, modes=(I2I,), source="provider schema snapshot"),
         r(m, "fal", "num_inference_steps", 25),
         r(m, "fal", "guidance_scale", 7.5),
         r(m, "fal", "num_images", 1),
@@ -590,7 +592,9 @@ def test_negative_prompts_go_only_where_the_backend_takes_one() -> None:
             if isinstance(route, HostedRoute):
                 takes = backend in model.negative_prompt
                 assert (route.negative_prompt_field == "negative_prompt") == takes, f"{model_id}/{backend}"
-                assert route.seed_field == "seed"
+                # Replicate's Seedream 4 / 4.5 publish no seed field (catalog/schemas, issue 9).
+                no_seed = backend == "replicate" and model_id in ("seedream-4", "seedream-4.5")
+                assert route.seed_field == (None if no_seed else "seed"), f"{model_id}/{backend}"
 
 
 def test_routes_use_the_reference_endpoints_and_pipelines() -> None:

@@ -14,6 +14,7 @@ from playground import backends
 from playground.backends.fal import FalBackend
 from playground.backends.hosted import HostedSettings, resolve_key
 from playground.backends.replicate import ReplicateBackend, output_urls
+from playground.catalog.sdxl import SDXL_REPLICATE_VERSION
 from playground.errors import BackendUnavailable, Cancelled, ProviderError, TransportError
 from playground.params import ValidationError
 from playground.request import Request
@@ -308,8 +309,8 @@ def test_results_carry_ids_versions_seeds_and_cost(hosted):
     assert fal.cost == pytest.approx(0.012 * 1)  # square = 512x512, billed as 1 MP
     sdxl = backends.run(Request(model="sdxl-base", prompt="x", seed=3, backend="replicate",
                                 params={"image_size": "square"}), keys=REP)
-    assert sdxl.model_version == "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
-    assert sdxl.endpoint == "stability-ai/sdxl:39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
+    assert sdxl.model_version == SDXL_REPLICATE_VERSION  # the pinned version whose schema is shipped
+    assert sdxl.endpoint == f"stability-ai/sdxl:{SDXL_REPLICATE_VERSION}"
     assert (sdxl.native["width"], sdxl.native["height"], sdxl.native["num_outputs"]) == (512, 512, 1)
     assert sdxl.native["disable_safety_checker"] is False and sdxl.native["scheduler"] == "K_EULER"
 

@@ -184,7 +184,7 @@ FLUX2_FLEX = _pro_model(
     None,
     extra=(
         # Replicate takes steps 1-50 (default 30) and guidance 1.5-10 (default 4.5); fal 2-50 and 1.5-10.
-        steps(28, 2, 50, overrides={"replicate": {"default": 30}}),
+        steps(28, 2, 50, overrides={"replicate": {"default": 30, "min": 1}}),
         guidance(3.5, 1.5, 10.0, overrides={"replicate": {"default": 4.5}}),
         # fal's published schema no longer lists enable_prompt_expansion for [flex]; Replicate's does.
         prompt_expansion(True, backends=only("replicate")),
