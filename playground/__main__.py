@@ -8,7 +8,9 @@ writes the labelled grid, the manifest and a zip of every cell with its record; 
 "reproduce this image exactly" chains and writes the metrics plot, the GIF, the manifest and a zip.
 `inspect IMAGE` prints an image's record; `rerun IMAGE`
 runs it again and says whether the pixels match. `presets` lists, shows, imports, exports,
-renames and deletes presets.
+renames and deletes presets. `schemas check` checks every hosted route against the providers' published
+input schemas shipped in playground/catalog/schemas/; `schemas refresh` downloads the current ones and
+reports drift (see playground/provider_schemas.py).
 
 Exit status: 0 success; 1 a backend failure (for `sweep`/`drift`: a cell or chain that failed), a
 missing or unreadable record, or a tampered one;
@@ -26,6 +28,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from playground import provider_schemas
 from playground.catalog import MODELS, get_model, models_by_family
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
@@ -164,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p_delete = actions.add_parser("delete", help="delete a user preset")
     p_delete.add_argument("name")
     p_delete.set_defaults(handler=cmd_presets_delete)
+    provider_schemas.add_commands(sub)
     return parser
 
 

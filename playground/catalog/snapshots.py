@@ -130,6 +130,11 @@ def _load_cached(provider: str, endpoint: str) -> dict[str, Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def clear_cache() -> None:
+    """Forget loaded snapshots (after new ones are written)."""
+    _load_cached.cache_clear()
+
+
 def shipped() -> list[tuple[str, str]]:
     """(provider, endpoint) of every shipped snapshot, sorted."""
     out = []
