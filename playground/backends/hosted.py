@@ -21,10 +21,10 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from playground.catalog import HostedRoute
+from playground.catalog import HostedRoute, snapshots
 from playground.errors import BackendUnavailable, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
-from playground.params import parse_size
+from playground.params import Problem, ValidationError, parse_size
 from playground.request import Prepared
 
 log = logging.getLogger("playground.hosted")
@@ -234,7 +234,21 @@ def payload_for(prepared: Prepared, route: HostedRoute, threshold: int,
     if prepared.mask is not None:
         (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256], threshold, upload)
     payload = build_payload(prepared, route, refs, mask_ref)
+    check_against_schema(payload, route, prepared.mode)
     return payload, shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
+
+
+def check_against_schema(payload: dict[str, Any], route: HostedRoute, mode: str) -> None:
+    """Refuse, before anything is sent, a payload the provider's published schema (the shipped
+    snapshot) would refuse; each problem names our field, the value and what the provider allows."""
+    endpoint = route.endpoint(mode)
+    spec = snapshots.read(route.provider, endpoint)
+    if spec is None:
+        return
+    problems = [Problem(canonical_field(route, name), value, f"{allowed} (published schema of {endpoint})")
+                for name, value, allowed in snapshots.payload_problems(spec, payload)]
+    if problems:
+        raise ValidationError(problems)
 
 
 def canonical_field(route: HostedRoute, native: str) -> str:

@@ -188,6 +188,49 @@ def read(provider: str, endpoint: str, document: dict[str, Any] | None = None) -
                      schema=schema)
 
 
+def payload_problems(spec: InputSpec, payload: dict[str, Any]) -> list[tuple[str, Any, str]]:
+    """What the provider's published schema would refuse in `payload`: (field, value, what it allows)
+    for every missing required field, unknown field, wrong type, value outside the enum or range,
+    and list of the wrong length."""
+    out: list[tuple[str, Any, str]] = []
+    for name in sorted(spec.required - set(payload)):
+        out.append((name, None, "a value (the provider requires it)"))
+    for name, value in payload.items():
+        field = spec.fields.get(name)
+        if field is None:
+            out.append((name, value, "no such field; the provider takes " + ", ".join(spec.fields)))
+            continue
+        out.extend((name, v, allowed) for v, allowed in _value_problems(field, value))
+    return out
+
+
+def _value_problems(field: FieldSpec, value: Any) -> list[tuple[Any, str]]:
+    if isinstance(value, dict) and field.parts:
+        problems = []
+        for key, part in value.items():
+            sub = field.parts.get(key)
+            if sub is None:
+                problems.append((value, f"an object with {', '.join(field.parts)} only"))
+            else:
+                problems.extend((value, f"{key} {allowed}") for _, allowed in _value_problems(sub, part))
+        return problems
+    if not field.accepts_type(value):
+        return [(value, field.allowed_text())]
+    if field.enum is not None and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if value not in field.enum and not (field.parts and isinstance(value, dict)):
+            return [(value, field.allowed_text())]
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not field.in_range(value):
+        return [(value, field.allowed_text())]
+    if isinstance(value, (list, tuple)):
+        if field.max_items is not None and len(value) > field.max_items:
+            return [(f"{len(value)} items", f"at most {field.max_items} items")]
+        if field.min_items is not None and len(value) < field.min_items:
+            return [(f"{len(value)} items", f"at least {field.min_items} items")]
+        if field.item_types and any(json_type(v) not in field.item_types for v in value):
+            return [(value, "a list of " + " or ".join(sorted(field.item_types)))]
+    return []
+
+
 def field_spec(name: str, node: dict[str, Any]) -> FieldSpec:
     """A FieldSpec from one resolved property schema (anyOf/oneOf/allOf alternatives merged)."""
     merged = _merge_all_of(node)
