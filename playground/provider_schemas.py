@@ -1,6 +1,6 @@
 """`python -m playground schemas check|refresh`: the catalog against the providers' published schemas.
 
-`check` runs the conformance check (catalog/conformance.py) against the shipped snapshots and
+`check` runs the conformance check (playground/conformance.py) against the shipped snapshots and
 prints one line per problem. `refresh` downloads the current published schema of each hosted
 endpoint (fal: `{PLAYGROUND_FAL_URL or https://fal.ai}/api/openapi/queue/openapi.json?endpoint_id=`;
 Replicate: `{PLAYGROUND_REPLICATE_URL or https://api.replicate.com}/v1/models/{owner}/{name}` with
@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from playground.catalog import MODELS, HostedRoute, conformance, snapshots
+from playground import conformance
+from playground.catalog import MODELS, HostedRoute, snapshots
 from playground.catalog.snapshots import FieldSpec, InputSpec
 
 FAL_DEFAULT_URL = "https://fal.ai"

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from playground import backends
+from playground import backends, conformance
 from playground.__main__ import main
 from playground.backends.fal import FalBackend
 from playground.backends.hosted import payload_for
-from playground.catalog import MODELS, HostedRoute, ImageField, ModelSpec, conformance, snapshots
+from playground.catalog import MODELS, HostedRoute, ImageField, ModelSpec, snapshots
 from playground.params import SEED_MAX, Param, ValidationError
 from playground.request import Request
 from playground.ui.catalog_view import panel_header
