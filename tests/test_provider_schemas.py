@@ -23,6 +23,7 @@ from playground.backends.fal import FalBackend
 from playground.backends.hosted import payload_for
 from playground.catalog import MODELS, HostedRoute, ImageField, ModelSpec, snapshots
 from playground.params import SEED_MAX, Param, ValidationError
+from playground.records import build_record
 from playground.request import Request
 from playground.ui.catalog_view import panel_header
 from playground.validation import validate
@@ -269,8 +270,27 @@ def test_a_route_without_a_seed_sends_none_and_says_so(hosted) -> None:
     assert "seed" not in sent and "seed" not in result.native
     assert result.warnings == ["Replicate takes no seed for seedream-4: seed 42 was not sent, so this output is "
                                "not reproducible from its seed."]
+    assert build_record(result)["warnings"] == result.warnings  # the record says it plainly
     assert "**Seed: not used.**" in panel_header(MODELS["seedream-4"], "replicate", "replicate")
     assert "Seed: not used" not in panel_header(MODELS["seedream-4"], "fal", "fal")
+
+
+# -- the emulator: snapshots only, unknown endpoints refused ---------------------------------------
+
+
+def test_emulator_refuses_endpoints_it_has_no_schema_for(emulator) -> None:
+    fal_headers, rep_headers = {"Authorization": "Key test-x"}, {"Authorization": "Bearer test-x"}
+    assert httpx.post(f"{emulator.fal_queue_url}/fal-ai/no-such-model", json={"prompt": "x"},
+                      headers=fal_headers).status_code == 404
+    assert httpx.get(f"{emulator.fal_gateway_url}/api/openapi/queue/openapi.json",
+                     params={"endpoint_id": "fal-ai/no-such-model"}).status_code == 404
+    assert httpx.post(f"{emulator.replicate_url}/v1/models/acme/no-such-model/predictions",
+                      json={"input": {"prompt": "x"}}, headers=rep_headers).status_code == 404
+    assert httpx.get(f"{emulator.replicate_url}/v1/models/acme/no-such-model", headers=rep_headers).status_code == 404
+    served = httpx.get(f"{emulator.fal_gateway_url}/api/openapi/queue/openapi.json",
+                       params={"endpoint_id": "fal-ai/fast-sdxl"}).json()
+    shipped = snapshots.load("fal", "fal-ai/fast-sdxl")
+    assert served == {k: v for k, v in shipped.items() if k != snapshots.META_KEY}
 
 
 # -- schemas refresh against the emulator ---------------------------------------------------------
