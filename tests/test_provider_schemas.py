@@ -123,6 +123,15 @@ def test_widening_one_catalog_value_fails_naming_the_field(mutate, model_id, bac
     assert ours in problems[0].ours and theirs in problems[0].theirs, line
 
 
+def test_a_different_default_passes_only_when_the_route_says_why() -> None:
+    model = _with_override(MODELS["flux-2-dev"], "guidance_scale", "fal", default=3.0)
+    route = model.routes["fal"]
+    spec = snapshots.read("fal", "fal-ai/flux-2")
+    assert [p.field for p in conformance.check_route(model, "fal", T2I, spec)] == ["params.guidance_scale default"]
+    explained = _with_route(model, "fal", default_reasons={"guidance_scale": "sharper text at 3.0"})
+    assert route.default_reasons == {} and conformance.check_route(explained, "fal", T2I, spec) == NO_MISMATCH
+
+
 def test_schemas_check_command_exits_1_with_one_line_per_problem(monkeypatch, capsys) -> None:
     assert main(["schemas", "check"]) == 0
     assert "All 49 hosted routes conform" in capsys.readouterr().out
