@@ -78,7 +78,7 @@ def check_route(model: ModelSpec, backend: str, mode: str, spec: InputSpec | Non
         out.append(Mismatch(model.id, backend, mode, field, ours, theirs, endpoint))
 
     if spec is None:
-        bad("endpoint", endpoint, "no published schema is shipped for it")
+        bad("endpoint", endpoint, "publishes no input schema for it (no snapshot, or no longer published)")
         return out
     fields = spec.fields
     sent: set[str] = set()
