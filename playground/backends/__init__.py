@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from playground import zerogpu
 from playground.errors import BackendUnavailable, TransportError
 from playground.params import ValidationError
 from playground.request import Prepared, Request, Result
@@ -154,5 +155,5 @@ def _run_on(name: str, prepared: Prepared, progress: Progress | None, cancel: th
             keys: dict[str, str] | None) -> Result:
     backend = get_backend(name)
     if name == "local":
-        return backend.run(prepared, progress=progress, cancel=cancel)
+        return zerogpu.run_local(backend, prepared, progress, cancel)  # asks ZeroGPU for a GPU on Spaces
     return backend.run(prepared, progress=progress, cancel=cancel, keys=keys or {})
