@@ -35,6 +35,7 @@ PLAYGROUND = "playground"
 FALLBACK_MODEL = "sdxl-base"
 T2I, I2I, INPAINT = "text-to-image", "image-to-image", "inpaint"
 DESCRIPTION_LIMIT = 1900
+MODEL_TARGET = "model"  # a mapped row's target until the catalog model is chosen
 # Known checkpoint file or repo names (lower case, letters and digits only) → catalog id: exact.
 EXACT_NAMES: dict[str, str] = {
     "sdxlbase10": "sdxl-base", "sdxlbase": "sdxl-base", "sdxlbase10vae": "sdxl-base",
@@ -103,6 +104,9 @@ def import_image(source: Any, name: str | None = None) -> dict[str, Any]:
                 "message": "No generation settings found: no playground record, AUTOMATIC1111/Forge parameters, "
                            "ComfyUI prompt/workflow or InvokeAI metadata."}
     model_id, guess, why = closest_model(found)
+    for row in found.mapped:
+        if row[2] == MODEL_TARGET:
+            row[2] = f"model = {model_id}" + (" (a guess)" if guess else "")
     preset = _preset(found, model_id, name)
     tool = found.tool
     message = f"Read {tool} settings into a {model_id} {preset['mode']} preset."
@@ -146,7 +150,7 @@ def from_a1111(text: str) -> Found:
         found.mode = INPAINT if "Mask blur" in fields else I2I
     found.checkpoint = fields.pop("Model", None)
     if found.checkpoint:
-        found.use("Model", found.checkpoint, "model (see model)")
+        found.use("Model", found.checkpoint, MODEL_TARGET)
     _number(found, fields, "Steps", "num_inference_steps", int)
     distilled = "Distilled CFG Scale" in fields
     _number(found, fields, "Distilled CFG Scale" if distilled else "CFG scale", "guidance_scale", float)
@@ -342,7 +346,7 @@ def _comfy_checkpoint(graph: dict[str, Any], link: Any, used: set[str], found: F
         inputs = node.get("inputs") or {}
         for key in LOADER_INPUTS:
             if isinstance(inputs.get(key), str):
-                found.use(f"{node['class_type']} (node {node_id}).{key}", inputs[key], "model (see model)")
+                found.use(f"{node['class_type']} (node {node_id}).{key}", inputs[key], MODEL_TARGET)
                 return inputs[key]
         if node.get("class_type") != "CheckpointLoaderSimple":
             scalars = {k: v for k, v in inputs.items() if not isinstance(v, list)}
@@ -428,7 +432,7 @@ def _from_invoke(text: str, key: str) -> Found | None:
     if isinstance(model, dict):
         found.checkpoint = model.get("name") or model.get("model_name")
         found.model_hint = INVOKE_BASES.get(str(model.get("base") or model.get("base_model") or ""))
-        found.use("model", model, "model (see model)")
+        found.use("model", model, MODEL_TARGET)
     elif isinstance(model, str):
         found.checkpoint = model
     _number(found, fields, "seed", "seed", int)
