@@ -437,10 +437,11 @@ def _from_invoke(text: str, key: str) -> Found | None:
         found.checkpoint = model
     _number(found, fields, "seed", "seed", int)
     _number(found, fields, "steps", "num_inference_steps", int)
-    guidance = fields.pop("guidance", None)
-    if guidance is not None:  # FLUX in InvokeAI
-        fields["cfg_scale"], found.notes = guidance, [*found.notes, "guidance (FLUX) read as guidance_scale"]
-    _number(found, fields, "cfg_scale", "guidance_scale", float)
+    # FLUX in InvokeAI has a distilled `guidance`; its cfg_scale (if any) is then not what steers.
+    guidance_key = "guidance" if "guidance" in fields else "cfg_scale"
+    if guidance_key == "guidance" and "cfg_scale" in fields:
+        found.skip("cfg_scale", fields.pop("cfg_scale"), "the FLUX guidance is used as guidance_scale")
+    _number(found, fields, guidance_key, "guidance_scale", float)
     _number(found, fields, "cfg_rescale_multiplier", "guidance_rescale", float)
     if found.mode != T2I:
         _number(found, fields, "strength", "strength", float)

@@ -239,6 +239,11 @@ def test_command_line_prints_the_preset_and_saves_it(tmp_path):
     preset = json.loads(done.stdout)
     assert preset["schema"] == "playground.preset/1" and preset["seed"] == 777 and preset["name"] == "Castle"
     assert "saved as user:castle" in done.stderr and "not mapped: rand_device: cpu" in done.stderr
+    shown = subprocess.run([sys.executable, "-m", "playground", "inspect", str(path)], cwd=ROOT, capture_output=True,
+                           text=True, env=env, timeout=300)
+    assert shown.returncode == 1 and "has no playground record" in shown.stderr  # no record, but:
+    assert "Read InvokeAI settings into a sdxl-base text-to-image preset" in shown.stdout
+    assert "scheduler: dpmpp_2m_sde_k  ->  scheduler = DPM++ 2M SDE Karras" in shown.stdout
     make_image().save(tmp_path / "plain.png")
     nothing = subprocess.run([sys.executable, "-m", "playground", "import", str(tmp_path / "plain.png")], cwd=ROOT,
                              capture_output=True, text=True, env=env, timeout=300)
