@@ -141,8 +141,8 @@ def sampler_of_choice(choice: str | None) -> tuple[str | None, str | None]:
 
 def sampler_of_diffusers(facts: dict[str, Any] | None) -> tuple[str | None, str | None]:
     """A1111 (sampler, schedule type) for a diffusers scheduler described by `scheduler_facts`."""
-    if not facts or not facts.get("class"):
-        return None, None
+    if not isinstance(facts, dict) or not facts.get("class"):
+        return None, None  # not a local run (a provider's own `scheduler` field is a plain name)
     name = facts["class"]
     if name == "DPMSolverMultistepScheduler":
         sampler = "DPM++ 2M SDE" if "sde" in str(facts.get("algorithm_type", "")) else "DPM++ 2M"

@@ -132,3 +132,13 @@ def test_values_that_would_be_misread_are_quoted():
 ])
 def test_diffusers_schedulers_get_a1111_names(facts, names):
     assert infotext.sampler_of_diffusers(facts) == names
+
+
+def test_a_hosted_run_names_the_sampler_it_asked_for(hosted):
+    request = Request(model="sdxl-base", prompt="a fox", seed=3, backend="replicate",
+                      params={"scheduler": "DPM++ 2M Karras", "num_inference_steps": 4, "image_size": "512x512"})
+    result = backends.run(request, keys={"replicate": "test-key"})
+    assert result.native["scheduler"] == "KarrasDPM"  # Replicate's own name for it, as sent
+    parsed = a1111_parse(records.a1111_parameters(records.for_image(records.build_record(result, request), 0)))
+    assert (parsed["Sampler"], parsed["Schedule type"], parsed["Backend"]) == ("DPM++ 2M", "Karras", "replicate")
+    assert parsed["Endpoint"] == result.endpoint and ":" in result.endpoint  # quoted, read back whole
