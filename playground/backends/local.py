@@ -121,11 +121,6 @@ class LocalBackend:
             return _route(model).dtype
         return "float16" if device == "mps" else "float32"
 
-    def is_loaded(self, model: ModelSpec) -> bool:
-        """Whether the weights of `model` are in memory now (a run would not load them)."""
-        with self._lock:
-            return any(key[0] == model.id for key in self._cache)
-
     def health(self, model: ModelSpec, require_gpu: bool = False) -> tuple[bool, str]:
         """Whether this backend can run `model` now, and why not.
 
