@@ -16,7 +16,8 @@ import piexif.helper
 import pytest
 from PIL import PngImagePlugin
 
-from playground import backends, importers, presets
+from playground import backends, importers, presets, records
+from playground.request import Request
 from playground.ui import api
 from tests.conftest import make_image
 
@@ -251,9 +252,6 @@ def test_command_line_prints_the_preset_and_saves_it(tmp_path):
 
 
 def test_the_playgrounds_own_image_imports_exactly(local, tmp_path):
-    from playground import records
-    from playground.request import Request
-
     request = Request(model="sdxl-base", prompt="a kite", seed=9, backend="local",
                       params={"num_inference_steps": 2, "image_size": "64x64", "scheduler": "Heun"})
     result = backends.run(request)
