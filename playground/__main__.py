@@ -6,7 +6,9 @@ a PNG with its reproducibility record embedded, plus a `.json` sidecar, and copi
 under `OUT/inputs/` so `rerun` finds them. `sweep` runs a comparison grid (up to three `--axis`) and
 writes the labelled grid, the manifest and a zip of every cell with its record; `drift` runs
 "reproduce this image exactly" chains and writes the metrics plot, the GIF, the manifest and a zip.
-`inspect IMAGE` prints an image's record; `rerun IMAGE`
+`inspect IMAGE` prints an image's record (or the settings another tool embedded); `import IMAGE`
+turns the settings AUTOMATIC1111/Forge, ComfyUI or InvokeAI embedded into a preset (JSON on
+stdout; `--save NAME` keeps it among the user's presets); `rerun IMAGE`
 runs it again and says whether the pixels match. `presets` lists, shows, imports, exports,
 renames and deletes presets. `schemas check` checks every hosted route against the providers' published
 input schemas shipped in playground/catalog/schemas/; `schemas refresh` downloads the current ones and
@@ -28,10 +30,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playground import provider_schemas
+from playground import importers, provider_schemas
 from playground.catalog import MODELS, get_model, models_by_family
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
+from playground.presets import preset_json
 from playground.request import Request, Result
 
 EXIT_DIFFERENT = 3
@@ -130,6 +133,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP (or a .json sidecar)")
     inspect.add_argument("--json", action="store_true", help="print the whole inspection as JSON")
     inspect.set_defaults(handler=cmd_inspect)
+
+    imported = sub.add_parser("import", help="turn another tool's image (A1111/Forge, ComfyUI, InvokeAI) into a "
+                                             "preset; the preset JSON goes to stdout")
+    imported.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP with generation settings")
+    imported.add_argument("--save", default=None, metavar="NAME", help="also save it as a user preset named NAME")
+    imported.set_defaults(handler=cmd_import)
 
     rerun = sub.add_parser("rerun", help="re-run an image from its record and verify the output matches")
     rerun.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP made by the playground")
@@ -413,20 +422,49 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from playground.records import inspect
 
     report = inspect(args.image)
+    if report["status"] == "no record":
+        report["import"] = importers.import_image(args.image)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     elif report["record"] is not None:
         width = max(len(field) for field, _ in report["table"])
         for field, value in report["table"]:
             print(f"{field:<{width}}  {value}")
-    elif report["parameters"]:
-        print(report["parameters"])
+    elif report.get("import"):
+        _print_foreign(report["import"])
     for note in report["notes"]:
         print(f"note: {note}", file=sys.stderr)
     if report["status"] != "ok":
         print(f"{args.image}: {report['message']}", file=sys.stderr)
         return 1
     return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    report = importers.import_image(args.image, args.save)
+    if report["preset"] is None:
+        print(f"{Path(args.image).name}: {report['message']}", file=sys.stderr)
+        return 1
+    print(preset_json(report["preset"]), end="")
+    _print_foreign(report, sys.stderr)
+    if args.save:
+        saved = importers.save_imported(report, args.save)
+        print(f"saved as {saved['id']}", file=sys.stderr)
+    return 0
+
+
+def _print_foreign(report: dict[str, Any], out: Any = None) -> None:
+    """What another tool's metadata held: the mapping, the model choice and what did not map."""
+    out = out or sys.stdout
+    if report["preset"] is None:
+        return
+    print(report["message"], file=out)
+    for source, value, target in report["mapped"]:
+        print(f"  {source}: {value}  ->  {target}", file=out)
+    for source, value, why in report["unmapped"]:
+        print(f"  not mapped: {source}: {value}  ({why})", file=out)
+    for note in report["notes"]:
+        print(f"  note: {note}", file=out)
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playground import __version__
+from playground import __version__, infotext
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
 from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
@@ -225,34 +225,40 @@ def _jsonable(value: Any) -> Any:
 # -- embedding --------------------------------------------------------------------------------------
 
 def a1111_parameters(record: dict[str, Any]) -> str:
-    """AUTOMATIC1111-style `parameters` text: prompt, negative prompt, then "Key: value" pairs."""
+    """AUTOMATIC1111-style `parameters` text (see playground.infotext): the sampler and schedule
+    type that actually ran, in A1111's names; the hub repo and revision (local) or the endpoint."""
     params, native = record.get("params") or {}, record.get("native") or {}
     image = record.get("image") or {}
     outputs = record.get("outputs") or []
     shape = outputs[image.get("index", 0)] if outputs else {}
+    sampler, schedule = infotext.sampler_of_diffusers(native.get("scheduler"))
+    if sampler is None:
+        sampler, schedule = infotext.sampler_of_choice(params.get("scheduler"))
+    local = record.get("backend") == "local"
+    clip_skip = params.get("clip_skip")
     pairs = [
         ("Steps", native.get("num_inference_steps", params.get("num_inference_steps"))),
-        ("Sampler", params.get("scheduler")),
+        ("Sampler", sampler),
+        ("Schedule type", schedule),
         ("CFG scale", params.get("guidance_scale")),
         ("Seed", image.get("seed", record.get("seed"))),
         ("Size", f"{shape['width']}x{shape['height']}" if shape else None),
         ("Model", record.get("model")),
-        ("Model hash", (record.get("model_revision") or "")[:10] or None),
+        # A1111's Clip skip 1 is no skipping; diffusers' clip_skip counts the layers skipped.
+        ("Clip skip", clip_skip + 1 if isinstance(clip_skip, int) and clip_skip > 0 else None),
         ("Denoising strength", params.get("strength") if record.get("mode") != "text-to-image" else None),
         ("Backend", record.get("backend")),
-        ("Endpoint", record.get("endpoint")),
+        ("Model repo" if local else "Endpoint", _repo_of(record) if local else record.get("endpoint")),
+        ("Model revision", record.get("model_revision")),
         ("Version", f"{APP_NAME} {(record.get('app') or {}).get('version', '')}".strip()),
     ]
-    lines = [record.get("prompt") or ""]
-    if record.get("negative_prompt"):
-        lines.append(f"Negative prompt: {record['negative_prompt']}")
-    lines.append(", ".join(f"{k}: {_a1111_quote(v)}" for k, v in pairs if v is not None and v != ""))
-    return "\n".join(lines)
+    return infotext.format_infotext(record.get("prompt") or "", record.get("negative_prompt"), pairs)
 
 
-def _a1111_quote(value: Any) -> str:
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
+def _repo_of(record: dict[str, Any]) -> str | None:
+    """The hub repo of a local run (its endpoint reads "repo (PipelineClass)")."""
+    endpoint = record.get("endpoint") or ""
+    return endpoint.split(" (", 1)[0] or None
 
 
 def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", **save_args: Any) -> bytes:
@@ -261,7 +267,9 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
     JPEG is saved at quality 95 unless told otherwise; WebP is lossless unless told otherwise, so
     its pixels still match the record's hash.
     """
-    from PIL import Image, PngImagePlugin
+    import piexif
+    import piexif.helper
+    from PIL import PngImagePlugin
 
     name = _format(fmt)
     text = json.dumps(record, ensure_ascii=False)
@@ -273,12 +281,13 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         info.add_itxt(PARAMETERS_KEY, parameters)
         image.save(buffer, format="PNG", pnginfo=info, **save_args)
         return buffer.getvalue()
-    exif = Image.Exif()
-    ifd = exif.get_ifd(EXIF_IFD)
-    # A1111 and the tools that read its files take `parameters` from UserComment, UTF-16 with a UNICODE marker.
-    ifd[EXIF_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
     data = text.encode("utf-8")
-    ifd[EXIF_MAKER_NOTE] = data if len(data) <= EXIF_INLINE_LIMIT else ZLIB_PREFIX + zlib.compress(data, 9)
+    # As AUTOMATIC1111 writes it: UserComment of type UNDEFINED with the UNICODE character-code
+    # prefix (piexif's helper), so piexif-based readers get bytes, not a tuple of BYTE values.
+    exif = piexif.dump({"Exif": {
+        piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(parameters, encoding="unicode"),
+        piexif.ExifIFD.MakerNote: data if len(data) <= EXIF_INLINE_LIMIT else ZLIB_PREFIX + zlib.compress(data, 9),
+    }})
     picture = image if image.mode in ("RGB", "L") or name == "WEBP" else image.convert("RGB")
     if name == "JPEG":
         save_args.setdefault("quality", 95)

@@ -13,7 +13,7 @@ from typing import Any
 from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
 from playground.params import Param, Problem, ValidationError
-from playground.request import Prepared, Request, draw_seed, resolve_edit_style
+from playground.request import EDIT_STRENGTH, Prepared, Request, draw_seed, resolve_edit_style
 
 # Refuse absurd image lists before decoding anything.
 MAX_IMAGES_SUBMITTED = 50
@@ -138,6 +138,8 @@ def _check_params(model: ModelSpec, given: Any, mode: str, backend: str, problem
             problems.append(Problem(field, value, f"{name} goes in its own field, not in params"))
             continue
         spec: Param | None = model.param(name)
+        if name == "strength" and _edit_strength_applies(model, mode, concrete):
+            spec = EDIT_STRENGTH
         if spec is not None:
             spec = spec.for_backend(concrete, mode)
         if spec is None:
@@ -156,7 +158,26 @@ def _check_params(model: ModelSpec, given: Any, mode: str, backend: str, problem
             explicit[name] = spec.coerce(value, field)
         except ValidationError as err:
             problems.extend(err.problems)
+    if "strength" in explicit and _edit_strength_applies(model, mode, concrete):
+        _check_edit_strength(explicit, problems)
     return explicit
+
+
+def _edit_strength_applies(model: ModelSpec, mode: str, backend: str | None) -> bool:
+    """Whether `strength` is the native alternative to reference strength here (Modify/Copy modes)."""
+    style = model.param("edit_style")
+    return bool(model.edit_styles and style is not None and style.applies(mode=mode)
+                and (backend is None or style.applies(backend=backend)))
+
+
+def _check_edit_strength(explicit: dict[str, Any], problems: list[Problem]) -> None:
+    strength = explicit["strength"]
+    if "reference_strength" in explicit:
+        problems.append(Problem("params.strength", strength, "either strength (denoising strength) or "
+                                "reference_strength (= 1 - strength), not both"))
+    if explicit.get("edit_style") == "copy":
+        problems.append(Problem("params.strength", strength, "no strength with edit_style copy (Copy sets the "
+                                "denoising strength itself, at most 0.05); use edit_style modify"))
 
 
 def _check_seed(seed: Any, problems: list[Problem]) -> int | None:

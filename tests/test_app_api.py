@@ -23,7 +23,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 PUBLIC = {"/generate", "/estimate", "/models",
-          "/inspect", "/presets/list", "/presets/load", "/presets/save", "/presets/delete",  # presets and records
+          "/inspect", "/import", "/presets/list", "/presets/load", "/presets/save", "/presets/delete",  # presets
           "/compare", "/compare_plan", "/drift", "/drift_plan"}  # compare grids and drift
 FLUX_TINY = {"max_sequence_length": 128}
 SMALL_SDXL = {"image_size": "64x64", "num_inference_steps": 2}

@@ -197,9 +197,12 @@ def test_unversioned_presets_are_migrated_not_rejected(tmp_path):
     assert preset["backend"] == "local" and preset["negative_prompt"] == "blurry"
     assert preset["params"]["num_inference_steps"] == 12 and preset["params"]["guidance_scale"] == 6
     assert preset["inputs"] == [{"role": "image", "sha256": load_image(make_image(), "x").sha256, "path": "in.png"}]
-    # strength is an inpaint parameter: the migrated name is checked like any other.
-    with pytest.raises(ValidationError, match="params.strength: got 0.3; allowed: not used in image-to-image"):
-        presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}, "mode": "image-to-image"}, tmp_path)
+    # denoising_strength becomes strength, the native image-to-image name; it is checked like any other.
+    migrated = presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}}, tmp_path)
+    assert migrated["params"] == {"strength": 0.3}
+    with pytest.raises(ValidationError, match="params.strength: got 0.3; allowed: not used in text-to-image"):
+        presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}, "mode": "text-to-image",
+                              "image_paths": []}, tmp_path)
     sized = presets.parse_preset({"model_id": "sdxl-base", "name": "s", "parameters": {"width": 512, "height": 768}})
     assert sized["params"] == {"image_size": {"width": 512, "height": 768}}
 

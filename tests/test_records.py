@@ -144,10 +144,10 @@ def test_records_round_trip_through_every_format_and_the_sidecar(tmp_path, fmt):
 def test_a1111_parameters_text_is_what_other_tools_expect():
     record = records.for_image(records.build_record(fake_result()), 1)
     text = records.a1111_parameters(record)
-    assert text == ("a fox, at dusk\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a, CFG scale: 5.0, Seed: 6, "
-                    "Size: 64x64, Model: sdxl-base, Model hash: 0123456789, Backend: local, "
-                    "Endpoint: stabilityai/stable-diffusion-xl-base-1.0 (StableDiffusionXLPipeline), "
-                    "Version: playground 0.1.0")
+    assert text == ("a fox, at dusk\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a, Schedule type: Automatic, "
+                    "CFG scale: 5.0, Seed: 6, Size: 64x64, Model: sdxl-base, Backend: local, "
+                    "Model repo: stabilityai/stable-diffusion-xl-base-1.0, Model revision: 0123456789abcdef, "
+                    f"Version: playground {__version__}")
     png = Image.open(io.BytesIO(records.encode_image(make_image(), record, "png")))
     assert png.info["parameters"] == text
 

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from playground.catalog import LocalRoute, ModelSpec
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
+from playground.infotext import scheduler_facts
 from playground.params import parse_size
 from playground.request import Prepared, Result
 
@@ -237,7 +238,8 @@ class LocalBackend:
             mode=mode,
             endpoint=f"{route.repo} ({type(pipe).__name__})",
             params=dict(prepared.params),
-            native={**shown, "generator": f"torch.Generator('{generator_device}').manual_seed(seed + i)"},
+            native={**shown, "generator": f"torch.Generator('{generator_device}').manual_seed(seed + i)",
+                    "scheduler": scheduler_facts(pipe.scheduler)},
             prompt=prepared.prompt,
             negative_prompt=prepared.negative_prompt,
             model_version=loaded.revision,

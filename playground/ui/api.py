@@ -1,5 +1,6 @@
 """The public API, callable with gradio_client by keyword: `/generate`, `/estimate`, `/models`, the
-user presets (`/presets/list`, `/presets/load`, `/presets/save`, `/presets/delete`) and `/inspect`.
+user presets (`/presets/list`, `/presets/load`, `/presets/save`, `/presets/delete`), `/inspect` and
+`/import` (another tool's image as a preset).
 
 The docstrings below are the API documentation (Gradio shows them on the "Use via API" page).
 Each endpoint validates and fails exactly like the page: a bad request raises `gr.Error` with
@@ -20,7 +21,7 @@ from gradio.data_classes import FileData
 from gradio.utils import get_function_description
 from gradio_client.utils import python_type_to_json_schema
 
-from playground import presets, records
+from playground import importers, presets, records
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
@@ -230,22 +231,60 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
         {"status": "ok" | "no record" | "tampered" | "unreadable", "message": what that means in
         words, "record": the record (None without one), "table": [[field, value], ...] (the record
         as readable rows), "problems", "notes", "parameters": the A1111-style text of images from
-        other tools (None otherwise)}.
+        other tools (None otherwise), "import": for an image without a record, what /import makes of
+        the settings AUTOMATIC1111/Forge, ComfyUI or InvokeAI embedded (see /import)}.
     """
     try:
         if record is not None:
             return records.inspect(record)
         if image is None:
             raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
-        source = service.checked_file(image, "image")
-        if isinstance(source, str) and source.startswith("data:"):
-            source = base64.b64decode(source.partition(",")[2])
+        source = _uploaded(image)
         report = records.inspect(source)
         if isinstance(source, str):  # the server's copy of the upload: its path means nothing to the caller
             report["message"] = report["message"].replace(source, Path(source).name)
+        if report["status"] == "no record":
+            report["import"] = importers.import_image(source)
         return report
     except Exception as err:  # noqa: BLE001
         raise service.app_error(err) from None
+
+
+def import_image(image: FileData, name: str | None = None, save: bool = False) -> dict[str, Any]:
+    """Turn an image made by AUTOMATIC1111/Forge, ComfyUI or InvokeAI into a playground preset.
+
+    Reads the `parameters` text (PNG or JPEG/WebP EXIF), ComfyUI's `prompt`/`workflow` graph or
+    InvokeAI's metadata: prompt, negative prompt, seed, steps, guidance, sampler, size, denoising
+    strength and the closest catalog model (flagged when it is a guess).
+
+    Args:
+        image: The image (gradio_client.handle_file), PNG, JPEG or WebP.
+        name: The preset's name; default "<tool> import: <first words of the prompt>".
+        save: True also saves it among your presets (renamed if the name is taken).
+
+    Returns:
+        {"status": "ok" | "nothing found", "tool", "message", "preset": the preset document (for
+        /presets/save or /generate), "model": {"id", "guess", "why"}, "mapped": [[their field,
+        value, preset field]], "unmapped": [[their field, value, why]] (nothing is dropped
+        silently), "notes", "found": the metadata as the tool wrote it, "saved": {"id", "name"} or None}.
+    """
+    try:
+        if image is None:
+            raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file)")])
+        report = importers.import_image(_uploaded(image), name)
+        saved = importers.save_imported(report) if save else None
+        report["saved"] = {"id": saved["id"], "name": saved["name"]} if saved else None
+        return report
+    except Exception as err:  # noqa: BLE001
+        raise service.app_error(err) from None
+
+
+def _uploaded(image: Any) -> Any:
+    """An uploaded file as the server's copy (a path) or, for a data URI, its bytes."""
+    source = service.checked_file(image, "image")
+    if isinstance(source, str) and source.startswith("data:"):
+        source = base64.b64decode(source.partition(",")[2])
+    return source
 
 
 def register() -> None:
@@ -259,6 +298,7 @@ def register() -> None:
     endpoint(presets_save, "presets/save", ("saved",))
     endpoint(presets_delete, "presets/delete", ("deleted",))
     endpoint(inspect_image, "inspect", ("inspection",), concurrency_limit=None)
+    endpoint(import_image, "import", ("imported",), concurrency_limit=None)
 
 
 def _loaded(preset: dict[str, Any]) -> dict[str, Any]:
@@ -351,4 +391,14 @@ for field, value in report["table"]:
 `/presets/save` also takes `images=[handle_file(...)]` and `mask=` to keep input pictures with the preset, and
 `overwrite=True` to replace one of yours. A preset that does not fit the catalog is refused with one `AppError`
 listing every problem. Every image `/generate` returns carries its record; `/inspect` reads it back.
+
+An image from AUTOMATIC1111/Forge, ComfyUI or InvokeAI becomes a preset with `/import`:
+
+```python
+imported = client.predict(image=handle_file("00042-1234.png"), api_name="/import")
+print(imported["message"], imported["model"], imported["unmapped"])
+images, seed, record = client.predict(**{k: imported["preset"][k] for k in
+                                         ("model", "mode", "prompt", "negative_prompt", "params", "seed")},
+                                      api_name="/generate")
+```
 """
