@@ -22,6 +22,7 @@ from typing import Any
 import gradio as gr
 
 from playground import backends
+from playground.backends.hosted import malformed_key
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.params import Problem, ValidationError
@@ -54,9 +55,16 @@ def visitor_keys(fal_key: str | None, replicate_key: str | None, use_server_keys
     A typed key is used as it is. An empty field is passed on as empty, which the backends refuse:
     it never silently becomes the server's key. A key that is not given at all (None, the API's
     default) or a field left empty by a visitor who ticked "use this server's keys" is left out,
-    so the server's key applies where the operator lends it (PLAYGROUND_SERVER_KEYS=1).
+    so the server's key applies where the operator lends it (PLAYGROUND_SERVER_KEYS=1). A key with
+    whitespace or control characters inside is refused as malformed (ValidationError; never echoed).
     """
     keys: dict[str, str] = {}
+    malformed = [Problem(f"{name}_key", "a key with spaces or control characters inside",
+                         "the key exactly as the provider shows it (one line of printable characters)")
+                 for name, key in (("fal", fal_key), ("replicate", replicate_key))
+                 if isinstance(key, str) and malformed_key(key)]
+    if malformed:
+        raise ValidationError(malformed)
     for name, key in (("fal", fal_key), ("replicate", replicate_key)):
         if isinstance(key, str) and key.strip():
             keys[name] = key.strip()
