@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Any
 from playground import __version__
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
-from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
 from playground.request import Request, Result
+from playground.storage import StorageError, atomic_write, playground_home, shipped_presets_dir, store_input, user_dir
 
 if TYPE_CHECKING:
     import threading
@@ -598,8 +598,11 @@ def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path
     if near is not None:
         folder = Path(near).parent
         dirs += [folder / "inputs", folder]
-    dirs += [playground_home() / "inputs", user_dir() / "inputs", shipped_dir() / "inputs"]
-    return dirs
+    try:
+        dirs += [playground_home() / "inputs", user_dir() / "inputs"]
+    except StorageError:  # a shared server outside a visit: nobody's own folders
+        pass
+    return [*dirs, shipped_presets_dir() / "inputs"]
 
 
 def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
@@ -670,7 +673,6 @@ def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]
     """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
     its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
     from playground.images import load_image, load_mask
-    from playground.presets import store_input
 
     folder = Path(folder)
     pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
