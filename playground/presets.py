@@ -624,7 +624,11 @@ def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> d
     """
     found: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    sources = ([("shipped", shipped_dir())] if include_shipped else []) + [("user", user_dir(home))]
+    sources = [("shipped", shipped_dir())] if include_shipped else []
+    try:
+        sources.append(("user", user_dir(home)))
+    except StorageError:  # a shared server outside a visit: only the shipped presets are anyone's
+        pass
     for source, folder in sources:
         for path in _preset_files(folder, skipped, source):
             ident = f"{source}:{path.stem}"

@@ -148,8 +148,9 @@ def user_dir(home: Path | None = None) -> Path:
 def kept_folder(root: Path) -> Path:
     """The current visitor's folder under `root` for files kept between requests (their runs' inputs,
     copies served back to the page): `root/<visitor_key>`, a name strangers cannot compute, so an
-    input hash read from someone's record never fetches the input."""
-    return root / visitor_key(current_visitor() or "session:local")
+    input hash read from someone's record never fetches the input. One folder on a single-user machine."""
+    identity = current_visitor() if multi_user() else None
+    return root / visitor_key(identity or "session:local")
 
 
 # -- writing --------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from typing import Any
 
 import gradio as gr
 
-from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples
+from playground import storage
+from playground.images import Limits
+from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples, service
 from playground.ui.events import wire
 from playground.ui.layout import CSS, INTRO, TITLE, build_page
 
@@ -24,6 +26,7 @@ __all__ = ["build_app", "launch"]
 def build_app() -> gr.Blocks:
     """The whole app: Generate, Models and API tabs, the public endpoints, and the examples."""
     gr.set_static_paths([samples.EXAMPLES_DIR])  # the sample pictures, however the app is launched
+    storage.set_identity_source(service.visitor_identity)  # presets and kept inputs per visitor when shared
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tabs() as tabs:
@@ -55,7 +58,15 @@ def launch(demo: gr.Blocks, **options: Any) -> Any:
     variables; 127.0.0.1:7860 by default); `options` go to `Blocks.launch`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # No run history: /generate's inputs include the visitor's keys, which must never be kept anywhere.
+    # Uploads over the image limit are refused by Gradio itself, before anything is written to disk.
     settings: dict[str, Any] = {"ssr_mode": False, "css": CSS, "footer_links": ["api", "gradio", "settings"],
-                                "run_history": False}
+                                "run_history": False, "max_file_size": max_upload_bytes()}
     settings.update(options)
+    storage.remove_stale_tmp()  # what writes interrupted by the last stop left behind
+    storage.prune_session_homes()
     return demo.launch(**settings)
+
+
+def max_upload_bytes() -> int:
+    """The largest upload Gradio accepts: the image limit (PLAYGROUND_MAX_IMAGE_BYTES, default 20 MB)."""
+    return Limits.from_env().max_bytes

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -120,7 +121,7 @@ def models() -> dict[str, Any]:
 
 
 def presets_list() -> dict[str, Any]:
-    """List the presets: the shipped ones, then yours (the server's PLAYGROUND_HOME).
+    """List the presets: the shipped ones, then yours (on a shared server, only this session's or login's).
 
     Returns:
         {"presets": [{"id" ("shipped:NAME" or "user:NAME"), "name", "description", "model", "mode",
@@ -224,7 +225,7 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
 
     Args:
         image: A PNG, JPEG or WebP made by the playground, or its record's .json (gradio_client.handle_file).
-        record: A record (JSON object) to check and show instead of an image.
+        record: A record (JSON object) to check and show instead of an image; never a path (upload files as `image`).
 
     Returns:
         {"status": "ok" | "no record" | "tampered" | "unreadable", "message": what that means in
@@ -234,18 +235,35 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
     """
     try:
         if record is not None:
-            return records.inspect(record)
+            return records.inspect(checked_record(record))
         if image is None:
             raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
         source = service.checked_file(image, "image")
         if isinstance(source, str) and source.startswith("data:"):
             source = base64.b64decode(source.partition(",")[2])
         report = records.inspect(source)
-        if isinstance(source, str):  # the server's copy of the upload: its path means nothing to the caller
-            report["message"] = report["message"].replace(source, Path(source).name)
+        if isinstance(source, str):  # the server's copy of the upload: name it as the visitor did
+            named = image.get("orig_name") if isinstance(image, dict) else None
+            report = service.without_path(report, source, named or Path(source).name)
         return report
     except Exception as err:  # noqa: BLE001
         raise service.app_error(err) from None
+
+
+def checked_record(record: Any) -> dict[str, Any]:
+    """`/inspect`'s `record` argument as a record: a JSON object, or JSON text of one. Anything else (a
+    path on the server above all) is refused at once, without opening or echoing it."""
+    if isinstance(record, str) and record.lstrip().startswith("{"):
+        try:
+            record = json.loads(record)
+        except ValueError:
+            raise ValidationError([Problem("record", "text that is not valid JSON",
+                                           "a record (JSON object)")]) from None
+    if not isinstance(record, dict) or ("path" in record and "schema" not in record):
+        shown = "a file or path" if isinstance(record, (str, dict)) else type(record).__name__
+        raise ValidationError([Problem("record", shown, "a record (JSON object); to read a file, upload it as "
+                                                        "`image` (gradio_client.handle_file)")])
+    return record
 
 
 def register() -> None:

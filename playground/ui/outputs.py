@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.request import Request, Result
+from playground.storage import kept_folder
 
 OUTPUT_DIR_NAME = "playground-runs"
 INPUTS_DIR_NAME = "playground-inputs"
@@ -79,8 +80,10 @@ def fresh_folder(kind: str) -> Path:
 
 
 def inputs_dir() -> Path:
-    """Where runs' inputs are kept, named by pixel sha256, so a record's inputs can be found again."""
-    return upload_root() / INPUTS_DIR_NAME
+    """Where the current visitor's runs' inputs are kept, named by pixel sha256, so Inspect can find a
+    record's inputs again. A folder per visitor with a name only the server can compute: Gradio
+    serves its upload folder, and a stranger holding an output image knows its inputs' hashes."""
+    return kept_folder(upload_root() / INPUTS_DIR_NAME)
 
 
 def keep_inputs(request: Request) -> None:
@@ -90,6 +93,7 @@ def keep_inputs(request: Request) -> None:
     try:
         from playground.records import store_inputs
 
+        prune_outputs(upload_root() / INPUTS_DIR_NAME, output_ttl())
         prune_outputs(inputs_dir(), output_ttl())
         store_inputs(request, inputs_dir())
     except Exception:  # noqa: BLE001 - only Inspect's "find the inputs" depends on it

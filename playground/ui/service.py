@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import os
 import threading
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.context import LocalContext
 
 from playground import backends
 from playground.backends.hosted import malformed_key
@@ -73,6 +75,26 @@ def visitor_keys(fal_key: str | None, replicate_key: str | None, use_server_keys
     return keys
 
 
+def visitor_identity(request: Any = None) -> str | None:
+    """Who is being served: "user:NAME" for a Hugging Face login (where the Space enables OAuth) or
+    the app's own login, else "session:HASH" for the browser tab or gradio_client session; None
+    outside an event. `request` defaults to the one Gradio is serving in this context."""
+    request = request if request is not None else LocalContext.request.get(None)
+    if request is None:
+        return None
+    username = getattr(request, "username", None)
+    if not username:
+        try:
+            info = request.session.get("oauth_info") or {}
+            username = (info.get("userinfo") or {}).get("preferred_username")
+        except Exception:  # noqa: BLE001 - no session middleware: OAuth is off on this server
+            username = None
+    if username:
+        return f"user:{username}"
+    session = getattr(request, "session_hash", None)
+    return f"session:{session}" if session else None
+
+
 def server_lends_keys() -> bool:
     """Whether the operator lets visitors use the server's own keys, and has at least one."""
     from playground.backends.hosted import KEY_ENV, HostedSettings
@@ -117,6 +139,15 @@ def checked_files(values: Any, field_name: str) -> list[Any]:
     if problems:
         raise ValidationError(problems)
     return out
+
+
+def without_path(report: Any, path: str, name: str) -> Any:
+    """`report` (JSON-ready) with every mention of the server's `path` (and of its folder) replaced by
+    `name`, the file as the visitor named it."""
+    text = json.dumps(report)
+    for secret, shown in ((path, name), (str(Path(path).parent), "")):
+        text = text.replace(json.dumps(secret)[1:-1], shown)
+    return json.loads(text)
 
 
 def preset_ref(ref: Any) -> str:
