@@ -8,6 +8,7 @@ the emulator's request log), and keys with control characters are refused.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import httpx
@@ -115,13 +116,14 @@ def test_a_shared_server_keeps_nothing_in_the_shared_folder_outside_a_visit(home
 def test_a_runs_inputs_cannot_be_downloaded_by_a_stranger_who_knows_their_hash(app, alice, bob, hosted, tmp_path):
     from gradio.utils import get_upload_folder
 
+    started = time.time() - 1
     picture = tmp_path / "private.png"
     make_image(color=(10, 200, 30), pattern=5).save(picture)
     _, _, record = alice.predict(model="flux-kontext-pro", mode="image-to-image", prompt="make it blue",
                                  images=[handle_file(str(picture))], backend="fal", **KEYS, api_name="/generate")
     digest = record["inputs"][0]["sha256"] if isinstance(record["inputs"][0], dict) else record["inputs"][0]
     root = Path(get_upload_folder()).resolve()
-    kept = list((root / "playground-inputs").rglob(f"{digest}.png"))
+    kept = [p for p in (root / "playground-inputs").rglob(f"{digest}.png") if p.stat().st_mtime >= started]
     assert len(kept) == 1, "the input was kept for its owner"
     assert kept[0].parent.name.startswith("s-") and kept[0].parent.parent.name == "playground-inputs"
     for guess in (root / "playground-inputs" / f"{digest}.png", root / f"{digest}.png"):

@@ -3,8 +3,9 @@
 Modules: `layout` (components), `panels` (the parameter panel generated from the catalog),
 `events` (wiring) and `handlers` (private UI events), `api` (the public `/generate`, `/estimate`,
 `/models`), `service` (what the page and the API share), `form` (page values → Request),
-`catalog_view` (what the page says about models), `samples` (examples). Importing this imports
-Gradio but nothing heavy (torch, diffusers, fal_client, replicate load when a run needs them).
+`catalog_view` (what the page says about models), `samples` (examples), `visitors` (who is
+visiting). Importing this imports Gradio but nothing heavy (torch, diffusers, fal_client,
+replicate load when a run needs them).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import os
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from playground import storage
 from playground.images import Limits
-from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples, service
+from playground.ui import api, catalog_view, compare_api, compare_tab, drift_tab, inspect_tab, samples, visitors
 from playground.ui.events import wire
 from playground.ui.layout import CSS, INTRO, TITLE, build_page
 
@@ -26,7 +28,7 @@ __all__ = ["build_app", "launch"]
 def build_app() -> gr.Blocks:
     """The whole app: Generate, Models and API tabs, the public endpoints, and the examples."""
     gr.set_static_paths([samples.EXAMPLES_DIR])  # the sample pictures, however the app is launched
-    storage.set_identity_source(service.visitor_identity)  # presets and kept inputs per visitor when shared
+    storage.set_identity_source(visitors.visitor_identity)  # presets and kept inputs per visitor when shared
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
         with gr.Tabs() as tabs:
@@ -60,7 +62,8 @@ def launch(demo: gr.Blocks, **options: Any) -> Any:
     # No run history: /generate's inputs include the visitor's keys, which must never be kept anywhere.
     # Uploads over the image limit are refused by Gradio itself, before anything is written to disk.
     settings: dict[str, Any] = {"ssr_mode": False, "css": CSS, "footer_links": ["api", "gradio", "settings"],
-                                "run_history": False, "max_file_size": max_upload_bytes()}
+                                "run_history": False, "max_file_size": max_upload_bytes(),
+                                "app_kwargs": {"middleware": [Middleware(visitors.VisitorCookie)]}}
     settings.update(options)
     storage.remove_stale_tmp()  # what writes interrupted by the last stop left behind
     storage.prune_session_homes()

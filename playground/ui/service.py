@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.context import LocalContext
 
 from playground import backends
 from playground.backends.hosted import malformed_key
@@ -73,26 +72,6 @@ def visitor_keys(fal_key: str | None, replicate_key: str | None, use_server_keys
         elif key is not None and not use_server_keys:
             keys[name] = ""
     return keys
-
-
-def visitor_identity(request: Any = None) -> str | None:
-    """Who is being served: "user:NAME" for a Hugging Face login (where the Space enables OAuth) or
-    the app's own login, else "session:HASH" for the browser tab or gradio_client session; None
-    outside an event. `request` defaults to the one Gradio is serving in this context."""
-    request = request if request is not None else LocalContext.request.get(None)
-    if request is None:
-        return None
-    username = getattr(request, "username", None)
-    if not username:
-        try:
-            info = request.session.get("oauth_info") or {}
-            username = (info.get("userinfo") or {}).get("preferred_username")
-        except Exception:  # noqa: BLE001 - no session middleware: OAuth is off on this server
-            username = None
-    if username:
-        return f"user:{username}"
-    session = getattr(request, "session_hash", None)
-    return f"session:{session}" if session else None
 
 
 def server_lends_keys() -> bool:
@@ -241,7 +220,7 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
             LOCAL_TURNS.leave()
     record = record_of(result, request, keys)
     files = save_outputs(result, record)
-    keep_inputs(request)
+    keep_inputs(prepared)
     return Outcome(files=files, seed=int(result.seeds[0]) if result.seeds else prepared.seed, backend=result.backend,
                    record=record, result=result, seconds=time.perf_counter() - started,
                    warnings=list(result.warnings))
