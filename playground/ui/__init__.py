@@ -31,6 +31,8 @@ def build_app() -> gr.Blocks:
     storage.set_identity_source(visitors.visitor_identity)  # presets and kept inputs per visitor when shared
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        if os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"):  # the Space enables HF login
+            gr.LoginButton()
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
                 page = build_page()
