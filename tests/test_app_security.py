@@ -190,3 +190,24 @@ def test_a_key_with_control_characters_is_refused_as_malformed(alice, hosted):
                       api_name="/generate")
     assert "X-Evil" not in str(refused.value)
     assert hosted.emulator.requests == []
+
+
+def test_a_browser_gets_a_visitor_cookie_once_and_logins_come_first(app):
+    from types import SimpleNamespace
+
+    from playground.ui.visitors import COOKIE, visitor_identity
+
+    first = httpx.get(app.url)
+    given = first.headers.get("set-cookie", "")
+    assert given.startswith(f"{COOKIE}=") and "HttpOnly" in given and "SameSite=Lax" in given
+    token = first.cookies[COOKIE]
+    again = httpx.get(app.url, cookies={COOKIE: token})
+    assert COOKIE not in again.headers.get("set-cookie", "")
+
+    def request(**fields):
+        return SimpleNamespace(**{"username": None, "session_hash": "abc", "cookies": {}, **fields})
+
+    assert visitor_identity(request()) == "session:abc"
+    assert visitor_identity(request(cookies={COOKIE: token})) == f"browser:{token}"
+    assert visitor_identity(request(cookies={COOKIE: "../../not-a-token"})) == "session:abc"
+    assert visitor_identity(request(cookies={COOKIE: token}, username="alice")) == "user:alice"
