@@ -196,6 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from playground import backends, presets
 
     request = build_request(args)
+    out_dir(args.out)
     keys = operator_keys()
     result = backends.run(request, progress=None if args.json else _print_progress, keys=keys)
     files = write_images(result, Path(args.out), request, secrets=keys.values())
@@ -268,6 +269,15 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return params
 
 
+def out_dir(value: str) -> Path:
+    """`--out` as a folder (new or existing), checked before anything runs or is paid for."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ValidationError([Problem("--out", value, "a folder to write into (new or existing), not an existing "
+                                                       "file")])
+    return path
+
+
 def write_images(result: Result, out: Path, request: Request | None = None, *, secrets: Any = (),
                  fmt: str = "png") -> list[Path]:
     """Write each image into `out` named by model, seed and index, with its record embedded and a
@@ -291,6 +301,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from playground.compare import plan_grid, run_grid
 
     spec = build_grid(args)
+    out_dir(args.out)
     keys = operator_keys()
     grid = plan_grid(spec, keys)
     summary = grid.summary()
@@ -359,6 +370,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from playground.drift import check_drift, plan_drift, run_drift
 
     spec = check_drift(build_drift(args))
+    out_dir(args.out)
     keys = operator_keys()
     planned = plan_drift(spec, keys)
     print(f"{planned['steps']} edit steps, estimated ${planned['estimated_cost']:g}", file=sys.stderr)
@@ -470,6 +482,8 @@ def _print_foreign(report: dict[str, Any], out: Any = None) -> None:
 def cmd_rerun(args: argparse.Namespace) -> int:
     from playground.records import rerun_and_verify, save_image
 
+    if args.out:
+        out_dir(args.out)
     keys = operator_keys()
     verdict = rerun_and_verify(args.image, keys, images=args.inputs, mask=args.mask, backend=args.backend,
                                overrides=parse_sets(args.sets) or None,

@@ -84,8 +84,9 @@ class Axis:
 @dataclass
 class GridSpec:
     """What to compare. `model`/`backend` apply when there is no model axis; `seed=None` draws one seed
-    for the whole grid (so cells differ only by their axes); `max_cells=None` uses the configured cap
-    (PLAYGROUND_COMPARE_MAX_CELLS, default 64); `max_cost` refuses grids estimated above it (dollars)."""
+    for the whole grid (so cells differ only by their axes); `max_cells` may lower the configured cap
+    (PLAYGROUND_COMPARE_MAX_CELLS, default 64), never raise it; `max_cost` refuses grids estimated above
+    it (dollars)."""
 
     model: str = ""
     axes: list[Axis] = field(default_factory=list)
@@ -341,6 +342,12 @@ def grid_from_dict(data: dict[str, Any]) -> GridSpec:
         value = data.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
             problems.append(Problem(key, value, "a positive number, or empty for the default"))
+    cap = max_cells_default()
+    requested = data.get("max_cells")
+    if isinstance(requested, (int, float)) and not isinstance(requested, bool) and requested > cap:
+        # The operator's cap is a ceiling: a caller may lower it, never raise it.
+        problems.append(Problem("max_cells", requested, f"at most {cap} (this server's cell cap, "
+                                                        f"PLAYGROUND_COMPARE_MAX_CELLS; it can only be lowered)"))
     if problems:
         raise ValidationError(problems)
     images = data.get("images") or []
@@ -374,8 +381,13 @@ def plan_grid(spec: GridSpec | dict[str, Any], keys: dict[str, str] | None = Non
     """
     if isinstance(spec, dict):
         spec = grid_from_dict(spec)
+    ceiling = max_cells_default()
+    if spec.max_cells is not None and spec.max_cells > ceiling:
+        raise ValidationError([Problem("max_cells", spec.max_cells, f"at most {ceiling} (this server's cell cap, "
+                                                                    f"PLAYGROUND_COMPARE_MAX_CELLS; it can only be "
+                                                                    f"lowered)")])
+    cap = int(spec.max_cells or ceiling)
     axes, choices = _resolve_axes(spec)
-    cap = int(spec.max_cells or max_cells_default())
     count = math.prod(len(a.values) for a in axes) if axes else 1
     if count > cap:
         raise ValidationError([Problem("cells", f"{count} cells ({' x '.join(str(len(a.values)) for a in axes)})",

@@ -29,9 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 from playground import __version__, infotext
 from playground.errors import PlaygroundError
+from playground.images import Limits
 from playground.params import Problem, ValidationError
-from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
 from playground.request import Request, Result
+from playground.storage import StorageError, atomic_write, playground_home, shipped_presets_dir, store_input, user_dir
 
 if TYPE_CHECKING:
     import threading
@@ -502,9 +503,51 @@ def inspect(source: Any) -> dict[str, Any]:
                            "parameters": None}
     source = _unwrap(source)
     try:
-        record = read_record(source)
+        _check_image_size(source)
+        return _inspect(source, out)
     except RecordError as err:
         return {**out, "status": "unreadable", "message": str(err), "problems": [str(err)]}
+    except Exception as err:  # noqa: BLE001 - a damaged file must read as one, never as a traceback
+        message = _damaged(err)
+        return {**out, "status": "unreadable", "message": message, "problems": [message]}
+
+
+def _check_image_size(source: Any) -> None:
+    """Refuse (RecordError) an image whose header claims more pixels than the playground reads
+    (PLAYGROUND_MAX_IMAGE_SIDE), before any pixel is decoded: a decompression bomb stays a header."""
+    import warnings
+
+    from PIL import Image
+
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
+        return
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json":
+        return
+    side = Limits.from_env().max_side
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = _open(source)
+            size = image.size if image is not None else None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise RecordError(f"The image claims far more pixels than it could hold (a decompression bomb); the "
+                          f"playground reads images up to {side}x{side} pixels.") from None
+    if size is not None and max(size) > side:
+        raise RecordError(f"The image is {size[0]}x{size[1]} pixels; the playground reads images up to "
+                          f"{side}x{side} pixels.")
+
+
+def _damaged(err: BaseException) -> str:
+    """A decoder failure in words."""
+    from PIL import Image
+
+    if isinstance(err, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
+        return "The image is too large to read (a decompression bomb?)."
+    return f"The image is damaged or truncated ({type(err).__name__}); it cannot be read."
+
+
+def _inspect(source: Any, out: dict[str, Any]) -> dict[str, Any]:
+    record = read_record(source)
     if record is None:
         out["parameters"] = embedded_parameters(source)
         found = " It has A1111-style parameters from another tool." if out["parameters"] else ""
@@ -607,8 +650,11 @@ def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path
     if near is not None:
         folder = Path(near).parent
         dirs += [folder / "inputs", folder]
-    dirs += [playground_home() / "inputs", user_dir() / "inputs", shipped_dir() / "inputs"]
-    return dirs
+    try:
+        dirs += [playground_home() / "inputs", user_dir() / "inputs"]
+    except StorageError:  # a shared server outside a visit: nobody's own folders
+        pass
+    return [*dirs, shipped_presets_dir() / "inputs"]
 
 
 def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
@@ -679,7 +725,6 @@ def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]
     """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
     its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
     from playground.images import load_image, load_mask
-    from playground.presets import store_input
 
     folder = Path(folder)
     pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]

@@ -142,6 +142,7 @@ def test_injected_hosted_failure_fails_one_cell_and_the_grid_carries_on(local, h
 
 
 def test_cap_refuses_a_large_grid_before_anything_runs(hosted, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_COMPARE_MAX_CELLS", "200")  # max_cells may only lower the operator's cap
     spec = GridSpec(model="flux-2-dev", backend="fal", prompt="a red fox", max_cells=100,
                     axes=[Axis("seed", "1:5"), Axis("param", "1:5", "guidance_scale"),
                           Axis("param", [10, 20, 30, 40, 50], "num_inference_steps")])
@@ -150,6 +151,8 @@ def test_cap_refuses_a_large_grid_before_anything_runs(hosted, monkeypatch):
     monkeypatch.setenv("PLAYGROUND_COMPARE_MAX_CELLS", "3")
     with pytest.raises(ValidationError, match="at most 3 cells"):
         plan_grid(GridSpec(model="flux-2-dev", backend="fal", prompt="x", axes=[Axis("seed", [1, 2, 3, 4])]), KEYS)
+    with pytest.raises(ValidationError, match=r"max_cells: got 4; allowed: at most 3 \(this server's cell cap"):
+        plan_grid(GridSpec(model="flux-2-dev", backend="fal", prompt="x", max_cells=4, axes=[Axis("seed", [1])]), KEYS)
     with pytest.raises(ValidationError, match="max_cost"):
         plan_grid(GridSpec(model="flux-2-dev", backend="fal", prompt="x", max_cost=0.01,
                            axes=[Axis("seed", [1, 2])]), KEYS)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from playground import presets
+from playground import presets, storage
 from playground.catalog import MODELS, get_model
 from playground.images import load_image
 from playground.params import ValidationError
@@ -307,7 +307,7 @@ def test_an_unwritable_folder_is_reported_and_leaves_nothing_behind(home, monkey
     def refuse(path: Path, data: bytes) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(presets, "_write_new_file", refuse)
+    monkeypatch.setattr(storage, "_write_new_file", refuse)
     with pytest.raises(PresetStoreError) as err:
         presets.save_preset(minimal())
     assert "permission denied: the folder is not writable" in str(err.value) and "PLAYGROUND_HOME" in str(err.value)
@@ -317,7 +317,7 @@ def test_an_unwritable_folder_is_reported_and_leaves_nothing_behind(home, monkey
 def test_a_home_that_is_a_file_is_reported(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "file" / "home"))
-    with pytest.raises(PresetStoreError, match="Cannot create the preset folder .*a part of the path is a file"):
+    with pytest.raises(PresetStoreError, match="Cannot create the preset folder.*a part of the path is a file"):
         presets.save_preset(minimal())
 
 
@@ -330,13 +330,13 @@ def test_a_home_on_top_of_the_shipped_presets_is_refused(monkeypatch):
 
 def test_a_full_disk_is_reported_and_the_old_preset_survives(home, monkeypatch):
     presets.save_preset(minimal(prompt="the original"))
-    real = presets._write_new_file
+    real = storage._write_new_file
 
     def half_then_full(path: Path, data: bytes) -> None:
         real(path, data[: len(data) // 2])  # part of the file reached the disk
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(presets, "_write_new_file", half_then_full)
+    monkeypatch.setattr(storage, "_write_new_file", half_then_full)
     with pytest.raises(PresetStoreError) as err:
         presets.save_preset(minimal(prompt="the replacement"), on_conflict="overwrite")
     assert "the disk is full (no space left on device)" in str(err.value)

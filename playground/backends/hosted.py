@@ -9,9 +9,11 @@ only when the operator sets PLAYGROUND_SERVER_KEYS=1, and an empty key never fal
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -22,7 +24,7 @@ from typing import Any, TypeVar
 from PIL import Image
 
 from playground.catalog import HostedRoute, snapshots
-from playground.errors import BackendUnavailable, ProviderError, TransportError
+from playground.errors import BackendUnavailable, PlaygroundError, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
 from playground.params import Problem, ValidationError, parse_size
 from playground.request import Prepared
@@ -34,6 +36,10 @@ KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 # Canonical params that are not sent as they are (sizes travel per route; edit style is resolved).
 NOT_SENT = frozenset({"image_size", "edit_style", "reference_strength"})
 T = TypeVar("T")
+# A key is one printable token: whitespace or control characters inside it (a pasted line break, a
+# header injection attempt) make it malformed, and it is never sent.
+_MALFORMED_KEY = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -82,8 +88,11 @@ def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSett
     keys = keys or {}
     if provider in keys:
         given = (keys[provider] or "").strip()
-        if given:
+        if given and not malformed_key(given):
             return given
+        if given:
+            raise BackendUnavailable(f"The {name} key is malformed: it contains spaces or control characters. "
+                                     f"Paste your {name} key again, exactly as the provider shows it.")
         raise BackendUnavailable(f"No {name} API key: the {name} key field is empty. Enter your own {name} key.")
     if settings.server_keys:
         server = os.environ.get(KEY_ENV[provider], "").strip()
@@ -91,6 +100,11 @@ def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSett
             return server
         raise BackendUnavailable(f"No {name} API key: enter your {name} key (the server has none configured).")
     raise BackendUnavailable(f"No {name} API key: enter your own {name} key to run on {name}.")
+
+
+def malformed_key(key: str) -> bool:
+    """Whether a key has whitespace or control characters inside (surrounding spaces are trimmed)."""
+    return bool(_MALFORMED_KEY.search(key.strip()))
 
 
 def key_health(provider: str, keys: dict[str, str] | None, settings: HostedSettings) -> tuple[bool, str]:
@@ -337,6 +351,37 @@ def with_retries(attempt: Callable[[], T], deadline: float, max_retries: int) ->
             time.sleep(retry.delay)
 
 
+def poll_with_retries(attempt: Callable[[], T], deadline: float, first_delay: float = 0.5) -> T:
+    """Call an idempotent status or result request; a dropped connection, a timeout, a 429 or a 5xx
+    is retried (backing off up to 5 s) for as long as the job's `deadline` allows, then raised."""
+    delay = first_delay
+    while True:
+        try:
+            return attempt()
+        except (Retry, TransportError) as err:
+            error = err.error if isinstance(err, Retry) else err
+            wait = max(delay, err.delay) if isinstance(err, Retry) else delay
+            if time.monotonic() + wait >= deadline:
+                raise error from None
+            log.info("polling failed (%s); retrying in %.1f s", error, wait)
+            time.sleep(wait)
+            delay = min(delay * 2, 5.0)
+
+
+def abandon(err: PlaygroundError, cancel_job: Callable[[], None], provider: str) -> PlaygroundError:
+    """Cancel a remote job the playground is giving up on, so it stops running and billing, and
+    return `err` saying so (marked, so an outer handler does not cancel it twice)."""
+    cancel_job()
+    out = type(err)(f"{str(err).rstrip('.')}; it was cancelled at {PROVIDER_NAMES[provider]} so it stops billing.")
+    out.abandoned = True  # type: ignore[attr-defined]
+    return out
+
+
+def was_abandoned(err: BaseException) -> bool:
+    """Whether `abandon` already cancelled the job behind `err`."""
+    return bool(getattr(err, "abandoned", False))
+
+
 def retry_after(headers: Any, default: float) -> float:
     """Seconds from a Retry-After header (numbers only), else `default`."""
     try:
@@ -345,10 +390,25 @@ def retry_after(headers: Any, default: float) -> float:
         return default
 
 
+def one_line(detail: str, limit: int = 200) -> str:
+    """A provider's error body as one readable line: an HTML error page becomes its title (or its
+    text), whitespace is folded, and the result is cut to `limit` characters."""
+    text = str(detail)
+    if "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+        chosen = title or heading
+        text = _TAG.sub(" ", chosen.group(1) if chosen else re.sub(r"(?is)<(script|style).*?</\1>", " ", text))
+        text = html.unescape(text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def http_error(provider: str, status: int, detail: str, route: HostedRoute | None,
                headers: Any = None) -> Exception:
     """Our error for an HTTP failure from a provider: Retry for 429/5xx, else a clear final error."""
     name = PROVIDER_NAMES[provider]
+    detail = one_line(detail, 300)
     if status in (401, 403):
         return ProviderError(f"{name} rejected the API key (HTTP {status}). Check that your {name} key is "
                              f"correct and active.")

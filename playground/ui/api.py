@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -121,7 +122,7 @@ def models() -> dict[str, Any]:
 
 
 def presets_list() -> dict[str, Any]:
-    """List the presets: the shipped ones, then yours (the server's PLAYGROUND_HOME).
+    """List the presets: the shipped ones, then yours (on a shared server, only this session's or login's).
 
     Returns:
         {"presets": [{"id" ("shipped:NAME" or "user:NAME"), "name", "description", "model", "mode",
@@ -225,7 +226,7 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
 
     Args:
         image: A PNG, JPEG or WebP made by the playground, or its record's .json (gradio_client.handle_file).
-        record: A record (JSON object) to check and show instead of an image.
+        record: A record (JSON object) to check and show instead of an image; never a path (upload files as `image`).
 
     Returns:
         {"status": "ok" | "no record" | "tampered" | "unreadable", "message": what that means in
@@ -236,16 +237,14 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
     """
     try:
         if record is not None:
-            return records.inspect(record)
+            return records.inspect(checked_record(record))
         if image is None:
             raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
         source = _uploaded(image)
         report = records.inspect(source)
-        if isinstance(source, str):  # the server's copy of the upload: its path means nothing to the caller
-            report["message"] = report["message"].replace(source, Path(source).name)
         if report["status"] == "no record":
             report["import"] = importers.import_image(source)
-        return report
+        return _as_named(report, source, image)
     except Exception as err:  # noqa: BLE001
         raise service.app_error(err) from None
 
@@ -271,12 +270,21 @@ def import_image(image: FileData, name: str | None = None, save: bool = False) -
     try:
         if image is None:
             raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file)")])
-        report = importers.import_image(_uploaded(image), name)
+        source = _uploaded(image)
+        report = importers.import_image(source, name)
         saved = importers.save_imported(report) if save else None
         report["saved"] = {"id": saved["id"], "name": saved["name"]} if saved else None
-        return report
+        return _as_named(report, source, image)
     except Exception as err:  # noqa: BLE001
         raise service.app_error(err) from None
+
+
+def _as_named(report: dict[str, Any], source: Any, image: Any) -> dict[str, Any]:
+    """`report` with the server's copy of an upload named as the visitor named the file."""
+    if not isinstance(source, str):
+        return report
+    named = image.get("orig_name") if isinstance(image, dict) else None
+    return service.without_path(report, source, named or Path(source).name)
 
 
 def _uploaded(image: Any) -> Any:
@@ -285,6 +293,22 @@ def _uploaded(image: Any) -> Any:
     if isinstance(source, str) and source.startswith("data:"):
         source = base64.b64decode(source.partition(",")[2])
     return source
+
+
+def checked_record(record: Any) -> dict[str, Any]:
+    """`/inspect`'s `record` argument as a record: a JSON object, or JSON text of one. Anything else (a
+    path on the server above all) is refused at once, without opening or echoing it."""
+    if isinstance(record, str) and record.lstrip().startswith("{"):
+        try:
+            record = json.loads(record)
+        except ValueError:
+            raise ValidationError([Problem("record", "text that is not valid JSON",
+                                           "a record (JSON object)")]) from None
+    if not isinstance(record, dict) or ("path" in record and "schema" not in record):
+        shown = "a file or path" if isinstance(record, (str, dict)) else type(record).__name__
+        raise ValidationError([Problem("record", shown, "a record (JSON object); to read a file, upload it as "
+                                                        "`image` (gradio_client.handle_file)")])
+    return record
 
 
 def register() -> None:

@@ -97,7 +97,7 @@ class InspectHandlers:
                     v.load: gr.update(interactive=False), v.rerun: gr.update(interactive=False)}
         report = inspect(path)
         # The server's copy of the upload: its folder means nothing to the visitor.
-        report["message"] = report["message"].replace(str(path), Path(path).name)
+        report = service.without_path(report, str(path), Path(path).name)
         has_record = report["record"] is not None
         picture = path if str(path).lower().endswith(IMAGE_SUFFIXES) and report["status"] != "unreadable" else None
         imported = importers.import_image(path) if report["status"] == "no record" and picture else None
