@@ -309,6 +309,22 @@ def _flux2_pro(edit: bool, flex: bool = False) -> dict[str, Any]:
     )
 
 
+def _lora_list(scale_hi: float, max_items: int | None = None) -> dict[str, Any]:
+    """fal's list of LoRA weights: fast-sdxl `LoraWeight` {path, scale 0-1, force} (no stated maximum);
+    FLUX.2 LoRA `LoRAInput` {path, scale 0-4}, at most 3 (fal-js zod.gen.ts zLoraWeightType2 / zLoRaInput)."""
+    spec = _fld("list", max_items=max_items)
+    spec["items"] = {"path": _fld("str", required=True), "scale": _fld("float", lo=0, hi=scale_hi, default=1)}
+    if scale_hi == 1:
+        spec["items"]["force"] = _fld("bool", default=False)
+    return spec
+
+
+def _flux2_lora(edit: bool) -> dict[str, Any]:
+    schema = _flux2_dev(edit)
+    schema["fields"]["loras"] = _lora_list(scale_hi=4, max_items=3)
+    return schema
+
+
 def _klein(edit: bool) -> dict[str, Any]:
     f = {
         "prompt": _fld("str", required=True),
@@ -443,7 +459,7 @@ def _fast_sdxl(kind: str) -> dict[str, Any]:
         "seed": _fld("int"),
         "guidance_scale": _fld("float", lo=0, hi=20, default=7.5),
         "num_images": _fld("int", lo=1, hi=8, default=1),
-        "loras": _fld("list"),
+        "loras": _lora_list(scale_hi=1),
         "embeddings": _fld("list"),
         "enable_safety_checker": _fld("bool", default=True),
         "safety_checker_version": _fld("str", enum=["v1", "v2"], default="v1"),
@@ -745,6 +761,8 @@ ENDPOINT_SCHEMAS: dict[str, dict[str, Any]] = {
     # fal ------------------------------------------------------------------------------
     "fal-ai/flux-2": _flux2_dev(edit=False),
     "fal-ai/flux-2/edit": _flux2_dev(edit=True),
+    "fal-ai/flux-2/lora": _flux2_lora(edit=False),
+    "fal-ai/flux-2/lora/edit": _flux2_lora(edit=True),
     "fal-ai/flux-2-pro": _flux2_pro(edit=False),
     "fal-ai/flux-2-pro/edit": _flux2_pro(edit=True),
     "fal-ai/flux-2-flex": _flux2_pro(edit=False, flex=True),
@@ -1802,6 +1820,34 @@ class ProviderEmulator:
         return errors, in_size
 
     @staticmethod
+    def _check_items(name: str, fields: dict[str, dict[str, Any]], items: list[Any], fal: bool) -> list[_Err]:
+        """Each item of a list of objects (fal's `loras`) against its own field specs."""
+        out: list[_Err] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                out.append(_Err([name, i], "model_type", "Input should be a valid dictionary", "invalid_type",
+                                f"Invalid type. Expected: object, given: {_json_type(item)}", item, True))
+                continue
+            for key, sub in fields.items():
+                if sub.get("required") and key not in item:
+                    out.append(_Err([name, i, key], "missing", "Field required", "required", f"{key} is required"))
+            for key, value in item.items():
+                sub = fields.get(key)
+                if sub is None:
+                    out.append(_Err([name, i, key], "extra_forbidden", "Extra inputs are not permitted",
+                                    "additional_property_not_allowed", f"Additional property {key} is not allowed",
+                                    value, True))
+                elif not _type_ok(sub["type"], value):
+                    pt, pm = _PYDANTIC_TYPE[sub["type"]]
+                    out.append(_Err([name, i, key], pt, pm, "invalid_type", f"Invalid type. Expected: "
+                                    f"{_PY_TYPE_NAMES[sub['type']]}, given: {_json_type(value)}", value, True))
+                else:
+                    for err in ProviderEmulator._check_value(key, sub, value, fal):
+                        err.path = [name, i, *err.path]
+                        out.append(err)
+        return out
+
+    @staticmethod
     def _check_value(name: str, spec: dict[str, Any], value: Any, fal: bool) -> list[_Err]:
         """Range / enum / length checks for a value of the right type."""
         out: list[_Err] = []
@@ -1918,6 +1964,8 @@ class ProviderEmulator:
                     True,
                 )
             )
+        if kind == "list" and "items" in spec:
+            out.extend(ProviderEmulator._check_items(name, spec["items"], value, fal))
         if kind == "str" and "max_length" in spec and len(value) > spec["max_length"]:
             n = spec["max_length"]
             out.append(
