@@ -194,13 +194,13 @@ def _hub_file(ref: AdapterRef, where: str) -> Path:
         return Path(hf_hub_download(ref.repo_id, weight, local_files_only=offline))
     except (RepositoryNotFoundError, GatedRepoError):
         raise ValidationError([Problem(where, ref.path, "a public Hugging Face repo that exists")]) from None
-    except EntryNotFoundError:
-        raise ValidationError([Problem(where, ref.path, f"a file that exists in {ref.repo_id}")]) from None
-    except LocalEntryNotFoundError:
+    except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: "not cached", not "not in the repo"
         if offline:
             raise ValidationError([Problem(where, ref.path, "an adapter already in the Hugging Face cache "
                                                             "(HF_HUB_OFFLINE is set)")]) from None
         raise TransportError(f"The Hugging Face Hub could not be reached to fetch {ref.path}.") from None
+    except EntryNotFoundError:
+        raise ValidationError([Problem(where, ref.path, f"a file that exists in {ref.repo_id}")]) from None
 
 
 def _pick_weights(files: list[str], ref: AdapterRef, where: str) -> str:
