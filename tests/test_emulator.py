@@ -37,6 +37,8 @@ QUEUE = 0.03
 FAL_ENDPOINTS = [
     "fal-ai/flux-2",
     "fal-ai/flux-2/edit",
+    "fal-ai/flux-2/lora",
+    "fal-ai/flux-2/lora/edit",
     "fal-ai/flux-2-pro",
     "fal-ai/flux-2-pro/edit",
     "fal-ai/flux-2-flex",
