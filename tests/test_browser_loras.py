@@ -16,13 +16,13 @@ def adapter(tiny_root, tmp_path_factory):
     return build_sdxl_lora(tiny_root["sdxl"], tmp_path_factory.mktemp("browser-lora"), seed=1, name="style-a")
 
 
-def slot_value(page) -> list:
+def slot_value(page) -> list:  # noqa: F811 - `page` is the fixture's page
     text = page.locator("#param-loras textarea, #param-loras input").first.input_value()
     return json.loads(text) if text.strip() else []
 
 
 def test_add_a_lora_set_its_scale_run_and_find_it_in_the_record(page, adapter):  # noqa: F811
-    sync_api.expect(page.locator("#lora-editor")).to_be_visible()  # FLUX.2 [dev] on local takes adapters
+    sync_api.expect(page.locator("#lora-editor").first).to_be_visible()  # FLUX.2 [dev] on local takes adapters
     pick_model(page, "FLUX.2 › FLUX.2 [pro]")
     sync_api.expect(page.locator("#lora-editor")).to_have_count(0)
     sync_api.expect(page.locator("#param-loras")).to_be_hidden()
@@ -33,11 +33,10 @@ def test_add_a_lora_set_its_scale_run_and_find_it_in_the_record(page, adapter): 
     page.locator("#lora-add").click()
     path = page.locator("#lora-path-0 textarea, #lora-path-0 input").first
     path.fill(str(adapter))
-    path.press("Enter")
+    path.blur()
     page.wait_for_function("() => (document.querySelector('#param-loras textarea')?.value || '').includes('style-a')")
     scale = page.locator("#lora-scale-0 input[type=number]")
     scale.fill("0.5")
-    scale.press("Enter")
     scale.blur()
     page.wait_for_function("() => (document.querySelector('#param-loras textarea')?.value || '').includes('0.5')")
     assert slot_value(page) == [{"path": str(adapter), "scale": 0.5}]

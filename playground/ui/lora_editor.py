@@ -17,7 +17,8 @@ from playground.catalog import MODELS
 from playground.params import Param
 from playground.ui import panels
 
-EVENT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden", "queue": False}
+# Rendered events must go through the queue: `queue=False` ones are unknown to /run/predict (KeyError fn_index).
+EVENT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
 PATH_HINT = "owner/repo, owner/repo/file.safetensors or https://…"
 
 
@@ -60,12 +61,15 @@ def build(ctx: gr.JSON, slot: gr.Textbox) -> None:
             for i, item in enumerate(items):
                 with gr.Row(equal_height=True):
                     path = gr.Textbox(value=str(item.get("path", "")), label=f"LoRA {i + 1}", placeholder=PATH_HINT,
-                                      scale=4, elem_id=f"lora-path-{i}", key=f"lora-path-{i}")
+                                      scale=4, elem_id=f"lora-path-{i}",
+                                      interactive=True)
                     scale = gr.Slider(param.min, param.max, value=_scale(item), step=param.step or 0.05,
-                                      label="Scale", scale=3, elem_id=f"lora-scale-{i}", key=f"lora-scale-{i}")
+                                      label="Scale", scale=3, elem_id=f"lora-scale-{i}",
+                                      interactive=True)
                     remove = gr.Button("✕", size="sm", scale=0, min_width=40, elem_id=f"lora-remove-{i}")
+                # Each edit re-renders the rows (new event ids), so a row reports once, on blur: a submit
+                # followed by its blur would reach the server with the replaced row's event id.
                 path.blur(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot, **EVENT)
-                path.submit(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot, **EVENT)
                 scale.release(lambda t, v, i=i: with_row(t, i, scale=float(v)), [slot, scale], slot, **EVENT)
                 remove.click(lambda t, i=i: without_row(t, i), [slot], slot, **EVENT)
             limit = param.max_items or 0
