@@ -278,3 +278,36 @@ def test_a_lora_axis_on_a_model_without_adapters_is_refused_by_name():
                     axes=[Axis("param", [0.5, 1.0], "loras[0].scale")])
     with pytest.raises(ValidationError, match=r"axes\[0\].name: got 'loras\[0\].scale'"):
         plan_grid(spec)
+
+
+# --- presets, re-runs and the page's slot ----------------------------------------------------------
+def test_presets_and_records_carry_adapters_for_a_repeat_run(local_backend, adapters):
+    from playground.presets import parse_preset, preset_json, preset_to_request, request_to_preset
+    from playground.records import record_to_request
+
+    loras = [{"path": str(adapters["sdxl_a"]), "scale": 0.75}]
+    request = Request(model="sdxl-base", prompt="a red fox", params={**SMALL, "loras": loras}, seed=9,
+                      backend="local")
+    preset = parse_preset(json.loads(preset_json(request_to_preset(request, "fox with style-a"))))
+    again = preset_to_request(preset)
+    assert again.params["loras"] == loras
+    first = local_backend.run(validate(again))
+    replay = record_to_request(build_record(first, again), images=[])
+    assert replay.params["loras"] == loras
+    assert png(local_backend.run(validate(replay)).images[0]) == png(first.images[0])
+
+
+def test_the_page_slot_holds_the_list_as_json_and_sends_only_a_real_list():
+    from playground.ui import panels
+
+    model = MODELS["sdxl-base"]
+    param = next(p for p in panels.panel_params(model, "text-to-image", "local") if p.name == "loras")
+    assert panels.widget_for(param) == "loras"
+    text = panels.display_value(param, [{"path": "o/r", "scale": 0.5}])
+    assert json.loads(text) == [{"path": "o/r", "scale": 0.5}] and panels.display_value(param, None) == ""
+    slots = [None] * len(panels.SLOTS)
+    slots[panels.slot_of(param)] = text
+    assert panels.explicit_params(model, "text-to-image", "local", slots)["loras"] == text
+    for empty in ("", "[]", " [ ] "):
+        slots[panels.slot_of(param)] = empty
+        assert "loras" not in panels.explicit_params(model, "text-to-image", "local", slots)
