@@ -311,3 +311,10 @@ def test_the_page_slot_holds_the_list_as_json_and_sends_only_a_real_list():
     for empty in ("", "[]", " [ ] "):
         slots[panels.slot_of(param)] = empty
         assert "loras" not in panels.explicit_params(model, "text-to-image", "local", slots)
+
+
+def test_a_shared_server_fetches_no_adapter_from_its_own_network(local_backend, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # nothing is fetched: the address is refused first
+    with pytest.raises(ValidationError, match="does not fetch from private addresses"):
+        local_run(local_backend, "sdxl-base", [{"path": "https://127.0.0.1/lora.safetensors", "scale": 1}])

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.adapters import AdapterRef, parse_path
+from playground.adapters import AdapterRef, parse_path, shared_server
 from playground.errors import BackendUnavailable, TransportError
 from playground.params import Problem, ValidationError
 
@@ -179,19 +179,21 @@ def _hub_file(ref: AdapterRef, where: str) -> Path:
     )
 
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
+    # A shared server never lends its own Hub token: visitors reach public repos only.
+    token = False if shared_server() else None
     weight = ref.weight_name
     try:
         if weight is None and offline:
             weight = "pytorch_lora_weights.safetensors"
         elif weight is None:
-            files = [f for f in list_repo_files(ref.repo_id) if f.endswith(".safetensors")]
+            files = [f for f in list_repo_files(ref.repo_id, token=token) if f.endswith(".safetensors")]
             weight = _pick_weights(files, ref, where)
         if not offline:
-            info = hf_hub_download(ref.repo_id, weight, dry_run=True)
+            info = hf_hub_download(ref.repo_id, weight, dry_run=True, token=token)
             if info.file_size and info.file_size > max_bytes():
                 raise ValidationError([Problem(where, ref.path, f"an adapter of at most {max_bytes()} bytes "
                                                                 f"(this one has {info.file_size})")])
-        return Path(hf_hub_download(ref.repo_id, weight, local_files_only=offline))
+        return Path(hf_hub_download(ref.repo_id, weight, local_files_only=offline, token=token))
     except (RepositoryNotFoundError, GatedRepoError):
         raise ValidationError([Problem(where, ref.path, "a public Hugging Face repo that exists")]) from None
     except LocalEntryNotFoundError:  # a subclass of EntryNotFoundError: "not cached", not "not in the repo"
@@ -224,6 +226,8 @@ def _url_file(ref: AdapterRef, where: str) -> Path:
         raise ValidationError([Problem(where, ref.path, "an adapter already downloaded (HF_HUB_OFFLINE is set)")])
     import httpx
 
+    if shared_server():
+        _refuse_private_host(ref, where)
     limit = max_bytes()
     folder.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=folder, suffix=".part")
@@ -248,6 +252,24 @@ def _url_file(ref: AdapterRef, where: str) -> Path:
         if os.path.exists(partial):
             os.unlink(partial)
     return target
+
+
+def _refuse_private_host(ref: AdapterRef, where: str) -> None:
+    """On a shared server, a visitor's URL must not make the server fetch from its own network."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(ref.path).hostname or ""
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, 443)}
+    except OSError:
+        raise ValidationError([Problem(where, ref.path, "a URL whose host can be found")]) from None
+    for address in addresses:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+        if not ip.is_global:
+            raise ValidationError([Problem(where, ref.path, "a URL on the public internet (this shared server "
+                                                            "does not fetch from private addresses)")])
 
 
 def _check_safetensors(file: Path, path: str, where: str) -> int:
