@@ -20,6 +20,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,7 +131,10 @@ def _ensure_loaded(pipe: Any, state: AdapterState, adapter: AdapterFile, index: 
     where = f"params.loras[{index}].path"
     incompatible = f"a LoRA made for {type(pipe).__name__}'s model family"
     try:
-        pipe.load_lora_weights(load_file(str(adapter.file)), adapter_name=name)
+        with warnings.catch_warnings():
+            # Several named adapters in one model is the point here, not the mistake peft warns about.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            pipe.load_lora_weights(load_file(str(adapter.file)), adapter_name=name)
     except Exception as err:  # noqa: BLE001 - any failure to fit the weights means the same thing to the user
         _forget(pipe, name)
         reason = str(err).split("\n", 1)[0][:160]
