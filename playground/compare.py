@@ -71,10 +71,11 @@ CellCallback = Callable[["Cell"], None]
 class Axis:
     """One axis of a grid.
 
-    kind "param": `name` is a canonical parameter; `values` a list, or text: "start:stop:step" (numbers,
-    stop included), else comma-separated (newline-separated when it has newlines). kind "seed": `values`
-    seeds, same forms. kind "prompt": every `name` in the prompt is replaced by each value. kind "model":
-    values are "model-id", "model-id@backend" or {"model": id, "backend": name}.
+    kind "param": `name` is a canonical parameter, or `loras[i].scale` / `loras[i].path` (adapter i of the
+    shared `loras` list; a path one past its end adds an adapter at scale 1); `values` a list, or text:
+    "start:stop:step" (numbers, stop included), else comma-separated (newline-separated when it has newlines).
+    kind "seed": `values` seeds, same forms. kind "prompt": every `name` in the prompt is replaced by each
+    value. kind "model": values are "model-id", "model-id@backend" or {"model": id, "backend": name}.
     """
 
     kind: str
