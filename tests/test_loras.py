@@ -318,3 +318,11 @@ def test_a_shared_server_fetches_no_adapter_from_its_own_network(local_backend, 
     monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # nothing is fetched: the address is refused first
     with pytest.raises(ValidationError, match="does not fetch from private addresses"):
         local_run(local_backend, "sdxl-base", [{"path": "https://127.0.0.1/lora.safetensors", "scale": 1}])
+
+
+def test_the_model_card_says_where_adapters_run_or_that_none_do():
+    from playground.ui.catalog_view import model_card
+
+    assert "**LoRA adapters:** Local (up to 5, scale -4 to 4), fal (up to 3, scale 0 to 4)" in \
+        model_card(MODELS["flux-2-dev"])
+    assert "**LoRA adapters:** not supported by any of its backends" in model_card(MODELS["seedream-4"])
