@@ -326,3 +326,13 @@ def test_the_model_card_says_where_adapters_run_or_that_none_do():
     assert "**LoRA adapters:** Local (up to 5, scale -4 to 4), fal (up to 3, scale 0 to 4)" in \
         model_card(MODELS["flux-2-dev"])
     assert "**LoRA adapters:** not supported by any of its backends" in model_card(MODELS["seedream-4"])
+
+
+def test_the_compare_tab_offers_the_first_adapters_scale_and_path_as_axes():
+    from playground.ui.compare_tab import param_choices, values_info
+
+    choices = dict((name, label) for label, name in param_choices(["sdxl-base", "flux-2-pro"], "text-to-image"))
+    assert choices["loras[0].scale"] == "LoRA 1 scale — n/a for flux-2-pro"
+    assert choices["loras[0].path"] == "LoRA 1 — n/a for flux-2-pro"
+    assert "loras" not in choices
+    assert "a number from -4 to 4" in values_info("param", "loras[0].scale", ["sdxl-base"], "text-to-image")
