@@ -56,7 +56,8 @@ def hosted_routes(models: Iterable[ModelSpec] | None = None) -> list[tuple[Model
 
 def endpoints(models: Iterable[ModelSpec] | None = None) -> list[tuple[str, str]]:
     """(provider, endpoint) of every hosted endpoint the catalog uses, sorted, without repeats."""
-    return sorted({(route.provider, route.endpoint(mode)) for _, _, mode, route in hosted_routes(models)})
+    return sorted({(route.provider, endpoint) for _, _, mode, route in hosted_routes(models)
+                   for endpoint in (route.endpoint(mode), route.lora_endpoints.get(mode)) if endpoint})
 
 
 def check(models: Iterable[ModelSpec] | None = None, reader: Reader = read) -> list[Mismatch]:
@@ -64,14 +65,23 @@ def check(models: Iterable[ModelSpec] | None = None, reader: Reader = read) -> l
     problems: list[Mismatch] = []
     for model, backend, mode, route in hosted_routes(models):
         problems.extend(check_route(model, backend, mode, reader(route.provider, route.endpoint(mode))))
+        if mode in route.lora_endpoints:  # with adapters the request goes to another endpoint
+            lora_endpoint = route.lora_endpoints[mode]
+            problems.extend(check_route(model, backend, mode, reader(route.provider, lora_endpoint),
+                                        endpoint=lora_endpoint))
     return problems
 
 
-def check_route(model: ModelSpec, backend: str, mode: str, spec: InputSpec | None) -> list[Mismatch]:
-    """The mismatches of one route (model on backend in mode) against `spec` (None: no schema)."""
+def check_route(model: ModelSpec, backend: str, mode: str, spec: InputSpec | None,
+                endpoint: str | None = None) -> list[Mismatch]:
+    """The mismatches of one route (model on backend in mode) against `spec` (None: no schema).
+
+    `endpoint`: the route's LoRA endpoint when checking what is sent with adapters; on the plain
+    endpoint of a route that has one, `loras` is not checked (it is never sent there)."""
     route = model.routes[backend]
     assert isinstance(route, HostedRoute)
-    endpoint = route.endpoint(mode)
+    with_adapters = endpoint is not None
+    endpoint = endpoint or route.endpoint(mode)
     out: list[Mismatch] = []
 
     def bad(field: str, ours: str, theirs: str) -> None:
@@ -97,6 +107,10 @@ def check_route(model: ModelSpec, backend: str, mode: str, spec: InputSpec | Non
             continue
         if param.name == "image_size":
             _check_size(param, route, fields, bad, sent)
+            continue
+        if param.kind == "loras":
+            if with_adapters or mode not in route.lora_endpoints:
+                _check_loras(param, route, fields, bad)
             continue
         native = route.native_name(param.name)
         field = fields.get(native)
@@ -207,6 +221,36 @@ def _check_param(param: Param, route: HostedRoute, field: FieldSpec, bad: Any) -
         ours = route.native_value(param.name, param.default)
         if not _same(ours, field.default):
             bad(f"{label} default", repr(ours), repr(field.default))
+
+
+def _check_loras(param: Param, route: HostedRoute, fields: dict[str, FieldSpec], bad: Any) -> None:
+    """Adapters travel as fal's `loras: [{path, scale}]` or as cog-sdxl's `replicate_weights` + `lora_scale`:
+    the count and scale range we allow must fit the provider's field(s)."""
+    name = f"params.{param.name}"
+    if route.lora_shape == "replicate_weights":
+        weights, scale = fields.get("replicate_weights"), fields.get("lora_scale")
+        if weights is None or scale is None:
+            bad(name, "sends replicate_weights and lora_scale", "has no such fields")
+            return
+        if "string" not in weights.types:
+            bad(f"{name} (replicate_weights)", "one URL", weights.allowed_text())
+        if param.max_items != 1:
+            bad(f"{name} (replicate_weights)", f"up to {param.max_items} adapters", "one adapter")
+        scale_field = scale
+    else:
+        field = fields.get("loras")
+        if field is None or "array" not in field.types:
+            bad(name, "sends loras (a list)", "has no list field loras")
+            return
+        if field.max_items is not None and (param.max_items is None or param.max_items > field.max_items):
+            bad(name, f"up to {param.max_items} adapters", f"at most {field.max_items}")
+        scale_field = field.item_parts.get("scale")
+        if scale_field is None or "path" not in field.item_parts:
+            bad(name, "entries {path, scale}", "entries " + ", ".join(field.item_parts or {"?": None}))
+            return
+    for end, value in (("minimum", param.min), ("maximum", param.max)):
+        if value is None or not scale_field.in_range(value):
+            bad(f"{name} scale", f"{end} {_num(value)}", scale_field.bounds_text())
 
 
 def _check_size(param: Param, route: HostedRoute, fields: dict[str, FieldSpec], bad: Any, sent: set[str]) -> None:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from playground import __version__, infotext
+from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.errors import PlaygroundError
 from playground.images import Limits
 from playground.params import Problem, ValidationError
@@ -160,6 +161,7 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
         "negative_prompt": result.negative_prompt,
         "params": result.params,
         "native": result.native,
+        "adapters": recorded(result.adapters, (result.params or {}).get(LORA_PARAM)),
         "seed": seeds[0] if seeds else None,
         "seeds": seeds,
         "request": _request_part(request) if request is not None else None,
@@ -248,6 +250,7 @@ def a1111_parameters(record: dict[str, Any]) -> str:
         # A1111's Clip skip 1 is no skipping; diffusers' clip_skip counts the layers skipped.
         ("Clip skip", clip_skip + 1 if isinstance(clip_skip, int) and clip_skip > 0 else None),
         ("Denoising strength", params.get("strength") if record.get("mode") != "text-to-image" else None),
+        ("Lora hashes", lora_hashes(record.get("adapters") or [])),
         ("Backend", record.get("backend")),
         ("Model repo" if local else "Endpoint", _repo_of(record) if local else record.get("endpoint")),
         ("Model revision", record.get("model_revision")),
@@ -583,6 +586,9 @@ def record_table(record: dict[str, Any]) -> list[list[str]]:
         add(f"params.{name}", value)
     for name, value in (record.get("native") or {}).items():
         add(f"native.{name}", value)
+    for i, adapter in enumerate(record.get("adapters") or []):
+        add(f"adapters[{i}]", f"{adapter.get('name')} scale {adapter.get('scale')} sha256 "
+                              f"{adapter.get('sha256') or 'not hashed (fetched by the provider)'}")
     for name, value in (record.get("device") or {}).items():
         add(f"device.{name}", value)
     for i, entry in enumerate(record.get("inputs") or []):

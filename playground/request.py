@@ -116,6 +116,8 @@ class Result:
     nsfw: list[bool] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tried: list[dict[str, str]] = field(default_factory=list)
+    # LoRA adapters as run: path, name, scale, and (local runs) sha256 and size of the file.
+    adapters: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -142,6 +144,7 @@ class Result:
             "nsfw": list(self.nsfw),
             "warnings": list(self.warnings),
             "tried": list(self.tried),
+            "adapters": list(self.adapters),
         }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from playground.adapters import LORA_PARAM, path_problems
 from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
 from playground.params import Param, Problem, ValidationError
@@ -32,6 +33,7 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     mode = _check_mode(model, request.mode, target, problems)
     prompt = _check_prompt(model, request.prompt, request.params, problems)
     explicit = _check_params(model, request.params, mode, target, problems)
+    problems.extend(path_problems(explicit.get(LORA_PARAM), target))
     seed = _check_seed(request.seed, problems)
     images, image_map, mask = _check_images(model, mode, target, request.images, request.mask, problems,
                                             limits or Limits.from_env())
@@ -63,6 +65,7 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
     if not problems and prepared.mode not in model.modes_on(backend):
         problems.append(Problem("mode", prepared.mode, f"on {backend}: one of {', '.join(model.modes_on(backend))}"))
     explicit = _check_params(model, prepared.explicit, prepared.mode, backend, problems)
+    problems.extend(path_problems(explicit.get(LORA_PARAM), backend))
     limit = model.max_images(prepared.mode, backend)
     if len(prepared.images) > limit:
         problems.append(Problem("images", f"{len(prepared.images)} images", f"at most {limit} on {backend}"))

@@ -274,6 +274,10 @@ def _field(name: str, node: Mapping[str, Any], required: bool, images: tuple[str
         spec["type"] = "bool"
     elif "array" in kinds:
         spec["type"] = "list"
+        item = _flatten(next((b.get("items") for b in branches if isinstance(b.get("items"), dict)), {}))
+        if item.get("properties"):  # a list of objects (fal's LoRA weights): each entry checked too
+            inner = set(item.get("required") or ())
+            spec["items"] = {k: _field(k, v, k in inner, ()) for k, v in item["properties"].items()}
     else:
         spec["type"] = "str"
     if enum and spec["type"] != "image_size":
@@ -1510,6 +1514,34 @@ class ProviderEmulator:
         return errors, in_size
 
     @staticmethod
+    def _check_items(name: str, fields: dict[str, dict[str, Any]], items: list[Any], fal: bool) -> list[_Err]:
+        """Each item of a list of objects (fal's `loras`) against its own field specs."""
+        out: list[_Err] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                out.append(_Err([name, i], "model_type", "Input should be a valid dictionary", "invalid_type",
+                                f"Invalid type. Expected: object, given: {_json_type(item)}", item, True))
+                continue
+            for key, sub in fields.items():
+                if sub.get("required") and key not in item:
+                    out.append(_Err([name, i, key], "missing", "Field required", "required", f"{key} is required"))
+            for key, value in item.items():
+                sub = fields.get(key)
+                if sub is None:
+                    out.append(_Err([name, i, key], "extra_forbidden", "Extra inputs are not permitted",
+                                    "additional_property_not_allowed", f"Additional property {key} is not allowed",
+                                    value, True))
+                elif not _type_ok(sub["type"], value):
+                    pt, pm = _PYDANTIC_TYPE[sub["type"]]
+                    out.append(_Err([name, i, key], pt, pm, "invalid_type", f"Invalid type. Expected: "
+                                    f"{_PY_TYPE_NAMES[sub['type']]}, given: {_json_type(value)}", value, True))
+                else:
+                    for err in ProviderEmulator._check_value(key, sub, value, fal):
+                        err.path = [name, i, *err.path]
+                        out.append(err)
+        return out
+
+    @staticmethod
     def _check_value(name: str, spec: dict[str, Any], value: Any, fal: bool) -> list[_Err]:
         """Range / enum / length checks for a value of the right type."""
         out: list[_Err] = []
@@ -1630,6 +1662,8 @@ class ProviderEmulator:
                     True,
                 )
             )
+        if kind == "list" and "items" in spec:
+            out.extend(ProviderEmulator._check_items(name, spec["items"], value, fal))
         if kind == "str" and "max_length" in spec and len(value) > spec["max_length"]:
             n = spec["max_length"]
             out.append(

@@ -291,7 +291,8 @@ def _sdxl_rows() -> list[Ref]:
         r(m, "replicate", "high_noise_frac", 0.8, 0, 1),
         r(m, "replicate", "refine_steps", None),
         r(m, "replicate", "apply_watermark", True),
-        r(m, "replicate", "lora_scale", 0.6, 0, 1),
+        # cog-sdxl's `replicate_weights` + `lora_scale` (0-1) travel as the canonical `loras` (one adapter).
+        r(m, "replicate", "loras", None, 0, 1),
         r(m, "replicate", "disable_safety_checker", False),
         # §6.3 diffusers StableDiffusionXL{,Img2Img,Inpaint}Pipeline.
         r(m, "local", "image_size", (1024, 1024), modes=(T2I, INPAINT)),
@@ -311,7 +312,16 @@ def _sdxl_rows() -> list[Ref]:
     ]
 
 
-ROWS: list[Ref] = [*_flux2_rows(), *_kontext_rows(), *_flux1_rows(), *_seedream_rows(), *_sdxl_rows()]
+def _lora_rows() -> list[Ref]:
+    """Adapters (issue 15): fal fast-sdxl `loras` scale 0-1 (§6.1), fal FLUX.2 LoRA endpoints scale 0-4 (§2.2);
+    diffusers states no range, so locally every LoRA-capable pipeline gets the playground's -4 to 4."""
+    local = [r(m, "local", "loras", None, -4, 4) for m in ("flux-2-dev", "flux-2-klein-4b", "flux-2-klein-9b",
+                                                          "flux-kontext-dev", "flux-schnell", "sdxl-base")]
+    return [*local, r("sdxl-base", "fal", "loras", None, 0, 1), r("flux-2-dev", "fal", "loras", None, 0, 4)]
+
+
+ROWS: list[Ref] = [*_flux2_rows(), *_kontext_rows(), *_flux1_rows(), *_seedream_rows(), *_sdxl_rows(),
+                   *_lora_rows()]
 
 # Rows the catalog knowingly disagrees with: (row id) -> why. Reported, not fixed here (sdxl.py is not ours).
 KNOWN_GAPS: dict[str, str] = {}
@@ -320,9 +330,8 @@ KNOWN_GAPS: dict[str, str] = {}
 OMITTED: dict[tuple[str, str], dict[str, str]] = {
     ("flux-2-klein-4b", "local"): {"guidance_scale": "ignored by the distilled checkpoint"},
     ("flux-2-klein-9b", "local"): {"guidance_scale": "ignored by the distilled checkpoint"},
-    ("sdxl-base", "fal"): {"loras": "no LoRA support yet", "embeddings": "no textual inversions yet",
+    ("sdxl-base", "fal"): {"embeddings": "no textual inversions yet",
                            "request_id": "echo id, not a generation setting"},
-    ("sdxl-base", "replicate"): {"replicate_weights": "no LoRA support yet"},
     ("sdxl-base", "local"): {"prompt_2": "one prompt per request", "negative_prompt_2": "one prompt per request",
                              "denoising_end": "no base->refiner hand-off", "original_size": "micro-conditioning",
                              "target_size": "micro-conditioning"},
@@ -645,7 +654,7 @@ def test_seededit_fal_is_behind_a_feature_flag() -> None:
 
 LOCAL_CASES = [(m, mode) for m in sorted(MODELS) for mode in MODELS[m].modes_on("local")]
 # Parameters the local backend handles itself rather than passing to `__call__`.
-BACKEND_HANDLED = frozenset({"scheduler", "edit_style", "reference_strength"})
+BACKEND_HANDLED = frozenset({"scheduler", "edit_style", "reference_strength", "loras"})
 
 
 @pytest.mark.parametrize(("model_id", "mode"), LOCAL_CASES)

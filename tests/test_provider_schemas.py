@@ -123,6 +123,25 @@ def test_widening_one_catalog_value_fails_naming_the_field(mutate, model_id, bac
     assert ours in problems[0].ours and theirs in problems[0].theirs, line
 
 
+@pytest.mark.parametrize(("model_id", "backend", "key", "change", "endpoint", "ours", "theirs"), [
+    ("sdxl-base", "fal", "fal", {"max": 1.5}, None, "maximum 1.5", "0 to 1"),
+    ("flux-2-dev", "fal", "fal", {"max": 5.0}, "fal-ai/flux-2/lora", "maximum 5", "0 to 4"),
+    ("sdxl-base", "replicate", "replicate", {"max_items": 2}, None, "up to 2 adapters", "one adapter"),
+])
+def test_widening_an_adapter_limit_fails_on_the_endpoint_that_takes_adapters(model_id, backend, key, change,
+                                                                              endpoint, ours, theirs) -> None:
+    model = _with_override(MODELS[model_id], "loras", key, **change)
+    route = model.routes[backend]
+    spec = snapshots.read(route.provider, endpoint or route.endpoint(T2I))
+    assert conformance.check_route(MODELS[model_id], backend, T2I, spec, endpoint=endpoint) == NO_MISMATCH
+    problems = conformance.check_route(model, backend, T2I, spec, endpoint=endpoint)
+    assert len(problems) == 1 and problems[0].field.startswith("params.loras"), problems
+    assert ours in problems[0].ours and theirs in problems[0].theirs, problems[0]
+    if endpoint:  # the plain endpoint never carries adapters, so it does not judge them
+        plain = snapshots.read(route.provider, route.endpoint(T2I))
+        assert conformance.check_route(model, backend, T2I, plain) == NO_MISMATCH
+
+
 def test_a_different_default_passes_only_when_the_route_says_why() -> None:
     model = _with_override(MODELS["flux-2-dev"], "guidance_scale", "fal", default=3.0)
     route = model.routes["fal"]

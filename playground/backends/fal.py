@@ -79,7 +79,7 @@ class FalBackend:
         key = resolve_key("fal", keys, self.settings)
         REDACTOR.add(key)
         client = fal_client.SyncClient(key=key, default_timeout=min(self.settings.timeout_s, 120.0))
-        endpoint = route.endpoint(prepared.mode)
+        endpoint = route.endpoint(prepared.mode, prepared.params)
         started = time.monotonic()
         deadline = started + self.settings.timeout_s
         emit = progress or (lambda event: None)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
+from playground.adapters import LORA_PARAM, native_loras
 from playground.catalog import HostedRoute, snapshots
 from playground.errors import BackendUnavailable, PlaygroundError, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
@@ -196,6 +197,9 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
     for name, value in prepared.params.items():
         if value is None or name in NOT_SENT:
             continue
+        if name == LORA_PARAM:
+            payload.update(native_loras(value, route.lora_shape))
+            continue
         payload[route.native_name(name)] = route.native_value(name, value)
     size = prepared.params.get("image_size")
     if size is not None:
@@ -267,6 +271,8 @@ def check_against_schema(payload: dict[str, Any], route: HostedRoute, mode: str)
 
 def canonical_field(route: HostedRoute, native: str) -> str:
     """Our parameter name for a provider's field name (for mapping 422 errors back)."""
+    if native in ("loras", "replicate_weights", "lora_scale"):
+        return f"params.{LORA_PARAM}"
     for canonical, name in {**route.rename, **route.inverted}.items():
         if name == native:
             return f"params.{canonical}"

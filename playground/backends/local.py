@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from playground.backends import lora
 from playground.catalog import LocalRoute, ModelSpec
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
 from playground.infotext import scheduler_facts
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
 
 Progress = Callable[[dict[str, Any]], None]
 # Canonical params the backend consumes itself instead of passing to `__call__`.
-CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler"})
+CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler", "loras"})
 MIN_TOKENIZER_SIZE = 100
 
 
@@ -84,6 +85,7 @@ class _Loaded:
     by_class: dict[str, Any]
     scheduler_config: dict[str, Any]
     scheduler: Any
+    adapters: lora.AdapterState = field(default_factory=lora.AdapterState)
 
 
 class LocalBackend:
@@ -213,12 +215,16 @@ class LocalBackend:
         model, mode = prepared.model, prepared.mode
         route = _route(model)
         started = time.perf_counter()
+        adapters = lora.fetch(prepared.params.get("loras"))
         with self._lock:
             loads_before = self.stats["loads"]
             pipe, loaded = self.pipeline(model, mode)
-            loaded_at = time.perf_counter()
             self._set_scheduler(pipe, loaded, prepared.params.get("scheduler"))
+            weighted = lora.activate(pipe, loaded.adapters, adapters)
+            loaded_at = time.perf_counter()
             args, shown = self.call_args(prepared, pipe)
+            if weighted:
+                shown["set_adapters"] = weighted
             generator_device = "cpu"
             n = prepared.num_images
             seeds = [(prepared.seed + i) % 2**32 for i in range(n)]
@@ -250,6 +256,7 @@ class LocalBackend:
                     "source": loaded.source, "pipeline": type(pipe).__name__},
             input_hashes=[img.sha256 for img in prepared.images],
             mask_hash=prepared.mask.sha256 if prepared.mask else None,
+            adapters=[adapter.describe(scale) for adapter, scale in adapters],
         )
 
     def call_args(self, prepared: Prepared, pipe: Any) -> tuple[dict[str, Any], dict[str, Any]]:

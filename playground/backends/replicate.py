@@ -76,7 +76,7 @@ class ReplicateBackend:
         key = resolve_key("replicate", keys, self.settings)
         REDACTOR.add(key)
         client = self.client(key)
-        endpoint = route.endpoint(prepared.mode)
+        endpoint = route.endpoint(prepared.mode, prepared.params)
         started = time.monotonic()
         deadline = started + self.settings.timeout_s
         emit = progress or (lambda event: None)

@@ -153,6 +153,21 @@ def padding_mask_crop(**kw: Any) -> Param:
                         description="Inpaint only a crop around the mask with this margin (empty = off)."), kw)
 
 
+# diffusers' `set_adapters` takes any weight; ComfyUI's LoraLoader allows -100 to 100. Locally the playground
+# offers -4 to 4 (negative scales invert "slider" LoRAs) and at most 5 adapters at once.
+LOCAL_LORA_SCALE: tuple[float, float] = (-4.0, 4.0)
+LOCAL_MAX_LORAS = 5
+
+
+def loras(**kw: Any) -> Param:
+    """The canonical adapters list; backends narrow count and scale range with `overrides`."""
+    lo, hi = LOCAL_LORA_SCALE
+    return _param(Param("loras", "loras", None, lo, hi, 0.05, max_items=LOCAL_MAX_LORAS, label="LoRA adapters",
+                        description="LoRA adapters applied to the model, each {path, scale}: a Hugging Face repo id "
+                                    "(owner/repo or owner/repo/file.safetensors), an https URL, or (single-user "
+                                    "machines, local runs) a local file. Scale 0 switches one off."), kw)
+
+
 def as_strings(name: str, choices: tuple[Any, ...]) -> dict[str, dict[Any, str]]:
     """A `HostedRoute.values` table sending integer choices as strings (fal's `safety_tolerance`)."""
     return {name: {c: str(c) for c in choices}}

@@ -20,6 +20,7 @@ from playground.catalog.common import (
     go_fast,
     guidance,
     image_size,
+    loras,
     max_sequence_length,
     modes,
     num_images,
@@ -135,6 +136,9 @@ FLUX2_DEV = ModelSpec(
               description="Rewrite the prompt with the text encoder before generating, at this temperature "
                           "(0.15 recommended; empty = off)."),
         max_sequence_length(512),
+        # fal-ai/flux-2/lora and /lora/edit: `loras: LoRAInput[]` "maximum 3", scale 0 to 4 (fal-ai/fal-js
+        # libs/client/src/types/endpoints.ts Flux2LoraInput; zod.gen.ts zLoRaInput at 53241327).
+        loras(backends=only("local", "fal"), overrides={"fal": {"min": 0.0, "max": 4.0, "max_items": 3}}),
         safety_checker(backends=only("fal", "replicate")),
         output_format("png", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),
                       overrides={"replicate": {"default": "webp"}}),
@@ -154,6 +158,7 @@ FLUX2_DEV = ModelSpec(
         "fal": HostedRoute(
             provider="fal",
             endpoints={T2I: "fal-ai/flux-2", I2I: "fal-ai/flux-2/edit"},
+            lora_endpoints={T2I: "fal-ai/flux-2/lora", I2I: "fal-ai/flux-2/lora/edit"},
             image_fields={I2I: ImageField("image_urls", "list", 4)},
             # The edit price is unknown (§2.2, "?"); dev is billed per MP, inputs expected to count.
             price=Price(per_megapixel=0.012, inputs_count=True, source="fal llms.txt for fal-ai/flux-2 (§2.1, §7)"),
@@ -224,6 +229,7 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
                   description="How much of the masked area to repaint: 1 ignores what was there."),
             padding_mask_crop(),
             max_sequence_length(512),
+            loras(backends=only("local")),
             safety_checker(backends=only("fal")),
             output_format("png", ("jpeg", "png", "webp"), backends=only("fal")),
             sync_mode(),

@@ -19,6 +19,7 @@ from playground.catalog.common import (
     go_fast,
     guidance,
     image_size,
+    loras,
     max_sequence_length,
     modes,
     num_images,
@@ -78,6 +79,7 @@ KONTEXT_DEV = ModelSpec(
         padding_mask_crop(),
         max_sequence_length(512),
         # fal's published schema for flux-kontext/dev has no enhance_prompt (newer types dropped it).
+        loras(backends=only("local")),
         acceleration("none", backends=only("fal")),
         safety_checker(backends=only("fal", "replicate")),
         output_format("jpeg", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),

@@ -14,6 +14,7 @@ from playground.catalog.common import (
     edit_style_params,
     guidance,
     image_size,
+    loras,
     modes,
     num_images,
     only,
@@ -113,9 +114,18 @@ def _hosted_params() -> tuple[Param, ...]:
               description="Refiner steps with base_image_refiner (empty = same as steps)."),
         Param("apply_watermark", "bool", True, backends=only("replicate"), advanced=True,
               description="Add an invisible watermark to the output."),
-        Param("lora_scale", "float", 0.6, 0.0, 1.0, 0.05, backends=only("replicate"), advanced=True,
-              description="LoRA scale (trained Replicate SDXL models only)."),
     )
+
+
+def _sdxl_loras(*backends: str) -> Param:
+    """Adapters for SDXL. fal fast-sdxl: `loras: LoraWeight[]`, scale 0 to 1, no stated maximum count (fal-js
+    zod types, zLoraWeightType2 in fal-ai/fal-js libs/client/src/types/image/zod.gen.ts at 53241327); 5 here.
+    Replicate stability-ai/sdxl: one `replicate_weights` URL (a Replicate SDXL training's .tar) and
+    `lora_scale` 0 to 1 (replicate/cog-sdxl predict.py)."""
+    return loras(backends=only(*backends), overrides={
+        "fal": {"min": 0.0, "max": 1.0},
+        "replicate": {"min": 0.0, "max": 1.0, "max_items": 1, "default": None},
+    })
 
 
 SDXL_BASE = ModelSpec(
@@ -148,6 +158,7 @@ SDXL_BASE = ModelSpec(
         *edit_style_params(strength_overrides={"fal": {"max": 0.95}}),
         *_local_params(),
         *_hosted_params(),
+        _sdxl_loras("local", "fal", "replicate"),
     ),
     routes={
         "local": LocalRoute(
@@ -178,6 +189,7 @@ SDXL_BASE = ModelSpec(
             negative_prompt_field="negative_prompt",
             size_style="width_height",
             output="uri_list",
+            lora_shape="replicate_weights",
         ),
     },
     negative_prompt=only("local", "fal", "replicate"),
@@ -202,6 +214,7 @@ SDXL_TURBO = ModelSpec(
               description="How much of the masked area to repaint: 1 ignores what was there."),
         *edit_style_params(),
         *_local_params(),
+        _sdxl_loras("local"),
     ),
     routes={
         "local": LocalRoute(

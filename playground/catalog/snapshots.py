@@ -46,6 +46,8 @@ class FieldSpec:
     min_items: int | None = None
     item_types: frozenset[str] = frozenset()
     parts: dict[str, FieldSpec] = field(default_factory=dict)
+    # A list of objects (fal's LoRA weights `{path, scale}`): each entry's fields.
+    item_parts: dict[str, FieldSpec] = field(default_factory=dict)
 
     def accepts_type(self, value: Any) -> bool:
         """Whether `value`'s JSON type is one this field takes (an integer also fits `number`)."""
@@ -228,6 +230,10 @@ def _value_problems(field: FieldSpec, value: Any) -> list[tuple[Any, str]]:
             return [(f"{len(value)} items", f"at least {field.min_items} items")]
         if field.item_types and any(json_type(v) not in field.item_types for v in value):
             return [(value, "a list of " + " or ".join(sorted(field.item_types)))]
+        if field.item_parts:
+            return [problem for item in value if isinstance(item, dict)
+                    for problem in _value_problems(FieldSpec(field.name, frozenset({"object"}),
+                                                             parts=field.item_parts), item)]
     return []
 
 
@@ -240,6 +246,7 @@ def field_spec(name: str, node: dict[str, Any]) -> FieldSpec:
     nums: dict[str, float] = {}
     item_types: set[str] = set()
     parts: dict[str, FieldSpec] = {}
+    item_parts: dict[str, FieldSpec] = {}
     max_items = min_items = None
     for raw in branches:
         branch = _merge_all_of(raw)
@@ -258,6 +265,7 @@ def field_spec(name: str, node: dict[str, Any]) -> FieldSpec:
             items = _merge_all_of(branch.get("items") or {})
             it = items.get("type")
             item_types |= set(it) if isinstance(it, list) else ({it} if it else set())
+            item_parts.update({k: field_spec(k, v) for k, v in (items.get("properties") or {}).items()})
             max_items = branch.get("maxItems", max_items)
             min_items = branch.get("minItems", min_items)
         if "object" in kinds:
@@ -269,6 +277,7 @@ def field_spec(name: str, node: dict[str, Any]) -> FieldSpec:
         exclusive_minimum=nums.get("exclusiveMinimum"), exclusive_maximum=nums.get("exclusiveMaximum"),
         default=(default_holder or {}).get("default"), has_default=default_holder is not None,
         max_items=max_items, min_items=min_items, item_types=frozenset(item_types), parts=parts,
+        item_parts=item_parts,
     )
 
 

@@ -137,8 +137,15 @@ class HostedRoute:
     # How the canonical `image_size` travels: fal's `image_size` (preset or {width, height}),
     # or explicit `width`/`height` integers with presets resolved to pixels.
     size_style: Literal["image_size", "width_height"] = "image_size"
+    # Where a family serves adapters from other endpoints (fal's `fal-ai/flux-2/lora`): mode → endpoint used
+    # when `loras` is set; and how adapters travel (see adapters.native_loras).
+    lora_endpoints: dict[str, str] = field(default_factory=dict)
+    lora_shape: Literal["list", "replicate_weights"] = "list"
 
-    def endpoint(self, mode: str) -> str:
+    def endpoint(self, mode: str, params: dict[str, Any] | None = None) -> str:
+        """The endpoint for `mode`; the LoRA endpoint when `params` carry adapters and the route has one."""
+        if params and params.get("loras") and mode in self.lora_endpoints:
+            return self.lora_endpoints[mode]
         return self.endpoints[mode]
 
     @property
