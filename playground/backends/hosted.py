@@ -252,14 +252,13 @@ def payload_for(prepared: Prepared, route: HostedRoute, threshold: int,
     if prepared.mask is not None:
         (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256], threshold, upload)
     payload = build_payload(prepared, route, refs, mask_ref)
-    check_against_schema(payload, route, prepared.mode)
+    check_against_schema(payload, route, route.endpoint(prepared.mode, prepared.params))
     return payload, shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
 
 
-def check_against_schema(payload: dict[str, Any], route: HostedRoute, mode: str) -> None:
-    """Refuse, before anything is sent, a payload the provider's published schema (the shipped
+def check_against_schema(payload: dict[str, Any], route: HostedRoute, endpoint: str) -> None:
+    """Refuse, before anything is sent, a payload that `endpoint`'s published schema (the shipped
     snapshot) would refuse; each problem names our field, the value and what the provider allows."""
-    endpoint = route.endpoint(mode)
     spec = snapshots.read(route.provider, endpoint)
     if spec is None:
         return
