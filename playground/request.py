@@ -42,6 +42,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     backend: str = "auto"
+    speed: dict[str, Any] | None = None  # local speed settings over the operator's (playground.speed)
 
 
 @dataclass
@@ -66,6 +67,7 @@ class Prepared:
     backend: str
     image_map: list[int] = field(default_factory=list)
     negative_prompt_given: str | None = None
+    speed: dict[str, Any] | None = None
 
     @property
     def num_images(self) -> int:
@@ -112,6 +114,7 @@ class Result:
     nsfw: list[bool] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tried: list[dict[str, str]] = field(default_factory=list)
+    speed: dict[str, Any] | None = None  # the local speed settings the run used (playground.speed)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -138,6 +141,7 @@ class Result:
             "nsfw": list(self.nsfw),
             "warnings": list(self.warnings),
             "tried": list(self.tried),
+            "speed": self.speed,
         }
 
 
