@@ -62,21 +62,24 @@ def apply(pipe: Any, state: dict[str, Any], speed: SpeedSettings) -> tuple[Speed
         if wanted and not hasattr(vae, f"enable_{method}"):
             skip(setting, False, f"{type(vae).__name__} cannot {method[:-3]}e")
         elif state.get(setting, False) != wanted:
+            state[setting] = None  # unknown until the switch is done (it may raise half-way)
             getattr(vae, f"{'enable' if wanted else 'disable'}_{method}")()
             state[setting] = wanted
 
     if speed.channels_last and not is_unet(net):
         skip("channels_last", False, f"{name} is not a UNet")
     elif state.get("channels_last", False) != speed.channels_last:
+        state["channels_last"] = None
         net.to(memory_format=torch.channels_last if speed.channels_last else torch.contiguous_format)
         state["channels_last"] = speed.channels_last
 
     if speed.fuse_qkv and not hasattr(net, "fuse_qkv_projections"):
         skip("fuse_qkv", False, f"{name} offers no fused QKV projections")
     elif state.get("fuse_qkv", False) != speed.fuse_qkv:
+        state["fuse_qkv"] = None
         net.fuse_qkv_projections() if speed.fuse_qkv else net.unfuse_qkv_projections()
         state["fuse_qkv"] = speed.fuse_qkv
-        state.pop("attention", None)  # fusing may swap processors: choose their backend again
+        state["attention"] = None  # fusing may swap processors: choose their backend again
 
     _apply_attention(net, state, speed.attention, name, skip)
     _apply_compile(net, state, speed.compile)
@@ -86,7 +89,7 @@ def apply(pipe: Any, state: dict[str, Any], speed: SpeedSettings) -> tuple[Speed
 def _apply_attention(net: Any, state: dict[str, Any], wanted: str, name: str, skip: Any) -> None:
     if state.get("attention", "default") == wanted:
         return
-    state["sdpa_kernel"] = None
+    state["attention"] = state["sdpa_kernel"] = None
     if uses_dispatcher(net):
         if wanted == "default":
             net.reset_attention_backend()
@@ -104,6 +107,7 @@ def _apply_attention(net: Any, state: dict[str, Any], wanted: str, name: str, sk
 def _apply_compile(net: Any, state: dict[str, Any], wanted: str) -> None:
     if state.get("compile", "off") == wanted:
         return
+    state["compile"] = None
     # Both kinds compile in place with nn.Module.compile; clearing its hook returns to eager.
     for module in net.modules():
         if getattr(module, "_compiled_call_impl", None) is not None:
