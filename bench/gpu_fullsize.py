@@ -258,22 +258,22 @@ def _measure(spec: Any, model: Any, folder: Path, scale: str, device: str, setti
     row.overhead_ms = _overhead(first, request, row.bare_s)
     row.peak_gib = _peak(device)
     print(f"peak memory (1 image): {_peak_text(device, row.peak_gib)}")
+    batch, batch_s = _batch_request(request), None
     if budget.spent():
         print("batch of 4: not measured (budget spent)")
-        return
-    batch = _batch_request(request)
-    if warm:
-        _whole_path(batch, folder.parent)
-    _reset_peak(device)
-    batch_s = _timed(lambda: _whole_path(batch, folder.parent))
-    row.batch_images_per_s = 4 / batch_s
-    print(f"batch of 4: {row.batch_images_per_s:.3f} images/s ({batch_s:.2f} s through the playground path); "
-          f"peak memory {_peak_text(device, _peak(device))}")
+    else:
+        if warm:
+            _whole_path(batch, folder.parent)
+        _reset_peak(device)
+        batch_s = _timed(lambda: _whole_path(batch, folder.parent))
+        row.batch_images_per_s = 4 / batch_s
+        print(f"batch of 4: {row.batch_images_per_s:.3f} images/s ({batch_s:.2f} s through the playground "
+              f"path); peak memory {_peak_text(device, _peak(device))}")
     _measure_settings(model, request, batch, batch_s, folder.parent, device, settings, min(2, runs), warm, budget,
                       row)
 
 
-def _measure_settings(model: Any, request: Any, batch: Any, batch_s: float, outdir: Path, device: str,
+def _measure_settings(model: Any, request: Any, batch: Any, batch_s: float | None, outdir: Path, device: str,
                       settings: list[str], runs: int, warm: bool, budget: Budget, row: Row) -> None:
     base = row.playground_s or 1.0
     print(f"speed settings against the default (playground path, median of {runs}"
@@ -284,8 +284,12 @@ def _measure_settings(model: Any, request: Any, batch: Any, batch_s: float, outd
                 print(f"  {label:<28} not measured (budget spent)")
                 row.settings.append((label, "budget spent"))
                 continue
-            req = _with_speed(batch if batched else request, speed)
             reference = batch_s if batched else base
+            if reference is None:
+                print(f"  {label:<28} not measured (budget spent)")
+                row.settings.append((label, "budget spent"))
+                continue
+            req = _with_speed(batch if batched else request, speed)
             try:
                 first_start = time.perf_counter()
                 result, _ = _whole_path(req, outdir)
