@@ -195,9 +195,18 @@ def _bench_model(spec: Any, scale: str, device: str, scratch: Path, settings: li
         row.note = f"failed: {type(err).__name__}: {_first_line(err)}"
         print(row.note)
     finally:
+        _release_backend(device)
         shutil.rmtree(folder, ignore_errors=True)
         _free()
     return row
+
+
+def _release_backend(device: str) -> None:
+    """Drop the model's backend (and so its weights in GPU memory) before the next model is sized."""
+    from playground import backends
+    from playground.backends.local import LocalBackend, LocalSettings
+
+    backends.set_backend("local", LocalBackend(LocalSettings(device=device)))
 
 
 def _room_for(need: int, device: str, scratch: Path) -> str | None:

@@ -135,7 +135,7 @@ def test_every_local_record_carries_the_settings_it_ran_with(local_backend) -> N
     assert "speed" not in record["request"]
 
 
-def test_png_is_written_at_a_fast_compression_level_with_the_record_unchanged() -> None:
+def test_png_is_written_at_a_fast_compression_level_with_the_record_unchanged(monkeypatch) -> None:
     import io
 
     from PIL import Image
@@ -150,3 +150,8 @@ def test_png_is_written_at_a_fast_compression_level_with_the_record_unchanged() 
     assert fast != slow
     assert read_record(fast) == read_record(slow) == record
     assert Image.open(io.BytesIO(fast)).tobytes() == picture.tobytes()
+    monkeypatch.setenv("PLAYGROUND_PNG_COMPRESS_LEVEL", "9")
+    assert encode_image(picture, record) == slow
+    monkeypatch.setenv("PLAYGROUND_PNG_COMPRESS_LEVEL", "fast")
+    with pytest.raises(ValidationError, match="PLAYGROUND_PNG_COMPRESS_LEVEL"):
+        encode_image(picture, record)
