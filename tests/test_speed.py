@@ -52,11 +52,16 @@ def test_a_request_with_unknown_speed_settings_is_refused_before_running() -> No
     assert "speed.warp" in fields
 
 
+def _last_run(backend):
+    """The pipeline that ran last and its loaded-weights entry (the cache is in least-recently-used order)."""
+    loaded = next(reversed(backend._cache.values()))
+    return next(iter(loaded.by_class.values())), loaded
+
+
 def _applied(backend, name: str) -> bool:
     """Whether `name` is switched on in the pipeline that ran last (read from its modules, not from the
     backend's bookkeeping, except for the SDPA kernel chosen around the call)."""
-    loaded = next(reversed(backend._cache.values()))  # the cache is in least-recently-used order
-    pipe = next(iter(loaded.by_class.values()))
+    pipe, loaded = _last_run(backend)
     net = speedups.denoiser(pipe)
     if name == "attention":
         processors = list(net.attn_processors.values())
@@ -155,3 +160,20 @@ def test_png_is_written_at_a_fast_compression_level_with_the_record_unchanged(mo
     monkeypatch.setenv("PLAYGROUND_PNG_COMPRESS_LEVEL", "fast")
     with pytest.raises(ValidationError, match="PLAYGROUND_PNG_COMPRESS_LEVEL"):
         encode_image(picture, record)
+
+
+def test_an_attention_backend_that_is_not_installed_is_refused_by_name(local_backend) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("flash_attn") is not None:
+        pytest.skip("flash-attn is installed here")
+    backends.set_backend("local", local_backend)
+    with pytest.raises(ValidationError) as caught:
+        backends.run(Request(**KLEIN, seed=3, backend="local", speed={"attention": "flash"}))
+    problem = caught.value.problems[0]
+    assert (problem.field, problem.value) == ("speed.attention", "flash")
+    assert "flash-attn" in problem.allowed
+    result = backends.run(Request(**KLEIN, seed=3, backend="local"))  # and the pipeline is not left half-switched
+    assert result.speed["attention"] == "default"
+    processors = speedups.denoiser(_last_run(local_backend)[0]).attn_processors.values()
+    assert not any(getattr(p, "_attention_backend", None) for p in processors)

@@ -15,6 +15,7 @@ import contextlib
 from dataclasses import replace
 from typing import Any
 
+from playground.params import Problem, ValidationError
 from playground.speed import SpeedSettings
 
 # Attention choices a processor without diffusers' dispatcher (SDXL's AttnProcessor2_0) can still
@@ -81,9 +82,21 @@ def apply(pipe: Any, state: dict[str, Any], speed: SpeedSettings) -> tuple[Speed
         state["fuse_qkv"] = speed.fuse_qkv
         state["attention"] = None  # fusing may swap processors: choose their backend again
 
-    _apply_attention(net, state, speed.attention, name, skip)
-    _apply_compile(net, state, speed.compile)
+    try:
+        _apply_attention(net, state, speed.attention, name, skip)
+    except (RuntimeError, ValueError, ImportError) as err:
+        raise ValidationError([Problem("speed.attention", speed.attention,
+                                       f"an attention backend usable here ({_reason(err)})")]) from None
+    try:
+        _apply_compile(net, state, speed.compile)
+    except (RuntimeError, ValueError, ImportError) as err:
+        raise ValidationError([Problem("speed.compile", speed.compile, f"off here ({_reason(err)})")]) from None
     return effective, warnings
+
+
+def _reason(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return (lines[0] if lines else type(err).__name__)[:200]
 
 
 def _apply_attention(net: Any, state: dict[str, Any], wanted: str, name: str, skip: Any) -> None:
