@@ -63,6 +63,7 @@ SETTING_LINE = r"^  {label} +(median [\d.]+ s \((1 image|batch of 4)\), ratio [\
                r"not measured \(budget spent\))$"
 TINY_SETTINGS = ["attention=_native_math", "fuse_qkv=true", "channels_last=true", "vae_tiling=true",
                  "vae_slicing=true", "dtype=bfloat16"]
+COMPILE_LINE = r"^  compile=(regional|full) +not measured (at --scale tiny \(.*\)|\(budget spent\))$"
 
 
 def test_tiny_scale_prints_every_line_of_the_gpu_run() -> None:
@@ -86,6 +87,7 @@ def test_tiny_scale_prints_every_line_of_the_gpu_run() -> None:
         for label in TINY_SETTINGS:
             assert any(re.match(SETTING_LINE.format(label=re.escape(label)), line) for line in section), \
                 (label, section)
+        assert sum(bool(re.match(COMPILE_LINE, line)) for line in section) == 2, section
         assert not any("unavailable" in line or line.startswith("failed") for line in section), section
     table = [line for line in lines if line.startswith("| ")]
     assert table[0].startswith("| model | bare diffusers s | playground s | ratio |")
