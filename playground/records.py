@@ -3,7 +3,8 @@
 A record (schema `playground.record/1`) is built from a `Result` (and the `Request`, when known):
 app version and git commit, package versions (read with importlib.metadata, never importing the
 heavy packages), backend, endpoint and resolved model revision, device, dtype and generator
-device, canonical parameters and the native payload as sent, the final prompt, the seed of each
+device, the local speed settings (`speed`: attention, compile, fused QKV... see playground.speed;
+a re-run asks for them again), canonical parameters and the native payload as sent, the final prompt, the seed of each
 image, the pixel sha256 of every input, mask and output, timings, estimated cost and fallbacks.
 A `digest` over the rest of the record shows whether it was edited afterwards. Never a key.
 
@@ -62,6 +63,9 @@ EXIF_MAKER_NOTE = 0x927C
 # JPEG keeps EXIF in one 64 KB segment; larger records are stored compressed.
 EXIF_INLINE_LIMIT = 40_000
 ZLIB_PREFIX = b"zlib:"
+# zlib level for PNG outputs: 1 encodes several times faster than Pillow's 6 for a slightly bigger
+# file; the pixels, and so the record's hashes, are the same at every level.
+PNG_COMPRESS_LEVEL = 1
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_SEARCH_FILES = 500
@@ -142,9 +146,10 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
     inputs = [{"role": "image", "sha256": h} for h in result.input_hashes]
     if result.mask_hash:
         inputs.append({"role": "mask", "sha256": result.mask_hash})
-    outputs = [{"index": i, "seed": seeds[i] if i < len(seeds) else None, "sha256": content_hash(img),
+    outputs = [{"index": i, "seed": seeds[i] if i < len(seeds) else None, "sha256": digest,
                 "width": img.width, "height": img.height, "mode": img.mode}
-               for i, img in enumerate(result.images)]
+               for i, (img, digest) in enumerate(zip(result.images, _hash_all(result.images, content_hash),
+                                                     strict=True))]
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -157,6 +162,7 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
         "model_revision": result.model_version,
         "request_id": result.request_id,
         "device": result.device,
+        "speed": result.speed,
         "prompt": result.prompt,
         "negative_prompt": result.negative_prompt,
         "params": result.params,
@@ -178,6 +184,16 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
     return _finish(record, secrets)
 
 
+def _hash_all(images: list[Any], content_hash: Callable[[Any], str]) -> list[str]:
+    """Each image's content hash, once; a batch is hashed in threads (hashlib releases the GIL)."""
+    if len(images) < 2:
+        return [content_hash(img) for img in images]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(images), os.cpu_count() or 1)) as pool:
+        return list(pool.map(content_hash, images))
+
+
 def for_image(record: dict[str, Any], index: int) -> dict[str, Any]:
     """The record to embed in output `index`: the whole run plus `image: {index, seed, sha256}`."""
     outputs = record.get("outputs") or []
@@ -196,8 +212,11 @@ def record_digest(record: dict[str, Any]) -> str:
 
 
 def _request_part(request: Request) -> dict[str, Any]:
-    return {"backend": request.backend, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+    part = {"backend": request.backend, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
             "params": dict(request.params or {}), "seed": request.seed}
+    if request.speed:
+        part["speed"] = dict(request.speed)
+    return part
 
 
 def _finish(record: dict[str, Any], secrets: Iterable[str]) -> dict[str, Any]:
@@ -283,6 +302,7 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         info = PngImagePlugin.PngInfo()
         info.add_itxt(PNG_RECORD_KEY, text, zip=True)
         info.add_itxt(PARAMETERS_KEY, parameters)
+        save_args.setdefault("compress_level", png_compress_level())
         image.save(buffer, format="PNG", pnginfo=info, **save_args)
         return buffer.getvalue()
     data = text.encode("utf-8")
@@ -299,6 +319,16 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         save_args.setdefault("lossless", True)
     picture.save(buffer, format=name, exif=exif, **save_args)
     return buffer.getvalue()
+
+
+def png_compress_level() -> int:
+    """PLAYGROUND_PNG_COMPRESS_LEVEL (0-9), else PNG_COMPRESS_LEVEL."""
+    raw = os.environ.get("PLAYGROUND_PNG_COMPRESS_LEVEL", "").strip()
+    if not raw:
+        return PNG_COMPRESS_LEVEL
+    if raw.isdigit() and 0 <= int(raw) <= 9:
+        return int(raw)
+    raise ValidationError([Problem("PLAYGROUND_PNG_COMPRESS_LEVEL", raw, "a zlib level from 0 to 9")])
 
 
 def save_image(image: Image.Image, record: dict[str, Any], path: str | os.PathLike[str], fmt: str | None = None,
@@ -591,6 +621,8 @@ def record_table(record: dict[str, Any]) -> list[list[str]]:
                               f"{adapter.get('sha256') or 'not hashed (fetched by the provider)'}")
     for name, value in (record.get("device") or {}).items():
         add(f"device.{name}", value)
+    for name, value in (record.get("speed") or {}).items():
+        add(f"speed.{name}", value if isinstance(value, str) else json.dumps(value))
     for i, entry in enumerate(record.get("inputs") or []):
         add(f"inputs[{i}].{entry.get('role')}", entry.get("sha256"))
     add("image.index", image.get("index"))
@@ -636,9 +668,11 @@ def record_to_request(record: dict[str, Any], *, images: list[Any] | None = None
         found = find_inputs(record, search_dirs)
         images = [p for p in found["images"] if p is not None]
         mask = found["mask"] if mask is None else mask
+    # The speed settings the run used (local runs only) are asked for again: they can change the bits.
+    speed = record.get("speed") if target in ("local", "auto") else None
     return Request(model=model.id, mode=record.get("mode", "text-to-image"), prompt=prompt or "",
                    negative_prompt=negative, images=list(images), mask=mask, params=params,
-                   seed=record.get("seed"), backend=target)
+                   seed=record.get("seed"), backend=target, speed=dict(speed) if speed else None)
 
 
 def _replayable_params(model: Any, mode: str, backend: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -788,7 +822,6 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
     (the new output's record).
     """
     from playground import backends
-    from playground.images import content_hash
 
     source = _unwrap(source)
     record = read_record(source)
@@ -817,7 +850,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
         raise RecordError(f"The re-run made {len(result.images)} images; the recorded image was number {index + 1}.")
     new_image = result.images[index]
     expected = _expected_hash(record)
-    actual = content_hash(new_image)
+    actual = new["outputs"][index]["sha256"]  # build_record hashed it already
     identical = actual == expected
     original = _open(carrier) if carrier is not None else None
     notes = list(check["notes"])
@@ -865,7 +898,7 @@ def fact_differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[dict
 
     for key in FACT_FIELDS:
         compare(key, recorded.get(key), now.get(key))
-    for section in ("params", "native", "device", "app", "packages"):
+    for section in ("params", "native", "device", "speed", "app", "packages"):
         a, b = recorded.get(section) or {}, now.get(section) or {}
         for key in sorted(set(a) | set(b)):
             compare(f"{section}.{key}", a.get(key), b.get(key))

@@ -46,6 +46,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     backend: str = "auto"
+    speed: dict[str, Any] | None = None  # local speed settings over the operator's (playground.speed)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Prepared:
     backend: str
     image_map: list[int] = field(default_factory=list)
     negative_prompt_given: str | None = None
+    speed: dict[str, Any] | None = None
 
     @property
     def num_images(self) -> int:
@@ -118,6 +120,7 @@ class Result:
     tried: list[dict[str, str]] = field(default_factory=list)
     # LoRA adapters as run: path, name, scale, and (local runs) sha256 and size of the file.
     adapters: list[dict[str, Any]] = field(default_factory=list)
+    speed: dict[str, Any] | None = None  # the local speed settings the run used (playground.speed)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -145,6 +148,7 @@ class Result:
             "warnings": list(self.warnings),
             "tried": list(self.tried),
             "adapters": list(self.adapters),
+            "speed": self.speed,
         }
 
 

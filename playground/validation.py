@@ -15,6 +15,7 @@ from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
 from playground.params import Param, Problem, ValidationError
 from playground.request import EDIT_STRENGTH, Prepared, Request, draw_seed, resolve_edit_style
+from playground.speed import SpeedSettings
 
 # Refuse absurd image lists before decoding anything.
 MAX_IMAGES_SUBMITTED = 50
@@ -38,6 +39,7 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     images, image_map, mask = _check_images(model, mode, target, request.images, request.mask, problems,
                                             limits or Limits.from_env())
     _check_negative(model, request.negative_prompt, target, problems)
+    speed = _check_speed(request.speed, problems)
     if problems:
         raise ValidationError(problems)
     params = resolve_params(model, mode, target, explicit)
@@ -55,7 +57,20 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
         backend=target,
         image_map=image_map,
         negative_prompt_given=request.negative_prompt,
+        speed=speed,
     )
+
+
+def _check_speed(speed: Any, problems: list[Problem]) -> dict[str, Any] | None:
+    """The request's local speed settings, checked (only the keys given; None when none)."""
+    if not speed:
+        return None
+    try:
+        checked = SpeedSettings().merged(speed)
+    except ValidationError as err:
+        problems.extend(err.problems)
+        return None
+    return {name: getattr(checked, name) for name in speed}
 
 
 def for_backend(prepared: Prepared, backend: str) -> Prepared:
@@ -78,7 +93,7 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
         negative_prompt=_negative_for(model, prepared.mode, backend, prepared.negative_prompt_given, params),
         images=prepared.images, mask=prepared.mask, params=params, explicit=explicit, seed=prepared.seed,
         seed_drawn=prepared.seed_drawn, backend=backend, image_map=prepared.image_map,
-        negative_prompt_given=prepared.negative_prompt_given,
+        negative_prompt_given=prepared.negative_prompt_given, speed=prepared.speed,
     )
 
 

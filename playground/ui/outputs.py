@@ -45,11 +45,18 @@ def save_outputs(result: Result, record: dict[str, Any]) -> list[str]:
     folder under Gradio's upload folder, so Gradio may serve it; old run folders are pruned."""
     folder = fresh_folder(OUTPUT_DIR_NAME)
     files = []
-    for i, image in enumerate(result.images):
+    for i in range(len(result.images)):
         seed = result.seeds[i] if i < len(result.seeds) else "x"
-        path = folder / f"{result.model}-{seed}-{i + 1}.png"
-        _save_png(image, record, i, path)
-        files.append(str(path))
+        files.append(str(folder / f"{result.model}-{seed}-{i + 1}.png"))
+    jobs = [(image, record, i, Path(path)) for i, (image, path) in enumerate(zip(result.images, files, strict=True))]
+    if len(jobs) > 1:  # zlib releases the GIL: a batch encodes in parallel
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            list(pool.map(lambda job: _save_png(*job), jobs))
+    else:
+        for job in jobs:
+            _save_png(*job)
     return files
 
 
