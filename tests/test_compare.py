@@ -225,8 +225,9 @@ def test_plan_resolves_prompt_axis_three_axes_and_refuses_unknown_params(hosted)
     assert [c.prompt for c in grid.cells[:2]] == ["a blue fox on a blue roof", "a green fox on a green roof"]
     assert grid.cells[0].status == "pending" and grid.cells[0].estimated_cost > 0
     # 64x64 is below fal's minimum for FLUX.2: those cells are refused with the reason, before running.
-    small = [c for c in grid.cells if c.params["image_size"] == {"width": 64, "height": 64}]
-    assert all(c.status == "failed" and "image_size" in c.error for c in small)
+    # Panel 1 of the third axis is 64x64: exactly its four cells are refused, by the position they sit in.
+    assert [(c.position[2], c.status) for c in grid.cells] == [(0, "pending")] * 4 + [(1, "failed")] * 4
+    assert all("params.image_size" in c.error and "64" in c.error for c in grid.cells[4:])
     assert grid.summary()["to_run"] == 4 and grid.summary()["refused"] == 4
     layout = grid_layout(grid, 64)
     assert grid.grid_image(64).size == layout.size and layout.panels == 2
