@@ -278,6 +278,10 @@ def test_every_panel_shows_exactly_its_models_parameters_with_their_defaults():
                     assert param.description in props["info"]
                 checked += 1
     assert checked > 40
+    # Spot check against values known outside the code: diffusers' StableDiffusionXLPipeline defaults.
+    shown = {panels.SLOTS[i].name: v for i, v in panels.panel_values(MODELS["sdxl-base"], "text-to-image",
+                                                                      "local").items()}
+    assert (shown["num_inference_steps"], shown["guidance_scale"], shown["eta"]) == (50, 5.0, 0.0)
 
 
 def test_only_values_changed_from_the_defaults_are_sent():

@@ -100,8 +100,10 @@ def test_concurrent_requests_each_use_their_own_key(hosted):
     for t in threads:
         t.join()
     for key, result in results.items():
-        mine = [r for r in hosted.emulator.requests if r["auth"] and (
-            result.request_id in r["path"] or (r["phase"] == "submit" and r["auth"].endswith(key)))]
+        # The job the provider made for this result was submitted with this key ...
+        assert hosted.emulator._jobs[result.request_id].key == key
+        # ... and every later call about it (status, result, files) carried the same key.
+        mine = [r for r in hosted.emulator.requests if result.request_id in r["path"] and r["auth"]]
         assert mine and {r["auth"].split(" ", 1)[1] for r in mine} == {key}
 
 

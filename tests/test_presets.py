@@ -75,8 +75,8 @@ def test_shipped_presets_cover_every_family_and_mode_and_the_named_recipes():
     assert any(sum(e["role"] == "image" for e in p["inputs"]) >= 2 for p in loaded), "a multi-reference edit"
     assert any(p["model"] == "sdxl-base" and p["mode"] == "inpaint" for p in loaded)
     assert any("reproduce this image exactly" in p["prompt"].lower() for p in loaded)
-    for item in presets.list_presets(Path("/nonexistent"))["presets"]:
-        assert item["source"] == "shipped"
+    listed = presets.list_presets(Path("/nonexistent"))["presets"]
+    assert sorted((item["source"], item["slug"]) for item in listed) == [("shipped", p.stem) for p in SHIPPED]
 
 
 def test_shipped_inputs_are_small_lossless_pngs():

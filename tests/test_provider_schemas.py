@@ -256,9 +256,11 @@ def test_one_step_past_the_edge_is_refused_before_anything_is_sent(hosted, monke
     model = MODELS[model_id]
     route = model.routes[backend]
     spec = snapshots.read(route.provider, route.endpoint(mode))
+    tried = 0
     for param in model.params_for(mode, backend):
         provider_field = spec.fields.get(route.native_name(param.name))
         for value, named in _past(param):
+            tried += 1
             with pytest.raises(ValidationError) as err:
                 backends.run(_request(model, backend, mode, {param.name: value}), keys={backend: "test-edge"})
             (problem,) = err.value.problems
@@ -272,6 +274,7 @@ def test_one_step_past_the_edge_is_refused_before_anything_is_sent(hosted, monke
                 edge = param.min if value < param.min else param.max
                 if edge in (provider_field.minimum, provider_field.maximum):
                     assert _num(edge) in provider_field.bounds_text()
+    assert tried, f"no edge of {model_id} on {backend} in {mode} was tried"
     assert not [r for r in hosted.emulator.requests if r["phase"] == "submit"]
 
 
