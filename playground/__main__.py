@@ -6,9 +6,13 @@ a PNG with its reproducibility record embedded, plus a `.json` sidecar, and copi
 under `OUT/inputs/` so `rerun` finds them. `sweep` runs a comparison grid (up to three `--axis`) and
 writes the labelled grid, the manifest and a zip of every cell with its record; `drift` runs
 "reproduce this image exactly" chains and writes the metrics plot, the GIF, the manifest and a zip.
-`inspect IMAGE` prints an image's record; `rerun IMAGE`
+`inspect IMAGE` prints an image's record (or the settings another tool embedded); `import IMAGE`
+turns the settings AUTOMATIC1111/Forge, ComfyUI or InvokeAI embedded into a preset (JSON on
+stdout; `--save NAME` keeps it among the user's presets); `rerun IMAGE`
 runs it again and says whether the pixels match. `presets` lists, shows, imports, exports,
-renames and deletes presets.
+renames and deletes presets. `schemas check` checks every hosted route against the providers' published
+input schemas shipped in playground/catalog/schemas/; `schemas refresh` downloads the current ones and
+reports drift (see playground/provider_schemas.py).
 
 Exit status: 0 success; 1 a backend failure (for `sweep`/`drift`: a cell or chain that failed), a
 missing or unreadable record, or a tampered one;
@@ -26,9 +30,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from playground import importers, provider_schemas
 from playground.catalog import MODELS, get_model, models_by_family
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
+from playground.presets import preset_json
 from playground.request import Request, Result
 
 EXIT_DIFFERENT = 3
@@ -128,6 +134,12 @@ def _parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="print the whole inspection as JSON")
     inspect.set_defaults(handler=cmd_inspect)
 
+    imported = sub.add_parser("import", help="turn another tool's image (A1111/Forge, ComfyUI, InvokeAI) into a "
+                                             "preset; the preset JSON goes to stdout")
+    imported.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP with generation settings")
+    imported.add_argument("--save", default=None, metavar="NAME", help="also save it as a user preset named NAME")
+    imported.set_defaults(handler=cmd_import)
+
     rerun = sub.add_parser("rerun", help="re-run an image from its record and verify the output matches")
     rerun.add_argument("image", metavar="IMAGE", help="a PNG, JPEG or WebP made by the playground")
     rerun.add_argument("--image", action="append", default=None, dest="inputs", metavar="FILE",
@@ -164,6 +176,7 @@ def _parser() -> argparse.ArgumentParser:
     p_delete = actions.add_parser("delete", help="delete a user preset")
     p_delete.add_argument("name")
     p_delete.set_defaults(handler=cmd_presets_delete)
+    provider_schemas.add_commands(sub)
     return parser
 
 
@@ -183,6 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from playground import backends, presets
 
     request = build_request(args)
+    out_dir(args.out)
     keys = operator_keys()
     result = backends.run(request, progress=None if args.json else _print_progress, keys=keys)
     files = write_images(result, Path(args.out), request, secrets=keys.values())
@@ -255,6 +269,15 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
     return params
 
 
+def out_dir(value: str) -> Path:
+    """`--out` as a folder (new or existing), checked before anything runs or is paid for."""
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise ValidationError([Problem("--out", value, "a folder to write into (new or existing), not an existing "
+                                                       "file")])
+    return path
+
+
 def write_images(result: Result, out: Path, request: Request | None = None, *, secrets: Any = (),
                  fmt: str = "png") -> list[Path]:
     """Write each image into `out` named by model, seed and index, with its record embedded and a
@@ -278,6 +301,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from playground.compare import plan_grid, run_grid
 
     spec = build_grid(args)
+    out_dir(args.out)
     keys = operator_keys()
     grid = plan_grid(spec, keys)
     summary = grid.summary()
@@ -346,6 +370,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from playground.drift import check_drift, plan_drift, run_drift
 
     spec = check_drift(build_drift(args))
+    out_dir(args.out)
     keys = operator_keys()
     planned = plan_drift(spec, keys)
     print(f"{planned['steps']} edit steps, estimated ${planned['estimated_cost']:g}", file=sys.stderr)
@@ -409,14 +434,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     from playground.records import inspect
 
     report = inspect(args.image)
+    if report["status"] == "no record":
+        report["import"] = importers.import_image(args.image)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     elif report["record"] is not None:
         width = max(len(field) for field, _ in report["table"])
         for field, value in report["table"]:
             print(f"{field:<{width}}  {value}")
-    elif report["parameters"]:
-        print(report["parameters"])
+    elif report.get("import"):
+        _print_foreign(report["import"])
     for note in report["notes"]:
         print(f"note: {note}", file=sys.stderr)
     if report["status"] != "ok":
@@ -425,9 +452,38 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    report = importers.import_image(args.image, args.save)
+    if report["preset"] is None:
+        print(f"{Path(args.image).name}: {report['message']}", file=sys.stderr)
+        return 1
+    print(preset_json(report["preset"]), end="")
+    _print_foreign(report, sys.stderr)
+    if args.save:
+        saved = importers.save_imported(report, args.save)
+        print(f"saved as {saved['id']}", file=sys.stderr)
+    return 0
+
+
+def _print_foreign(report: dict[str, Any], out: Any = None) -> None:
+    """What another tool's metadata held: the mapping, the model choice and what did not map."""
+    out = out or sys.stdout
+    if report["preset"] is None:
+        return
+    print(report["message"], file=out)
+    for source, value, target in report["mapped"]:
+        print(f"  {source}: {value}  ->  {target}", file=out)
+    for source, value, why in report["unmapped"]:
+        print(f"  not mapped: {source}: {value}  ({why})", file=out)
+    for note in report["notes"]:
+        print(f"  note: {note}", file=out)
+
+
 def cmd_rerun(args: argparse.Namespace) -> int:
     from playground.records import rerun_and_verify, save_image
 
+    if args.out:
+        out_dir(args.out)
     keys = operator_keys()
     verdict = rerun_and_verify(args.image, keys, images=args.inputs, mask=args.mask, backend=args.backend,
                                overrides=parse_sets(args.sets) or None,

@@ -40,6 +40,7 @@ from typing import Any, TypeVar
 from PIL import Image, ImageDraw, ImageFont
 
 from playground import backends
+from playground.adapters import LORA_PARAM, axis_field, axis_label, axis_title, with_axis_value
 from playground.catalog import MODELS, ModelSpec
 from playground.errors import Cancelled, PlaygroundError
 from playground.params import Param, Problem, ValidationError, parse_size
@@ -70,10 +71,11 @@ CellCallback = Callable[["Cell"], None]
 class Axis:
     """One axis of a grid.
 
-    kind "param": `name` is a canonical parameter; `values` a list, or text: "start:stop:step" (numbers,
-    stop included), else comma-separated (newline-separated when it has newlines). kind "seed": `values`
-    seeds, same forms. kind "prompt": every `name` in the prompt is replaced by each value. kind "model":
-    values are "model-id", "model-id@backend" or {"model": id, "backend": name}.
+    kind "param": `name` is a canonical parameter, or `loras[i].scale` / `loras[i].path` (adapter i of the
+    shared `loras` list; a path one past its end adds an adapter at scale 1); `values` a list, or text:
+    "start:stop:step" (numbers, stop included), else comma-separated (newline-separated when it has newlines).
+    kind "seed": `values` seeds, same forms. kind "prompt": every `name` in the prompt is replaced by each
+    value. kind "model": values are "model-id", "model-id@backend" or {"model": id, "backend": name}.
     """
 
     kind: str
@@ -84,8 +86,9 @@ class Axis:
 @dataclass
 class GridSpec:
     """What to compare. `model`/`backend` apply when there is no model axis; `seed=None` draws one seed
-    for the whole grid (so cells differ only by their axes); `max_cells=None` uses the configured cap
-    (PLAYGROUND_COMPARE_MAX_CELLS, default 64); `max_cost` refuses grids estimated above it (dollars)."""
+    for the whole grid (so cells differ only by their axes); `max_cells` may lower the configured cap
+    (PLAYGROUND_COMPARE_MAX_CELLS, default 64), never raise it; `max_cost` refuses grids estimated above
+    it (dollars)."""
 
     model: str = ""
     axes: list[Axis] = field(default_factory=list)
@@ -341,6 +344,12 @@ def grid_from_dict(data: dict[str, Any]) -> GridSpec:
         value = data.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
             problems.append(Problem(key, value, "a positive number, or empty for the default"))
+    cap = max_cells_default()
+    requested = data.get("max_cells")
+    if isinstance(requested, (int, float)) and not isinstance(requested, bool) and requested > cap:
+        # The operator's cap is a ceiling: a caller may lower it, never raise it.
+        problems.append(Problem("max_cells", requested, f"at most {cap} (this server's cell cap, "
+                                                        f"PLAYGROUND_COMPARE_MAX_CELLS; it can only be lowered)"))
     if problems:
         raise ValidationError(problems)
     images = data.get("images") or []
@@ -374,8 +383,13 @@ def plan_grid(spec: GridSpec | dict[str, Any], keys: dict[str, str] | None = Non
     """
     if isinstance(spec, dict):
         spec = grid_from_dict(spec)
+    ceiling = max_cells_default()
+    if spec.max_cells is not None and spec.max_cells > ceiling:
+        raise ValidationError([Problem("max_cells", spec.max_cells, f"at most {ceiling} (this server's cell cap, "
+                                                                    f"PLAYGROUND_COMPARE_MAX_CELLS; it can only be "
+                                                                    f"lowered)")])
+    cap = int(spec.max_cells or ceiling)
     axes, choices = _resolve_axes(spec)
-    cap = int(spec.max_cells or max_cells_default())
     count = math.prod(len(a.values) for a in axes) if axes else 1
     if count > cap:
         raise ValidationError([Problem("cells", f"{count} cells ({' x '.join(str(len(a.values)) for a in axes)})",
@@ -459,8 +473,10 @@ def _param_axis(axis: Axis, i: int, role: str, mode: str, choices: list[ModelCho
                 problems: list[Problem]) -> ResolvedAxis:
     where = f"axes[{i}]"
     name = axis.name
+    adapter = axis_field(name)  # `loras[i].scale` / `loras[i].path`: one adapter of the list
+    lookup = LORA_PARAM if adapter else name
     specs = [p for c in choices if c.model in MODELS for p in MODELS[c.model].params_for(mode)
-             if p.name == name and p.kind not in ("image", "image_list", "mask")]
+             if p.name == lookup and p.kind not in ("image", "image_list", "mask")]
     if name == "seed":
         problems.append(Problem(f"{where}.name", name, 'a seed axis (kind "seed"), not a parameter axis'))
     elif not specs:
@@ -470,6 +486,9 @@ def _param_axis(axis: Axis, i: int, role: str, mode: str, choices: list[ModelCho
     elif name in seen:
         problems.append(Problem(f"{where}.name", name, "a parameter not already on another axis"))
     seen.add(name)
+    if adapter:
+        values = _expand(axis.values, integer=False, where=where, problems=problems, ranges=adapter[1] == "scale")
+        return ResolvedAxis("param", name, axis_title(name), role, values, [axis_label(name, v) for v in values])
     numeric = next((p for p in specs if p.kind in ("int", "float")), None)
     values = _expand(axis.values, integer=bool(numeric and numeric.kind == "int"), where=where,
                      problems=problems, ranges=numeric is not None)
@@ -543,7 +562,10 @@ def _plan_cell(index: int, position: tuple[int, int, int], combo: tuple[int, ...
     for axis, i in zip(axes, combo, strict=True):
         value = axis.values[i]
         labels[axis.title] = axis.labels[i]
-        if axis.kind == "param":
+        if axis.kind == "param" and axis_field(axis.name):
+            params[LORA_PARAM] = with_axis_value(params.get(LORA_PARAM), axis.name, value)
+            axis_params.append(LORA_PARAM)
+        elif axis.kind == "param":
             params[axis.name] = value
             axis_params.append(axis.name)
         elif axis.kind == "seed":

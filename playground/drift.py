@@ -60,6 +60,7 @@ MANIFEST_SCHEMA = "playground.drift-manifest/1"
 DEFAULT_INSTRUCTION = "Reproduce this image exactly, pixel-for-pixel."
 DEFAULT_STEPS = 10
 DEFAULT_MAX_STEPS = 50
+DEFAULT_MAX_CHAINS = 8
 DEFAULT_GENESIS = "flux-schnell"
 GENESIS_MODE = "text-to-image"
 EDIT_MODE = "image-to-image"
@@ -96,7 +97,8 @@ class ChainSpec:
 class DriftSpec:
     """The genesis (`genesis_model` from `prompt`, or a supplied `start_image`) and the chains run from it.
 
-    `max_steps=None` uses the configured cap (PLAYGROUND_DRIFT_MAX_STEPS, default 50) on each chain's steps.
+    `max_steps` may lower the configured cap on each chain's steps (PLAYGROUND_DRIFT_MAX_STEPS, default 50),
+    never raise it.
     """
 
     chains: list[ChainSpec]
@@ -309,6 +311,16 @@ def drift_from_dict(data: dict[str, Any]) -> DriftSpec:
             continue
         values = {k: raw[k] for k in _CHAIN_KEYS if raw.get(k) is not None}
         chains.append(ChainSpec(**values))
+    cap, requested = max_steps_default(), data.get("max_steps")
+    if requested is not None and (isinstance(requested, bool) or not isinstance(requested, int) or requested < 1):
+        problems.append(Problem("max_steps", requested, "a whole number of at least 1, or empty for the default"))
+    elif requested is not None and requested > cap:
+        # The operator's cap is a ceiling: a caller may lower it, never raise it.
+        problems.append(Problem("max_steps", requested, f"at most {cap} (this server's step cap, "
+                                                        f"PLAYGROUND_DRIFT_MAX_STEPS; it can only be lowered)"))
+    if len(raw_chains) > max_chains():
+        problems.append(Problem("chains", f"{len(raw_chains)} chains", f"at most {max_chains()} chains "
+                                                                       f"(PLAYGROUND_DRIFT_MAX_CHAINS)"))
     if problems:
         raise ValidationError(problems)
     return DriftSpec(
@@ -320,6 +332,11 @@ def drift_from_dict(data: dict[str, Any]) -> DriftSpec:
 
 
 # --- running ----------------------------------------------------------------------------------------
+def max_chains() -> int:
+    """The cap on chains in one drift: PLAYGROUND_DRIFT_MAX_CHAINS, else 8."""
+    return int(os.environ.get("PLAYGROUND_DRIFT_MAX_CHAINS", DEFAULT_MAX_CHAINS))
+
+
 def max_steps_default() -> int:
     """The cap on a chain's steps: PLAYGROUND_DRIFT_MAX_STEPS, else 50."""
     return int(os.environ.get("PLAYGROUND_DRIFT_MAX_STEPS", DEFAULT_MAX_STEPS))
@@ -335,7 +352,14 @@ def check_drift(spec: DriftSpec | dict[str, Any]) -> DriftSpec:
     if isinstance(spec, dict):
         spec = drift_from_dict(spec)
     problems: list[Problem] = []
-    cap = int(spec.max_steps or max_steps_default())
+    ceiling = max_steps_default()
+    if spec.max_steps is not None and spec.max_steps > ceiling:
+        problems.append(Problem("max_steps", spec.max_steps, f"at most {ceiling} (this server's step cap, "
+                                                             f"PLAYGROUND_DRIFT_MAX_STEPS; it can only be lowered)"))
+    cap = min(int(spec.max_steps or ceiling), ceiling)
+    if len(spec.chains) > max_chains():
+        problems.append(Problem("chains", f"{len(spec.chains)} chains", f"at most {max_chains()} chains "
+                                                                         f"(PLAYGROUND_DRIFT_MAX_CHAINS)"))
     if not spec.chains:
         problems.append(Problem("chains", [], "at least one chain (an edit model to apply)"))
     stand_in = Image.new("RGB", (64, 64), (128, 128, 128))

@@ -7,17 +7,20 @@ imports nothing heavy.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-Kind = Literal["int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask"]
-KINDS: tuple[str, ...] = ("int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask")
+Kind = Literal["int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask", "loras"]
+KINDS: tuple[str, ...] = ("int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask",
+                          "loras")
 # Input kinds are checked by playground.images, not by Param.coerce.
 INPUT_KINDS: frozenset[str] = frozenset({"image", "image_list", "mask"})
 
 SEED_MAX = 2**32 - 1
+MAX_ADAPTER_PATH = 1000
 
 # fal's named sizes; local backends turn them into width/height with this table.
 SIZE_PRESETS: dict[str, tuple[int, int]] = {
@@ -86,7 +89,8 @@ class Param:
     `modes` limits the modes it applies to (None: every mode); `overrides` narrows the spec for
     a backend, a mode or both, e.g. `{"replicate": {"max": 10}, "local:inpaint": {"default": 7.5}}`.
     For `size`, `choices` are the allowed presets
-    and min/max bound each side of an explicit size.
+    and min/max bound each side of an explicit size. For `loras` (a list of `{path, scale}` adapters),
+    min/max bound each scale and `max_items` the number of adapters.
     """
 
     name: str
@@ -103,6 +107,7 @@ class Param:
     overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
     multiple_of: int | None = None
     label: str | None = None
+    max_items: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -145,6 +150,10 @@ class Param:
             return f"{_num(self.min or 0)} to {_num(self.max)} images (PNG, JPEG, WebP, ...)"
         if self.kind in ("image", "mask"):
             return "one image (PNG, JPEG, WebP, ...)"
+        if self.kind == "loras":
+            return (f"a list of at most {self.max_items} adapters {{path, scale}}, each scale "
+                    f"{_num(self.min)} to {_num(self.max)}; path a Hugging Face repo id (optionally "
+                    f"/weights.safetensors), an https URL, or a local file on a single-user machine")
         if self.kind == "size":
             presets = ", ".join(self.choices or ())
             side = f"width and height {_num(self.min)} to {_num(self.max)}"
@@ -192,6 +201,8 @@ class Param:
             return int(number)
         if self.kind == "size":
             return self._coerce_size(value, bad)
+        if self.kind == "loras":
+            return self._coerce_loras(value, name)
         number = _as_number(value, integer=self.kind == "int")
         if number is None:
             raise bad
@@ -213,6 +224,41 @@ class Param:
             if self.multiple_of and side % self.multiple_of:
                 raise bad
         return {"width": int(size.width), "height": int(size.height)}
+
+    def _coerce_loras(self, value: Any, name: str) -> list[dict[str, Any]]:
+        """A list of `{path, scale}` (scale defaults to 1); a JSON text of that list is read too."""
+        if isinstance(value, str):
+            try:
+                value = json.loads(value) if value.strip() else []
+            except ValueError:
+                raise ValidationError([Problem(name, value, self.allowed())]) from None
+        if isinstance(value, dict):
+            value = [value]
+        if not isinstance(value, (list, tuple)):
+            raise ValidationError([Problem(name, value, self.allowed())])
+        problems: list[Problem] = []
+        if self.max_items is not None and len(value) > self.max_items:
+            problems.append(Problem(name, f"{len(value)} adapters", f"at most {self.max_items}"))
+        out: list[dict[str, Any]] = []
+        scale_rule = f"a number from {_num(self.min)} to {_num(self.max)}"
+        for i, item in enumerate(value):
+            where = f"{name}[{i}]"
+            if not isinstance(item, dict) or set(item) - {"path", "scale"}:
+                problems.append(Problem(where, item, "an object {path, scale}"))
+                continue
+            path = item.get("path")
+            if not isinstance(path, str) or not path.strip() or len(path) > MAX_ADAPTER_PATH:
+                problems.append(Problem(f"{where}.path", path, "a Hugging Face repo id, an https URL or a file path"))
+                continue
+            scale = _as_number(item.get("scale", 1.0), integer=False)
+            if scale is None or (self.min is not None and scale < self.min) or \
+                    (self.max is not None and scale > self.max):
+                problems.append(Problem(f"{where}.scale", item.get("scale"), scale_rule))
+                continue
+            out.append({"path": path.strip(), "scale": float(scale)})
+        if problems:
+            raise ValidationError(problems)
+        return out
 
     def json_schema(self) -> dict[str, Any]:
         """JSON schema of this parameter (for the API and for presets)."""
@@ -242,6 +288,19 @@ class Param:
                 schema.update(type="array", items=item, maxItems=int(self.max or 0))
             else:
                 schema.update(item)
+        elif self.kind == "loras":
+            scale: dict[str, Any] = {"type": "number", "default": 1.0}
+            if self.min is not None:
+                scale["minimum"] = self.min
+            if self.max is not None:
+                scale["maximum"] = self.max
+            schema.update(type="array", items={
+                "type": "object", "required": ["path"], "additionalProperties": False,
+                "properties": {"path": {"type": "string", "description": "Hugging Face repo id (optionally "
+                                        "owner/repo/weights.safetensors), https URL, or local file"},
+                               "scale": scale}})
+            if self.max_items is not None:
+                schema["maxItems"] = self.max_items
         elif self.kind == "size":
             side: dict[str, Any] = {"type": "integer"}
             if self.min is not None:

@@ -21,24 +21,30 @@ the field, the value and what is allowed); problems with the folder raise `Prese
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError, parse_size
 from playground.request import Request
+from playground.storage import (
+    StorageError,
+    atomic_write,
+    ensure_folder,
+    os_reason,
+    playground_home,
+    shipped_presets_dir,
+    store_input,
+    user_dir,
+)
 
 PRESET_SCHEMA = "playground.preset/1"
 SCHEMA_PREFIX = "playground.preset/"
 CURRENT_VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "presets"
 INPUTS_FOLDER = "inputs"
 NAME_MAX = 80
 DESCRIPTION_MAX = 2000
@@ -56,26 +62,15 @@ _WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in 
                                *(f"lpt{i}" for i in range(1, 10))})
 
 
-class PresetStoreError(PlaygroundError):
-    """The preset folder cannot be read or written (permissions, a full disk, a missing preset)."""
+# The preset folder cannot be read or written (permissions, a full disk, a missing preset).
+PresetStoreError = StorageError
 
 
 # -- where presets live -----------------------------------------------------------------------------
 
-def playground_home() -> Path:
-    """`PLAYGROUND_HOME`, else `~/.playground`: the user's presets, inputs and records live under it."""
-    raw = os.environ.get("PLAYGROUND_HOME", "").strip()
-    return Path(raw).expanduser() if raw else Path.home() / ".playground"
-
-
-def user_dir(home: Path | None = None) -> Path:
-    """The folder of user presets (created on first save, not here)."""
-    return (home or playground_home()) / "presets"
-
-
 def shipped_dir() -> Path:
     """The folder of presets shipped with the playground (read-only for the preset functions)."""
-    return SHIPPED_DIR
+    return shipped_presets_dir()
 
 
 # -- names ------------------------------------------------------------------------------------------
@@ -360,8 +355,7 @@ def input_problems(preset: dict[str, Any], base_dir: Path) -> list[Problem]:
             continue
         resolved = _resolve_input_path(path, base_dir)
         if resolved is None or not resolved.is_file():
-            problems.append(Problem(f"inputs[{i}].path", path, f"an image file that exists next to the preset "
-                                                               f"(in {base_dir})"))
+            problems.append(Problem(f"inputs[{i}].path", path, "an image file that exists next to the preset"))
             continue
         try:
             actual = _hash_file(resolved, entry.get("role", "image"))
@@ -473,17 +467,6 @@ def request_to_preset(request: Request, name: str, description: str = "", *,
         "inputs": inputs,
     }
     return parse_preset(doc, check_files=False)
-
-
-def store_input(image: Any, sha256: str, folder: Path) -> Path:
-    """Write `image` losslessly as `folder/<sha256>.png` (content-addressed; kept if already there)."""
-    from playground.images import encode
-
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{sha256}.png"
-    if not path.is_file():
-        atomic_write(path, encode(image, "PNG"), overwrite=True)
-    return path
 
 
 def request_controls(request: Request) -> dict[str, Any]:
@@ -641,7 +624,11 @@ def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> d
     """
     found: list[dict[str, Any]] = []
     skipped: list[dict[str, Any]] = []
-    sources = ([("shipped", shipped_dir())] if include_shipped else []) + [("user", user_dir(home))]
+    sources = [("shipped", shipped_dir())] if include_shipped else []
+    try:
+        sources.append(("user", user_dir(home)))
+    except StorageError:  # a shared server outside a visit: only the shipped presets are anyone's
+        pass
     for source, folder in sources:
         for path in _preset_files(folder, skipped, source):
             ident = f"{source}:{path.stem}"
@@ -726,9 +713,9 @@ def delete_preset(name: str, home: Path | None = None) -> dict[str, Any]:
     try:
         path.unlink()
     except FileNotFoundError:
-        raise PresetStoreError(f"No user preset named '{name}' in {user_dir(home)}.") from None
+        raise PresetStoreError(f"No user preset named '{name}'.") from None
     except OSError as err:
-        raise PresetStoreError(f"Cannot delete preset '{name}': {_os_reason(err)}.") from None
+        raise PresetStoreError(f"Cannot delete preset '{name}': {os_reason(err)}.") from None
     return {"deleted": f"user:{slug}"}
 
 
@@ -739,7 +726,7 @@ def rename_preset(old: str, new: str, home: Path | None = None) -> dict[str, Any
     folder = user_dir(home)
     source = folder / f"{old_slug}.json"
     if not source.is_file():
-        raise PresetStoreError(f"No user preset named '{old}' in {folder}.")
+        raise PresetStoreError(f"No user preset named '{old}'.")
     preset = _read_preset_file(source)
     if preset_slug(new) == old_slug:
         return save_preset(preset, new, base_dir=folder, home=home, on_conflict="overwrite")
@@ -765,7 +752,7 @@ def import_preset(source: Any, name: str | None = None, *, home: Path | None = N
         try:
             source = path.read_bytes()
         except OSError as err:
-            raise PresetStoreError(f"Cannot read {path}: {_os_reason(err)}.") from None
+            raise PresetStoreError(f"Cannot read {path.name}: {os_reason(err)}.") from None
     return save_preset(_as_document(source), name, base_dir=base, home=home, on_conflict=on_conflict)
 
 
@@ -793,86 +780,15 @@ def export_preset(ref: str, dest: Path, home: Path | None = None) -> list[Path]:
 
 # -- files ------------------------------------------------------------------------------------------
 
-def atomic_write(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write `data` to `path` through a temporary file in the same folder, then rename it into place.
-
-    overwrite=False links the finished file in with no window for another writer to clobber it, and
-    raises FileExistsError if `path` exists. The temporary file is removed on any failure; OSError
-    other than FileExistsError becomes PresetStoreError with the reason in words.
-    """
-    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        _write_new_file(tmp, data)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise
-            except OSError as err:
-                if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
-                    raise
-                # Filesystems without hard links: a (racy) existence check, still never a half file.
-                if path.exists():
-                    raise FileExistsError(errno.EEXIST, "exists", str(path)) from None
-                os.replace(tmp, path)
-    except FileExistsError:
-        raise
-    except OSError as err:
-        raise PresetStoreError(f"Cannot write {path}: {_os_reason(err)}.") from None
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
-def _write_new_file(path: Path, data: bytes) -> None:
-    """Create `path` (it must not exist), write everything and flush it to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(path)
-        raise
-    os.close(fd)
-
-
-def _os_reason(err: OSError) -> str:
-    reasons = {
-        errno.ENOSPC: "the disk is full (no space left on device)",
-        errno.EDQUOT: "the disk quota is exceeded",
-        errno.EACCES: "permission denied: the folder is not writable",
-        errno.EPERM: "operation not permitted",
-        errno.EROFS: "the file system is read-only",
-        errno.ENOTDIR: "a part of the path is a file, not a folder",
-    }
-    reason = reasons.get(err.errno or 0, err.strerror or str(err))
-    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR, errno.ENOSPC, errno.EDQUOT):
-        reason += "; set PLAYGROUND_HOME to a writable folder with free space"
-    return reason
-
-
 def _ensure_folder(folder: Path) -> None:
-    if folder.resolve() == shipped_dir().resolve():
-        raise PresetStoreError(f"The user preset folder {folder} is the shipped presets folder; set PLAYGROUND_HOME "
-                               f"to another folder.")
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PresetStoreError(f"Cannot create the preset folder {folder}: {_os_reason(err)}.") from None
+    ensure_folder(folder, not_inside=shipped_dir())
 
 
 def _preset_files(folder: Path, skipped: list[dict[str, Any]], source: str) -> list[Path]:
     try:
         return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".") and p.is_file())
     except OSError as err:
-        skipped.append({"id": f"{source}:", "path": str(folder), "error": f"cannot list: {_os_reason(err)}"})
+        skipped.append({"id": f"{source}:", "path": str(folder), "error": f"cannot list: {os_reason(err)}"})
         return []
 
 
@@ -880,9 +796,9 @@ def _read_preset_file(path: Path) -> dict[str, Any]:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise PresetStoreError(f"No preset file {path}.") from None
+        raise PresetStoreError(f"No preset file {path.name}.") from None
     except OSError as err:
-        raise PresetStoreError(f"Cannot read {path}: {_os_reason(err)}.") from None
+        raise PresetStoreError(f"Cannot read {path.name}: {os_reason(err)}.") from None
     return parse_preset(data, path.parent)
 
 
@@ -904,7 +820,7 @@ def _locate(ref: str | os.PathLike[str], home: Path | None) -> tuple[Path, str]:
     for source, folder in (("shipped", shipped_dir()), ("user", user_dir(home))):
         if (folder / f"{slug}.json").is_file():
             return folder / f"{slug}.json", source
-    raise PresetStoreError(f"No preset named '{text}' (shipped or in {user_dir(home)}).")
+    raise PresetStoreError(f"No preset named '{text}' (shipped or yours).")
 
 
 def _user_slug(ref: str, home: Path | None) -> str:

@@ -3,7 +3,8 @@
 A record (schema `playground.record/1`) is built from a `Result` (and the `Request`, when known):
 app version and git commit, package versions (read with importlib.metadata, never importing the
 heavy packages), backend, endpoint and resolved model revision, device, dtype and generator
-device, canonical parameters and the native payload as sent, the final prompt, the seed of each
+device, the local speed settings (`speed`: attention, compile, fused QKV... see playground.speed;
+a re-run asks for them again), canonical parameters and the native payload as sent, the final prompt, the seed of each
 image, the pixel sha256 of every input, mask and output, timings, estimated cost and fallbacks.
 A `digest` over the rest of the record shows whether it was edited afterwards. Never a key.
 
@@ -27,11 +28,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from playground import __version__
+from playground import __version__, infotext
+from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.errors import PlaygroundError
+from playground.images import Limits
 from playground.params import Problem, ValidationError
-from playground.presets import atomic_write, playground_home, shipped_dir, user_dir
 from playground.request import Request, Result
+from playground.storage import StorageError, atomic_write, playground_home, shipped_presets_dir, store_input, user_dir
 
 if TYPE_CHECKING:
     import threading
@@ -60,6 +63,9 @@ EXIF_MAKER_NOTE = 0x927C
 # JPEG keeps EXIF in one 64 KB segment; larger records are stored compressed.
 EXIF_INLINE_LIMIT = 40_000
 ZLIB_PREFIX = b"zlib:"
+# zlib level for PNG outputs: 1 encodes several times faster than Pillow's 6 for a slightly bigger
+# file; the pixels, and so the record's hashes, are the same at every level.
+PNG_COMPRESS_LEVEL = 1
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 MAX_SEARCH_FILES = 500
@@ -140,9 +146,10 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
     inputs = [{"role": "image", "sha256": h} for h in result.input_hashes]
     if result.mask_hash:
         inputs.append({"role": "mask", "sha256": result.mask_hash})
-    outputs = [{"index": i, "seed": seeds[i] if i < len(seeds) else None, "sha256": content_hash(img),
+    outputs = [{"index": i, "seed": seeds[i] if i < len(seeds) else None, "sha256": digest,
                 "width": img.width, "height": img.height, "mode": img.mode}
-               for i, img in enumerate(result.images)]
+               for i, (img, digest) in enumerate(zip(result.images, _hash_all(result.images, content_hash),
+                                                     strict=True))]
     record: dict[str, Any] = {
         "schema": RECORD_SCHEMA,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -155,10 +162,12 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
         "model_revision": result.model_version,
         "request_id": result.request_id,
         "device": result.device,
+        "speed": result.speed,
         "prompt": result.prompt,
         "negative_prompt": result.negative_prompt,
         "params": result.params,
         "native": result.native,
+        "adapters": recorded(result.adapters, (result.params or {}).get(LORA_PARAM)),
         "seed": seeds[0] if seeds else None,
         "seeds": seeds,
         "request": _request_part(request) if request is not None else None,
@@ -173,6 +182,16 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
         "nsfw": result.nsfw,
     }
     return _finish(record, secrets)
+
+
+def _hash_all(images: list[Any], content_hash: Callable[[Any], str]) -> list[str]:
+    """Each image's content hash, once; a batch is hashed in threads (hashlib releases the GIL)."""
+    if len(images) < 2:
+        return [content_hash(img) for img in images]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=min(len(images), os.cpu_count() or 1)) as pool:
+        return list(pool.map(content_hash, images))
 
 
 def for_image(record: dict[str, Any], index: int) -> dict[str, Any]:
@@ -193,8 +212,11 @@ def record_digest(record: dict[str, Any]) -> str:
 
 
 def _request_part(request: Request) -> dict[str, Any]:
-    return {"backend": request.backend, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
+    part = {"backend": request.backend, "prompt": request.prompt, "negative_prompt": request.negative_prompt,
             "params": dict(request.params or {}), "seed": request.seed}
+    if request.speed:
+        part["speed"] = dict(request.speed)
+    return part
 
 
 def _finish(record: dict[str, Any], secrets: Iterable[str]) -> dict[str, Any]:
@@ -225,34 +247,41 @@ def _jsonable(value: Any) -> Any:
 # -- embedding --------------------------------------------------------------------------------------
 
 def a1111_parameters(record: dict[str, Any]) -> str:
-    """AUTOMATIC1111-style `parameters` text: prompt, negative prompt, then "Key: value" pairs."""
+    """AUTOMATIC1111-style `parameters` text (see playground.infotext): the sampler and schedule
+    type that actually ran, in A1111's names; the hub repo and revision (local) or the endpoint."""
     params, native = record.get("params") or {}, record.get("native") or {}
     image = record.get("image") or {}
     outputs = record.get("outputs") or []
     shape = outputs[image.get("index", 0)] if outputs else {}
+    sampler, schedule = infotext.sampler_of_diffusers(native.get("scheduler"))
+    if sampler is None:
+        sampler, schedule = infotext.sampler_of_choice(params.get("scheduler"))
+    local = record.get("backend") == "local"
+    clip_skip = params.get("clip_skip")
     pairs = [
         ("Steps", native.get("num_inference_steps", params.get("num_inference_steps"))),
-        ("Sampler", params.get("scheduler")),
+        ("Sampler", sampler),
+        ("Schedule type", schedule),
         ("CFG scale", params.get("guidance_scale")),
         ("Seed", image.get("seed", record.get("seed"))),
         ("Size", f"{shape['width']}x{shape['height']}" if shape else None),
         ("Model", record.get("model")),
-        ("Model hash", (record.get("model_revision") or "")[:10] or None),
+        # A1111's Clip skip 1 is no skipping; diffusers' clip_skip counts the layers skipped.
+        ("Clip skip", clip_skip + 1 if isinstance(clip_skip, int) and clip_skip > 0 else None),
         ("Denoising strength", params.get("strength") if record.get("mode") != "text-to-image" else None),
+        ("Lora hashes", lora_hashes(record.get("adapters") or [])),
         ("Backend", record.get("backend")),
-        ("Endpoint", record.get("endpoint")),
+        ("Model repo" if local else "Endpoint", _repo_of(record) if local else record.get("endpoint")),
+        ("Model revision", record.get("model_revision")),
         ("Version", f"{APP_NAME} {(record.get('app') or {}).get('version', '')}".strip()),
     ]
-    lines = [record.get("prompt") or ""]
-    if record.get("negative_prompt"):
-        lines.append(f"Negative prompt: {record['negative_prompt']}")
-    lines.append(", ".join(f"{k}: {_a1111_quote(v)}" for k, v in pairs if v is not None and v != ""))
-    return "\n".join(lines)
+    return infotext.format_infotext(record.get("prompt") or "", record.get("negative_prompt"), pairs)
 
 
-def _a1111_quote(value: Any) -> str:
-    text = str(value)
-    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ",:\n") else text
+def _repo_of(record: dict[str, Any]) -> str | None:
+    """The hub repo of a local run (its endpoint reads "repo (PipelineClass)")."""
+    endpoint = record.get("endpoint") or ""
+    return endpoint.split(" (", 1)[0] or None
 
 
 def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", **save_args: Any) -> bytes:
@@ -261,7 +290,9 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
     JPEG is saved at quality 95 unless told otherwise; WebP is lossless unless told otherwise, so
     its pixels still match the record's hash.
     """
-    from PIL import Image, PngImagePlugin
+    import piexif
+    import piexif.helper
+    from PIL import PngImagePlugin
 
     name = _format(fmt)
     text = json.dumps(record, ensure_ascii=False)
@@ -271,14 +302,16 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         info = PngImagePlugin.PngInfo()
         info.add_itxt(PNG_RECORD_KEY, text, zip=True)
         info.add_itxt(PARAMETERS_KEY, parameters)
+        save_args.setdefault("compress_level", png_compress_level())
         image.save(buffer, format="PNG", pnginfo=info, **save_args)
         return buffer.getvalue()
-    exif = Image.Exif()
-    ifd = exif.get_ifd(EXIF_IFD)
-    # A1111 and the tools that read its files take `parameters` from UserComment, UTF-16 with a UNICODE marker.
-    ifd[EXIF_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
     data = text.encode("utf-8")
-    ifd[EXIF_MAKER_NOTE] = data if len(data) <= EXIF_INLINE_LIMIT else ZLIB_PREFIX + zlib.compress(data, 9)
+    # As AUTOMATIC1111 writes it: UserComment of type UNDEFINED with the UNICODE character-code
+    # prefix (piexif's helper), so piexif-based readers get bytes, not a tuple of BYTE values.
+    exif = piexif.dump({"Exif": {
+        piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(parameters, encoding="unicode"),
+        piexif.ExifIFD.MakerNote: data if len(data) <= EXIF_INLINE_LIMIT else ZLIB_PREFIX + zlib.compress(data, 9),
+    }})
     picture = image if image.mode in ("RGB", "L") or name == "WEBP" else image.convert("RGB")
     if name == "JPEG":
         save_args.setdefault("quality", 95)
@@ -286,6 +319,16 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         save_args.setdefault("lossless", True)
     picture.save(buffer, format=name, exif=exif, **save_args)
     return buffer.getvalue()
+
+
+def png_compress_level() -> int:
+    """PLAYGROUND_PNG_COMPRESS_LEVEL (0-9), else PNG_COMPRESS_LEVEL."""
+    raw = os.environ.get("PLAYGROUND_PNG_COMPRESS_LEVEL", "").strip()
+    if not raw:
+        return PNG_COMPRESS_LEVEL
+    if raw.isdigit() and 0 <= int(raw) <= 9:
+        return int(raw)
+    raise ValidationError([Problem("PLAYGROUND_PNG_COMPRESS_LEVEL", raw, "a zlib level from 0 to 9")])
 
 
 def save_image(image: Image.Image, record: dict[str, Any], path: str | os.PathLike[str], fmt: str | None = None,
@@ -493,9 +536,51 @@ def inspect(source: Any) -> dict[str, Any]:
                            "parameters": None}
     source = _unwrap(source)
     try:
-        record = read_record(source)
+        _check_image_size(source)
+        return _inspect(source, out)
     except RecordError as err:
         return {**out, "status": "unreadable", "message": str(err), "problems": [str(err)]}
+    except Exception as err:  # noqa: BLE001 - a damaged file must read as one, never as a traceback
+        message = _damaged(err)
+        return {**out, "status": "unreadable", "message": message, "problems": [message]}
+
+
+def _check_image_size(source: Any) -> None:
+    """Refuse (RecordError) an image whose header claims more pixels than the playground reads
+    (PLAYGROUND_MAX_IMAGE_SIDE), before any pixel is decoded: a decompression bomb stays a header."""
+    import warnings
+
+    from PIL import Image
+
+    if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
+        return
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json":
+        return
+    side = Limits.from_env().max_side
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = _open(source)
+            size = image.size if image is not None else None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise RecordError(f"The image claims far more pixels than it could hold (a decompression bomb); the "
+                          f"playground reads images up to {side}x{side} pixels.") from None
+    if size is not None and max(size) > side:
+        raise RecordError(f"The image is {size[0]}x{size[1]} pixels; the playground reads images up to "
+                          f"{side}x{side} pixels.")
+
+
+def _damaged(err: BaseException) -> str:
+    """A decoder failure in words."""
+    from PIL import Image
+
+    if isinstance(err, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
+        return "The image is too large to read (a decompression bomb?)."
+    return f"The image is damaged or truncated ({type(err).__name__}); it cannot be read."
+
+
+def _inspect(source: Any, out: dict[str, Any]) -> dict[str, Any]:
+    record = read_record(source)
     if record is None:
         out["parameters"] = embedded_parameters(source)
         found = " It has A1111-style parameters from another tool." if out["parameters"] else ""
@@ -531,8 +616,13 @@ def record_table(record: dict[str, Any]) -> list[list[str]]:
         add(f"params.{name}", value)
     for name, value in (record.get("native") or {}).items():
         add(f"native.{name}", value)
+    for i, adapter in enumerate(record.get("adapters") or []):
+        add(f"adapters[{i}]", f"{adapter.get('name')} scale {adapter.get('scale')} sha256 "
+                              f"{adapter.get('sha256') or 'not hashed (fetched by the provider)'}")
     for name, value in (record.get("device") or {}).items():
         add(f"device.{name}", value)
+    for name, value in (record.get("speed") or {}).items():
+        add(f"speed.{name}", value if isinstance(value, str) else json.dumps(value))
     for i, entry in enumerate(record.get("inputs") or []):
         add(f"inputs[{i}].{entry.get('role')}", entry.get("sha256"))
     add("image.index", image.get("index"))
@@ -578,9 +668,11 @@ def record_to_request(record: dict[str, Any], *, images: list[Any] | None = None
         found = find_inputs(record, search_dirs)
         images = [p for p in found["images"] if p is not None]
         mask = found["mask"] if mask is None else mask
+    # The speed settings the run used (local runs only) are asked for again: they can change the bits.
+    speed = record.get("speed") if target in ("local", "auto") else None
     return Request(model=model.id, mode=record.get("mode", "text-to-image"), prompt=prompt or "",
                    negative_prompt=negative, images=list(images), mask=mask, params=params,
-                   seed=record.get("seed"), backend=target)
+                   seed=record.get("seed"), backend=target, speed=dict(speed) if speed else None)
 
 
 def _replayable_params(model: Any, mode: str, backend: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -598,8 +690,11 @@ def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path
     if near is not None:
         folder = Path(near).parent
         dirs += [folder / "inputs", folder]
-    dirs += [playground_home() / "inputs", user_dir() / "inputs", shipped_dir() / "inputs"]
-    return dirs
+    try:
+        dirs += [playground_home() / "inputs", user_dir() / "inputs"]
+    except StorageError:  # a shared server outside a visit: nobody's own folders
+        pass
+    return [*dirs, shipped_presets_dir() / "inputs"]
 
 
 def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
@@ -670,7 +765,6 @@ def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]
     """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
     its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
     from playground.images import load_image, load_mask
-    from playground.presets import store_input
 
     folder = Path(folder)
     pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
@@ -728,7 +822,6 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
     (the new output's record).
     """
     from playground import backends
-    from playground.images import content_hash
 
     source = _unwrap(source)
     record = read_record(source)
@@ -757,7 +850,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
         raise RecordError(f"The re-run made {len(result.images)} images; the recorded image was number {index + 1}.")
     new_image = result.images[index]
     expected = _expected_hash(record)
-    actual = content_hash(new_image)
+    actual = new["outputs"][index]["sha256"]  # build_record hashed it already
     identical = actual == expected
     original = _open(carrier) if carrier is not None else None
     notes = list(check["notes"])
@@ -805,7 +898,7 @@ def fact_differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[dict
 
     for key in FACT_FIELDS:
         compare(key, recorded.get(key), now.get(key))
-    for section in ("params", "native", "device", "app", "packages"):
+    for section in ("params", "native", "device", "speed", "app", "packages"):
         a, b = recorded.get(section) or {}, now.get(section) or {}
         for key in sorted(set(a) | set(b)):
             compare(f"{section}.{key}", a.get(key), b.get(key))

@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from playground.params import SEED_MAX, parse_size
+from playground.params import SEED_MAX, Param, parse_size
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -26,6 +26,10 @@ COPY_GUIDANCE = 1.0
 COPY_STEPS = 15
 COPY_MAX_DENOISE = 0.05
 DEFAULT_PIXELS = (1024, 1024)
+# `strength` in image-to-image, where the Modify/Copy control's reference strength is the other name.
+EDIT_STRENGTH = Param("strength", "float", None, 0.0, 1.0, 0.01, label="Denoising strength",
+                      description="How much to change the image (1 - reference strength); "
+                                  "the alternative to reference_strength.")
 
 
 @dataclass
@@ -42,6 +46,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     seed: int | None = None
     backend: str = "auto"
+    speed: dict[str, Any] | None = None  # local speed settings over the operator's (playground.speed)
 
 
 @dataclass
@@ -66,6 +71,7 @@ class Prepared:
     backend: str
     image_map: list[int] = field(default_factory=list)
     negative_prompt_given: str | None = None
+    speed: dict[str, Any] | None = None
 
     @property
     def num_images(self) -> int:
@@ -112,6 +118,9 @@ class Result:
     nsfw: list[bool] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tried: list[dict[str, str]] = field(default_factory=list)
+    # LoRA adapters as run: path, name, scale, and (local runs) sha256 and size of the file.
+    adapters: list[dict[str, Any]] = field(default_factory=list)
+    speed: dict[str, Any] | None = None  # the local speed settings the run used (playground.speed)
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
@@ -138,6 +147,8 @@ class Result:
             "nsfw": list(self.nsfw),
             "warnings": list(self.warnings),
             "tried": list(self.tried),
+            "adapters": list(self.adapters),
+            "speed": self.speed,
         }
 
 
@@ -149,7 +160,9 @@ def draw_seed() -> int:
 def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
     """Apply the Modify/Copy image-to-image semantics to filled-in params; returns a new dict.
 
-    Modify: reference strength defaults to 0.5 and denoise `strength` = 1 - reference strength.
+    Modify: reference strength defaults to 0.5 and denoise `strength` = 1 - reference strength;
+    an explicit `strength` (the name diffusers, A1111 and the providers use) is sent unchanged
+    instead, and reference strength becomes 1 - strength.
     Copy: reference strength defaults to 0.95, guidance to 1.0, steps to 15, prompt expansion to
     off, and denoise is clamped to at most 0.05. Values the user set explicitly win, except the
     clamp.
@@ -165,6 +178,9 @@ def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict
             if name not in explicit and (name in out or name == "reference_strength"):
                 out[name] = value
         out["strength"] = round(min(1.0 - out["reference_strength"], COPY_MAX_DENOISE), 6)
+    elif "strength" in explicit:  # the native name (diffusers, A1111, the providers), sent as given
+        out["strength"] = explicit["strength"]
+        out["reference_strength"] = round(1.0 - explicit["strength"], 6)
     else:
         if "reference_strength" not in explicit:
             out["reference_strength"] = MODIFY_REFERENCE_STRENGTH

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from playground.adapters import LORA_PARAM, path_problems
 from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
 from playground.params import Param, Problem, ValidationError, parse_size
-from playground.request import Prepared, Request, draw_seed, resolve_edit_style
+from playground.request import EDIT_STRENGTH, Prepared, Request, draw_seed, resolve_edit_style
+from playground.speed import SpeedSettings
 
 # Refuse absurd image lists before decoding anything.
 MAX_IMAGES_SUBMITTED = 50
@@ -32,10 +34,12 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     mode = _check_mode(model, request.mode, target, problems)
     prompt = _check_prompt(model, request.prompt, request.params, problems)
     explicit = _check_params(model, request.params, mode, target, problems)
+    problems.extend(path_problems(explicit.get(LORA_PARAM), target))
     seed = _check_seed(request.seed, problems)
     images, image_map, mask = _check_images(model, mode, target, request.images, request.mask, problems,
                                             limits or Limits.from_env())
     _check_negative(model, request.negative_prompt, target, problems)
+    speed = _check_speed(request.speed, problems)
     if problems:
         raise ValidationError(problems)
     params = follow_input_size(model, mode, target, resolve_params(model, mode, target, explicit), explicit, images)
@@ -53,7 +57,20 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
         backend=target,
         image_map=image_map,
         negative_prompt_given=request.negative_prompt,
+        speed=speed,
     )
+
+
+def _check_speed(speed: Any, problems: list[Problem]) -> dict[str, Any] | None:
+    """The request's local speed settings, checked (only the keys given; None when none)."""
+    if not speed:
+        return None
+    try:
+        checked = SpeedSettings().merged(speed)
+    except ValidationError as err:
+        problems.extend(err.problems)
+        return None
+    return {name: getattr(checked, name) for name in speed}
 
 
 def for_backend(prepared: Prepared, backend: str) -> Prepared:
@@ -63,6 +80,7 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
     if not problems and prepared.mode not in model.modes_on(backend):
         problems.append(Problem("mode", prepared.mode, f"on {backend}: one of {', '.join(model.modes_on(backend))}"))
     explicit = _check_params(model, prepared.explicit, prepared.mode, backend, problems)
+    problems.extend(path_problems(explicit.get(LORA_PARAM), backend))
     limit = model.max_images(prepared.mode, backend)
     if len(prepared.images) > limit:
         problems.append(Problem("images", f"{len(prepared.images)} images", f"at most {limit} on {backend}"))
@@ -76,7 +94,7 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
         negative_prompt=_negative_for(model, prepared.mode, backend, prepared.negative_prompt_given, params),
         images=prepared.images, mask=prepared.mask, params=params, explicit=explicit, seed=prepared.seed,
         seed_drawn=prepared.seed_drawn, backend=backend, image_map=prepared.image_map,
-        negative_prompt_given=prepared.negative_prompt_given,
+        negative_prompt_given=prepared.negative_prompt_given, speed=prepared.speed,
     )
 
 
@@ -181,6 +199,8 @@ def _check_params(model: ModelSpec, given: Any, mode: str, backend: str, problem
             problems.append(Problem(field, value, f"{name} goes in its own field, not in params"))
             continue
         spec: Param | None = model.param(name)
+        if name == "strength" and _edit_strength_applies(model, mode, concrete):
+            spec = EDIT_STRENGTH
         if spec is not None:
             spec = spec.for_backend(concrete, mode)
         if spec is None:
@@ -199,7 +219,26 @@ def _check_params(model: ModelSpec, given: Any, mode: str, backend: str, problem
             explicit[name] = spec.coerce(value, field)
         except ValidationError as err:
             problems.extend(err.problems)
+    if "strength" in explicit and _edit_strength_applies(model, mode, concrete):
+        _check_edit_strength(explicit, problems)
     return explicit
+
+
+def _edit_strength_applies(model: ModelSpec, mode: str, backend: str | None) -> bool:
+    """Whether `strength` is the native alternative to reference strength here (Modify/Copy modes)."""
+    style = model.param("edit_style")
+    return bool(model.edit_styles and style is not None and style.applies(mode=mode)
+                and (backend is None or style.applies(backend=backend)))
+
+
+def _check_edit_strength(explicit: dict[str, Any], problems: list[Problem]) -> None:
+    strength = explicit["strength"]
+    if "reference_strength" in explicit:
+        problems.append(Problem("params.strength", strength, "either strength (denoising strength) or "
+                                "reference_strength (= 1 - strength), not both"))
+    if explicit.get("edit_style") == "copy":
+        problems.append(Problem("params.strength", strength, "no strength with edit_style copy (Copy sets the "
+                                "denoising strength itself, at most 0.05); use edit_style modify"))
 
 
 def _check_seed(seed: Any, problems: list[Problem]) -> int | None:

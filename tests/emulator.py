@@ -19,14 +19,18 @@ Behaviour in short (see ``ProviderEmulator`` for the details):
   ``IN_QUEUE`` -> ``IN_PROGRESS`` (growing logs with tqdm-like step lines) ->
   ``COMPLETED``; Replicate reports ``starting`` -> ``processing`` ->
   ``succeeded``/``failed``/``canceled``.
-* Payloads are checked against ``ENDPOINT_SCHEMAS`` (transcribed from
-  ``shared/reference/model-parameters.md``): unknown fields, wrong types, values out of
-  range or not in the enum, missing required fields and too many images give a 422 in
-  the provider's own error shape.  Types are checked strictly (no ``"5"`` for an int;
-  an integral float such as ``5.0`` is accepted for an int, as JSON schema does).  fal
-  accepts ``null`` for optional fields without a default (pydantic ``Optional``);
-  Replicate rejects ``null`` (JSON schema).  Endpoints not in the table are accepted
-  without checks unless ``strict_endpoints=True`` (then fal 404 / Replicate 404).
+* Payloads are checked against the providers' published input schemas shipped under
+  ``playground/catalog/schemas/`` (read directly from the JSON, never through the catalog's
+  code): unknown fields, wrong types, values out of range or not in the enum, missing
+  required fields and too many images give a 422 in the provider's own error shape.  Types
+  are checked strictly (no ``"5"`` for an int; an integral float such as ``5.0`` is accepted
+  for an int, as JSON schema does).  fal accepts ``null`` for optional fields without a
+  default (pydantic ``Optional``); Replicate rejects ``null`` (JSON schema).  Endpoints and
+  models without a snapshot are refused (fal 404 / Replicate 404).
+  ``serve_schema(endpoint, document)`` makes one endpoint judge by a changed document.
+* The two schema URLs are served from the same documents: fal's
+  ``{fal_gateway_url}/api/openapi/queue/openapi.json?endpoint_id=...`` and Replicate's
+  ``GET /v1/models/{owner}/{name}`` (and ``.../versions/{id}`` for the pinned SDXL).
 * Image inputs must be http(s) URLs or ``data:image/...;base64,`` URIs
   (``data:application/octet-stream;base64,`` is also accepted, since that is what
   ``replicate`` sends for a nameless file object with ``file_encoding_strategy="base64"``).
@@ -62,6 +66,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import copy
 import email.parser
 import email.policy
 import hashlib
@@ -82,6 +87,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -103,7 +109,6 @@ MAX_SIDE = 1024
 """Every generated image side is capped at this many pixels (aspect ratio kept)."""
 DEFAULT_SIZE = (512, 512)
 HUGE_IMAGE_BYTES = 60 * 1024 * 1024
-SDXL_VERSION = "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
 
 FAL_SIZE_PRESETS: dict[str, tuple[int, int]] = {
     "square_hd": (1024, 1024),
@@ -173,66 +178,138 @@ def fake_version_id(model: str) -> str:
 # --------------------------------------------------------------------------------------
 # Schema table
 # --------------------------------------------------------------------------------------
+#
+# What each endpoint ACCEPTS comes only from the providers' published schemas shipped under
+# playground/catalog/schemas/ (read here directly as JSON, never through the catalog's code).
+# What each endpoint RETURNS (output shape, result keys, how the output size is worked out, the
+# format field) is the emulator's own knowledge below.
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "playground" / "catalog" / "schemas"
+_MAX_IMAGE_SIDE = 14142
+_FULL_EXTRAS = ("timings", "seed", "has_nsfw_concepts", "prompt")
+_SEED_ONLY = ("seed",)
 
 
-def _fld(
-    kind: str,
-    *,
-    required: bool = False,
-    enum: list[Any] | None = None,
-    lo: float | None = None,
-    hi: float | None = None,
-    max_items: int | None = None,
-    max_length: int | None = None,
-    default: Any = None,
-    min_area: int | None = None,
-    max_area: int | None = None,
-) -> dict[str, Any]:
-    """Build one field spec.
+def _snapshot_file(provider: str, endpoint: str) -> Path:
+    return SCHEMA_DIR.joinpath(provider, *endpoint.split("/")[:-1], endpoint.split("/")[-1] + ".json")
 
-    ``kind`` is one of str, int, float, bool, list, image (one URL), image_list
-    (list of URLs) or image_size (fal preset name or ``{width, height}``; ``min``/``max``
-    then bound each side).
-    """
-    spec: dict[str, Any] = {"type": kind}
+
+def load_snapshot(provider: str, endpoint: str) -> dict[str, Any] | None:
+    """The shipped snapshot document of ``endpoint`` (a fresh copy), or None."""
+    path = _snapshot_file(provider, endpoint)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _deref(node: Any, root: Mapping[str, Any]) -> Any:
+    if isinstance(node, list):
+        return [_deref(v, root) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
+        target: Any = root
+        for part in node["$ref"][2:].split("/"):
+            target = target[part]
+        return {**_deref(target, root), **{k: _deref(v, root) for k, v in node.items() if k != "$ref"}}
+    return {k: _deref(v, root) for k, v in node.items()}
+
+
+def snapshot_input(provider: str, doc: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
+    """The input JSON schema of a provider document (fal OpenAPI / Replicate model or version)."""
+    if provider == "fal":
+        paths = doc.get("paths") or {}
+        keys = [f"/{endpoint}"] if f"/{endpoint}" in paths else list(paths)
+        for key in keys:
+            body = ((paths.get(key) or {}).get("post") or {}).get("requestBody") or {}
+            schema = ((body.get("content") or {}).get("application/json") or {}).get("schema")
+            if schema:
+                return _deref(schema, doc)
+        raise ValueError(f"no POST body schema for {endpoint}")
+    version = doc.get("latest_version", doc)
+    components = version["openapi_schema"]["components"]
+    return _deref(components["schemas"]["Input"], {"components": components})
+
+
+def _flatten(node: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in node.items() if k != "allOf"}
+    for part in node.get("allOf", []):
+        for k, v in _flatten(part).items():
+            out.setdefault(k, v)
+    return out
+
+
+def _types(node: Mapping[str, Any]) -> set[str]:
+    t = node.get("type")
+    kinds = set(t) if isinstance(t, list) else ({t} if t else set())
+    if "enum" in node:
+        kinds |= {"string" if isinstance(v, str) else "integer" if isinstance(v, int) else "number"
+                  for v in node["enum"]}
+    return kinds
+
+
+def _field(name: str, node: Mapping[str, Any], required: bool, images: tuple[str, ...]) -> dict[str, Any]:
+    """One field in the emulator's own format, from its published JSON schema."""
+    node = _flatten(node)
+    branches = [_flatten(b) for b in node.get("anyOf") or node.get("oneOf") or [node]]
+    kinds: set[str] = set()
+    for b in branches:
+        kinds |= _types(b)
+    spec: dict[str, Any] = {}
+    obj = next((b for b in branches if "object" in _types(b) and b.get("properties")), None)
+    enum = [v for b in branches for v in b.get("enum", [])]
+    if obj is not None and "string" in kinds:  # fal ImageSize or preset name
+        side = _flatten(obj["properties"].get("width") or {})
+        spec["type"] = "image_size"
+        spec["enum"] = enum
+        spec["min"] = side.get("minimum", 1)
+        spec["max"] = side.get("maximum", _MAX_IMAGE_SIDE)
+    elif name in images:
+        spec["type"] = "image_list" if "array" in kinds else "image"
+    elif "integer" in kinds:
+        spec["type"] = "int"
+    elif "number" in kinds:
+        spec["type"] = "float"
+    elif "boolean" in kinds:
+        spec["type"] = "bool"
+    elif "array" in kinds:
+        spec["type"] = "list"
+        item = _flatten(next((b.get("items") for b in branches if isinstance(b.get("items"), dict)), {}))
+        if item.get("properties"):  # a list of objects (fal's LoRA weights): each entry checked too
+            inner = set(item.get("required") or ())
+            spec["items"] = {k: _field(k, v, k in inner, ()) for k, v in item["properties"].items()}
+    else:
+        spec["type"] = "str"
+    if enum and spec["type"] != "image_size":
+        spec["enum"] = enum
+    for b in branches:
+        for key, ours in (("minimum", "min"), ("maximum", "max"), ("maxItems", "max_items"),
+                          ("maxLength", "max_length")):
+            if isinstance(b.get(key), (int, float)) and not isinstance(b.get(key), bool):
+                spec[ours] = b[key]
+        if "exclusiveMinimum" in b and spec["type"] in ("int", "float"):
+            spec["xmin"] = b["exclusiveMinimum"]
+    if "default" in node:
+        spec["default"] = node["default"]
     if required:
         spec["required"] = True
-    if enum is not None:
-        spec["enum"] = list(enum)
-    if lo is not None:
-        spec["min"] = lo
-    if hi is not None:
-        spec["max"] = hi
-    if max_items is not None:
-        spec["max_items"] = max_items
-    if max_length is not None:
-        spec["max_length"] = max_length
-    if default is not None:
-        spec["default"] = default
-    if min_area is not None:
-        spec["min_area"] = min_area
-    if max_area is not None:
-        spec["max_area"] = max_area
     return spec
 
 
-_FULL_EXTRAS = ("timings", "seed", "has_nsfw_concepts", "prompt")
-_SEED_ONLY = ("seed",)
-_PRESETS = list(FAL_SIZE_PRESETS)
-_FMT3 = ["jpeg", "png", "webp"]
-_FMT2 = ["jpeg", "png"]
-_ACCEL = ["none", "regular", "high"]
-_TOL5 = ["1", "2", "3", "4", "5"]
-_TOL6 = [*_TOL5, "6"]
-_KONTEXT_AR_FAL = ["21:9", "16:9", "4:3", "3:2", "1:1", "2:3", "3:4", "9:16", "9:21"]
-_RES_MODE = ["auto", "match_input", "1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"]
-_MAX_IMAGE_SIDE = 14142
+def snapshot_fields(provider: str, doc: Mapping[str, Any], endpoint: str,
+                    images: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """Every input field of a provider document, in the emulator's field format."""
+    schema = snapshot_input(provider, doc, endpoint)
+    required = set(schema.get("required") or ())
+    return {name: _field(name, node, name in required, images)
+            for name, node in (schema.get("properties") or {}).items()}
 
 
 def _fal(
-    fields: dict[str, dict[str, Any]],
+    endpoint: str,
     *,
     image_field: str | None = None,
+    image_shape: str | None = None,
     output: str = "images",
     extras: tuple[str, ...] = _SEED_ONLY,
     size_mode: str = "image_size",
@@ -241,15 +318,18 @@ def _fal(
     extra_image_fields: tuple[str, ...] = (),
     notes: str = "",
 ) -> dict[str, Any]:
-    """Build a fal endpoint schema."""
-    shape = None
-    if image_field is not None:
-        shape = "list" if fields[image_field]["type"] == "image_list" else "single"
+    """A fal endpoint: how it answers (ours), and what it accepts (its published schema)."""
+    doc = load_snapshot("fal", endpoint)
+    if doc is None:
+        raise RuntimeError(f"no shipped schema snapshot for fal {endpoint}")
+    images = tuple(f for f in (image_field, *extra_image_fields) if f)
+    fields = snapshot_fields("fal", doc, endpoint, images)
     return {
         "provider": "fal",
+        "document": doc,
         "fields": fields,
         "image_field": image_field,
-        "image_shape": shape,
+        "image_shape": image_shape if image_field else None,
         "extra_image_fields": extra_image_fields,
         "output": output,
         "output_keys": (output, *extras),
@@ -261,298 +341,36 @@ def _fal(
     }
 
 
-def _flux2_dev(edit: bool) -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "guidance_scale": _fld("float", lo=0, hi=20, default=2.5),
-        "seed": _fld("int"),
-        "num_inference_steps": _fld("int", lo=4, hi=50, default=28),
-        "image_size": _fld("image_size", enum=_PRESETS, lo=512, hi=2048, default=None if edit else "landscape_4_3"),
-        "num_images": _fld("int", lo=1, hi=4, default=1),
-        "acceleration": _fld("str", enum=_ACCEL, default="regular"),
-        "enable_prompt_expansion": _fld("bool", default=False),
-        "sync_mode": _fld("bool", default=False),
-        "enable_safety_checker": _fld("bool", default=True),
-        "output_format": _fld("str", enum=_FMT3, default="png"),
-    }
-    if edit:
-        f["image_urls"] = _fld("image_list", required=True, max_items=4)
-    return _fal(f, image_field="image_urls" if edit else None, extras=_FULL_EXTRAS, default_format="png")
-
-
-def _flux2_pro(edit: bool, flex: bool = False) -> dict[str, Any]:
-    sizes = [*_PRESETS, "auto"] if edit else _PRESETS
-    f = {
-        "prompt": _fld("str", required=True),
-        "image_size": _fld(
-            "image_size", enum=sizes, lo=1, hi=_MAX_IMAGE_SIDE, default="auto" if edit else "landscape_4_3"
-        ),
-        "seed": _fld("int"),
-        "safety_tolerance": _fld("str", enum=_TOL5, default="2"),
-        "enable_safety_checker": _fld("bool", default=True),
-        "output_format": _fld("str", enum=_FMT2, default="jpeg"),
-        "sync_mode": _fld("bool", default=False),
-    }
-    if flex:
-        f["guidance_scale"] = _fld("float", lo=1.5, hi=10, default=3.5)
-        f["num_inference_steps"] = _fld("int", lo=2, hi=50, default=28)
-        f["enable_prompt_expansion"] = _fld("bool")
-    if edit:
-        # max not stated in the schema (reference: "?"); 9 is a guess.
-        f["image_urls"] = _fld("image_list", required=True, max_items=9)
-    return _fal(
-        f,
-        image_field="image_urls" if edit else None,
-        extras=_SEED_ONLY,
-        default_format="jpeg",
-        notes="edit image_urls max (9) is a guess" if edit else "",
-    )
-
-
-def _klein(edit: bool) -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "seed": _fld("int"),
-        "sync_mode": _fld("bool", default=False),
-        "enable_safety_checker": _fld("bool", default=True),
-        "num_images": _fld("int", lo=1, hi=4, default=1),
-        "num_inference_steps": _fld("int", lo=4, hi=8, default=4),
-        "image_size": _fld(
-            "image_size", enum=_PRESETS, lo=1, hi=_MAX_IMAGE_SIDE, default=None if edit else "landscape_4_3"
-        ),
-        "output_format": _fld("str", enum=_FMT3, default="png"),
-    }
-    if edit:
-        f["image_urls"] = _fld("image_list", required=True, max_items=4)
-    return _fal(f, image_field="image_urls" if edit else None, extras=_FULL_EXTRAS, default_format="png")
-
-
-def _kontext_dev() -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "image_url": _fld("image", required=True),
-        "num_inference_steps": _fld("int", lo=10, hi=50, default=28),
-        "seed": _fld("int"),
-        "guidance_scale": _fld("float", lo=1, hi=20, default=2.5),
-        "sync_mode": _fld("bool", default=False),
-        "num_images": _fld("int", lo=1, hi=4, default=1),
-        "enable_safety_checker": _fld("bool", default=True),
-        "output_format": _fld("str", enum=_FMT2, default="jpeg"),
-        "acceleration": _fld("str", enum=_ACCEL, default="none"),
-        "resolution_mode": _fld("str", enum=_RES_MODE, default="match_input"),
-        "enhance_prompt": _fld("bool", default=False),
-    }
-    return _fal(f, image_field="image_url", extras=_FULL_EXTRAS, size_mode="fal_resolution_mode", default_format="jpeg")
-
-
-def _kontext_pro(t2i: bool) -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "seed": _fld("int"),
-        "guidance_scale": _fld("float", lo=1, hi=20, default=3.5),
-        "sync_mode": _fld("bool", default=False),
-        "num_images": _fld("int", lo=1, hi=4, default=1),
-        "output_format": _fld("str", enum=_FMT2, default="jpeg"),
-        "safety_tolerance": _fld("str", enum=_TOL6, default="2"),
-        "enhance_prompt": _fld("bool", default=False),
-        "aspect_ratio": _fld("str", enum=_KONTEXT_AR_FAL, default="1:1" if t2i else None),
-    }
-    if not t2i:
-        f["image_url"] = _fld("image", required=True)
-    return _fal(
-        f,
-        image_field=None if t2i else "image_url",
-        extras=_FULL_EXTRAS,
-        size_mode="fal_aspect_ratio",
-        default_format="jpeg",
-    )
-
-
-def _seedream(version: str, edit: bool) -> dict[str, Any]:
-    if version == "v3":
-        f = {
-            "prompt": _fld("str", required=True),
-            "guidance_scale": _fld("float", lo=1, hi=10, default=2.5),
-            "image_size": _fld("image_size", enum=_PRESETS, lo=512, hi=2048, default="square_hd"),
-            "num_images": _fld("int", lo=1, hi=6, default=1),
-            "seed": _fld("int"),
-            "sync_mode": _fld("bool", default=False),
-            "enable_safety_checker": _fld("bool", default=True),
-        }
-        return _fal(
-            f,
-            extras=_SEED_ONLY,
-            default_format="png",
-            format_field=None,
-            notes="ranges of guidance_scale/num_images/default size are guesses",
-        )
-    v45 = version == "v4.5"
-    sizes = [*_PRESETS, "auto_2K", "auto_4K"] if v45 else [*_PRESETS, "auto", "auto_2K", "auto_4K"]
-    f = {
-        "prompt": _fld("str", required=True),
-        "image_size": _fld(
-            "image_size",
-            enum=sizes,
-            lo=1,
-            hi=4096,
-            default={"width": 2048, "height": 2048},
-            min_area=2560 * 1440 if v45 else 960 * 960,
-            max_area=4096 * 4096,
-        ),
-        "num_images": _fld("int", lo=1, hi=6, default=1),
-        "max_images": _fld("int", lo=1, hi=6, default=1),
-        "seed": _fld("int"),
-        "sync_mode": _fld("bool", default=False),
-        "enable_safety_checker": _fld("bool", default=True),
-    }
-    if not v45:
-        f["enhance_prompt_mode"] = _fld("str", enum=["standard", "fast"], default="standard")
-    if edit:
-        f["image_urls"] = _fld("image_list", required=True, max_items=10)
-    extras: tuple[str, ...] = () if (v45 and edit) else _SEED_ONLY
-    return _fal(f, image_field="image_urls" if edit else None, extras=extras, default_format="png", format_field=None)
-
-
-def _seededit() -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "image_url": _fld("image", required=True),
-        "guidance_scale": _fld("float", lo=0, hi=1, default=0.5),
-        "seed": _fld("int"),
-        "sync_mode": _fld("bool", default=False),
-        "enable_safety_checker": _fld("bool", default=True),
-    }
-    return _fal(
-        f,
-        image_field="image_url",
-        output="image",
-        extras=_SEED_ONLY,
-        size_mode="input",
-        default_format="jpeg",
-        format_field=None,
-        notes="possibly retired on fal (absent from client 1.10.1 types)",
-    )
-
-
-def _fast_sdxl(kind: str) -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "negative_prompt": _fld("str", default=""),
-        "image_size": _fld("image_size", enum=_PRESETS, lo=1, hi=_MAX_IMAGE_SIDE, default="square_hd"),
-        "num_inference_steps": _fld("int", lo=1, hi=65, default=25),
-        "seed": _fld("int"),
-        "guidance_scale": _fld("float", lo=0, hi=20, default=7.5),
-        "num_images": _fld("int", lo=1, hi=8, default=1),
-        "loras": _fld("list"),
-        "embeddings": _fld("list"),
-        "enable_safety_checker": _fld("bool", default=True),
-        "safety_checker_version": _fld("str", enum=["v1", "v2"], default="v1"),
-        "expand_prompt": _fld("bool", default=False),
-        "format": _fld("str", enum=_FMT2, default="jpeg"),
-        "request_id": _fld("str", default=""),
-        "sync_mode": _fld("bool", default=False),
-    }
-    extra: tuple[str, ...] = ()
-    if kind in ("i2i", "inpaint"):
-        f["image_url"] = _fld("image", required=True)
-        f["strength"] = _fld("float", lo=0, hi=1, default=0.95)
-    if kind == "i2i":
-        f["preserve_aspect_ratio"] = _fld("bool", default=False)
-        f["crop_output"] = _fld("bool", default=False)
-    if kind == "inpaint":
-        f["mask_url"] = _fld("image", required=True)
-        extra = ("mask_url",)
-    return _fal(
-        f,
-        image_field="image_url" if kind != "t2i" else None,
-        extras=_FULL_EXTRAS,
-        default_format="jpeg",
-        format_field="format",
-        extra_image_fields=extra,
-        notes="numeric ranges are guesses (reference: '?')",
-    )
-
-
-# Replicate ----------------------------------------------------------------------------
-
-_FLUX2_AR_REP = [
-    "1:1",
-    "16:9",
-    "3:2",
-    "2:3",
-    "4:5",
-    "5:4",
-    "9:16",
-    "3:4",
-    "4:3",
-    "21:9",
-    "9:21",
-    "match_input_image",
-    "custom",
-]
-_RESOLUTION_REP = ["match_input_image", "0.25 MP", "0.5 MP", "1 MP", "2 MP", "4 MP"]
-_KONTEXT_AR_REP = [
-    "match_input_image",
-    "1:1",
-    "16:9",
-    "9:16",
-    "4:3",
-    "3:4",
-    "3:2",
-    "2:3",
-    "4:5",
-    "5:4",
-    "21:9",
-    "9:21",
-    "2:1",
-    "1:2",
-]
-_KONTEXT_DEV_AR_REP = [
-    "1:1",
-    "16:9",
-    "21:9",
-    "3:2",
-    "2:3",
-    "4:5",
-    "5:4",
-    "3:4",
-    "4:3",
-    "9:16",
-    "9:21",
-    "match_input_image",
-]
-_SCHNELL_AR = ["1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21"]
-_SEEDREAM3_AR = ["1:1", "3:4", "4:3", "16:9", "9:16", "2:3", "3:2", "21:9", "custom"]
-_SEEDREAM4_AR = ["match_input_image", "1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3", "21:9"]
-_FMT_REP = ["webp", "jpg", "png"]
-_SDXL_SCHEDULERS = ["DDIM", "DPMSolverMultistep", "HeunDiscrete", "KarrasDPM", "K_EULER_ANCESTRAL", "K_EULER", "PNDM"]
-
-
 def _rep(
     model: str,
-    fields: dict[str, dict[str, Any]],
     *,
     image_field: str | None,
+    image_shape: str | None = None,
     output: str,
     size_mode: str = "ratio",
     default_format: str = "webp",
     format_field: str | None = "output_format",
     count_field: str | None = None,
-    official: bool = True,
-    version: str | None = None,
     extra_image_fields: tuple[str, ...] = (),
     max_with_image: dict[str, int] | None = None,
     notes: str = "",
 ) -> dict[str, Any]:
-    """Build a Replicate model schema."""
-    shape = None
-    if image_field is not None:
-        shape = "list" if fields[image_field]["type"] == "image_list" else "single"
+    """A Replicate model: how it answers (ours), and what it accepts (its published schema).
+
+    A snapshot of a version object (with ``id`` at the top) is a pinned, non-official model that
+    takes predictions by version only; a model object is an official model.
+    """
+    doc = load_snapshot("replicate", model)
+    if doc is None:
+        raise RuntimeError(f"no shipped schema snapshot for Replicate {model}")
+    official = "latest_version" in doc
+    images = tuple(f for f in (image_field, *extra_image_fields) if f)
     return {
         "provider": "replicate",
-        "fields": fields,
+        "document": doc,
+        "fields": snapshot_fields("replicate", doc, model, images),
         "image_field": image_field,
-        "image_shape": shape,
+        "image_shape": image_shape if image_field else None,
         "extra_image_fields": extra_image_fields,
         "output": output,
         "size_mode": size_mode,
@@ -560,251 +378,134 @@ def _rep(
         "default_format": default_format,
         "count_field": count_field,
         "official": official,
-        "version": version or fake_version_id(model),
+        "version": fake_version_id(model) if official else doc["id"],
         "max_with_image": max_with_image or {},
         "notes": notes,
     }
 
 
-def _rep_flux2(model: str, variant: str) -> dict[str, Any]:
-    f: dict[str, dict[str, Any]] = {
-        "prompt": _fld("str", required=True),
-        "aspect_ratio": _fld("str", enum=_FLUX2_AR_REP, default="1:1"),
-        "seed": _fld("int"),
-        "output_format": _fld("str", enum=_FMT_REP, default="webp"),
-        "output_quality": _fld("int", lo=0, hi=100, default=80),
-    }
-    if variant == "dev":
-        f["input_images"] = _fld("image_list", max_items=4)
-        f["go_fast"] = _fld("bool", default=True)
-        f["width"] = _fld("int", lo=256, hi=1440)
-        f["height"] = _fld("int", lo=256, hi=1440)
-        f["disable_safety_checker"] = _fld("bool", default=False)
-    else:
-        f["input_images"] = _fld("image_list", max_items=10 if variant == "flex" else 8)
-        f["resolution"] = _fld("str", enum=_RESOLUTION_REP, default="1 MP")
-        f["width"] = _fld("int", lo=256, hi=2048)
-        f["height"] = _fld("int", lo=256, hi=2048)
-        f["safety_tolerance"] = _fld("int", lo=1, hi=5, default=2)
-    if variant == "flex":
-        f["prompt_upsampling"] = _fld("bool", default=True)
-        f["steps"] = _fld("int", lo=1, hi=50, default=50)
-        f["guidance"] = _fld("float", lo=1.5, hi=10, default=3.5)
-    return _rep(
-        model,
-        f,
-        image_field="input_images",
-        output="uri",
-        notes="aspect_ratio/resolution enum lists are partly guesses",
-    )
+def _fal_flux2(endpoint: str, edit: bool, default_format: str, extras: tuple[str, ...]) -> dict[str, Any]:
+    return _fal(endpoint, image_field="image_urls" if edit else None, image_shape="list", extras=extras,
+                default_format=default_format)
 
 
-def _rep_kontext(model: str, dev: bool) -> dict[str, Any]:
-    if dev:
-        f = {
-            "prompt": _fld("str", required=True),
-            "input_image": _fld("image", required=True),
-            "aspect_ratio": _fld("str", enum=_KONTEXT_DEV_AR_REP, default="match_input_image"),
-            "num_inference_steps": _fld("int", lo=4, hi=50, default=28),
-            "guidance": _fld("float", lo=0, hi=10, default=2.5),
-            "seed": _fld("int"),
-            "output_format": _fld("str", enum=_FMT_REP, default="webp"),
-            "output_quality": _fld("int", lo=0, hi=100, default=80),
-            "disable_safety_checker": _fld("bool", default=False),
-            "go_fast": _fld("bool", default=True),
-        }
-        return _rep(model, f, image_field="input_image", output="uri")
-    f = {
-        "prompt": _fld("str", required=True),
-        "input_image": _fld("image"),
-        "aspect_ratio": _fld("str", enum=_KONTEXT_AR_REP, default="match_input_image"),
-        "prompt_upsampling": _fld("bool", default=False),
-        "seed": _fld("int"),
-        "output_format": _fld("str", enum=["jpg", "png"], default="png"),
-        "safety_tolerance": _fld("int", lo=0, hi=6, default=2),
-    }
-    return _rep(
-        model, f, image_field="input_image", output="uri", default_format="png", max_with_image={"safety_tolerance": 2}
-    )
+def _fal_kontext_pro(endpoint: str, t2i: bool) -> dict[str, Any]:
+    return _fal(endpoint, image_field=None if t2i else "image_url", image_shape="single", extras=_FULL_EXTRAS,
+                size_mode="fal_aspect_ratio", default_format="jpeg")
 
 
-def _rep_schnell() -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "aspect_ratio": _fld("str", enum=_SCHNELL_AR, default="1:1"),
-        "num_outputs": _fld("int", lo=1, hi=4, default=1),
-        "num_inference_steps": _fld("int", lo=1, hi=4, default=4),
-        "seed": _fld("int"),
-        "output_format": _fld("str", enum=_FMT_REP, default="webp"),
-        "output_quality": _fld("int", lo=0, hi=100, default=80),
-        "disable_safety_checker": _fld("bool", default=False),
-        "go_fast": _fld("bool", default=True),
-        "megapixels": _fld("str", enum=["1", "0.25"], default="1"),
-    }
-    return _rep("black-forest-labs/flux-schnell", f, image_field=None, output="uris", count_field="num_outputs")
+def _fal_seedream(endpoint: str, edit: bool, extras: tuple[str, ...] = _SEED_ONLY) -> dict[str, Any]:
+    return _fal(endpoint, image_field="image_urls" if edit else None, image_shape="list", extras=extras,
+                default_format="png", format_field=None)
 
 
-def _rep_seedream(model: str, version: str) -> dict[str, Any]:
-    if version == "3":
-        f = {
-            "prompt": _fld("str", required=True),
-            "seed": _fld("int"),
-            "aspect_ratio": _fld("str", enum=_SEEDREAM3_AR, default="16:9"),
-            "size": _fld("str", enum=["small", "regular", "big"], default="regular"),
-            "width": _fld("int", lo=512, hi=2048, default=2048),
-            "height": _fld("int", lo=512, hi=2048, default=2048),
-            "guidance_scale": _fld("float", lo=1, hi=10, default=2.5),
-        }
-        return _rep(model, f, image_field=None, output="uri", default_format="jpeg", format_field=None)
-    v45 = version == "4.5"
-    f = {
-        "prompt": _fld("str", required=True, max_length=4000 if v45 else None),
-        "image_input": _fld("image_list", max_items=14 if v45 else 10),
-        "size": _fld("str", enum=["2K", "4K", "custom"] if v45 else ["1K", "2K", "4K", "custom"], default="2K"),
-        "aspect_ratio": _fld("str", enum=_SEEDREAM4_AR, default="match_input_image"),
-        "width": _fld("int", lo=1024, hi=4096, default=2048),
-        "height": _fld("int", lo=1024, hi=4096, default=2048),
-        "sequential_image_generation": _fld("str", enum=["disabled", "auto"], default="disabled"),
-        "max_images": _fld("int", lo=1, hi=15, default=1),
-        "seed": _fld("int"),
-    }
-    if v45:
-        f["disable_safety_checker"] = _fld("bool", default=False)
-    else:
-        f["enhance_prompt"] = _fld("bool", default=True)
-    return _rep(
-        model,
-        f,
-        image_field="image_input",
-        output="uris",
-        default_format="jpeg",
-        format_field=None,
-        count_field="seq_max_images",
-        notes="seed field and some defaults are guesses",
-    )
+def _fal_sdxl(endpoint: str, kind: str) -> dict[str, Any]:
+    return _fal(endpoint, image_field="image_url" if kind != "t2i" else None, image_shape="single",
+                extras=_FULL_EXTRAS, default_format="jpeg", format_field="format",
+                extra_image_fields=("mask_url",) if kind == "inpaint" else ())
 
 
-def _rep_seededit() -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", required=True),
-        "image": _fld("image", required=True),
-        "seed": _fld("int"),
-        "guidance_scale": _fld("float", lo=1, hi=10, default=5.5),
-    }
-    return _rep(
-        "bytedance/seededit-3.0",
-        f,
-        image_field="image",
-        output="uri",
-        size_mode="input",
-        default_format="jpeg",
-        format_field=None,
-    )
-
-
-def _rep_sdxl() -> dict[str, Any]:
-    f = {
-        "prompt": _fld("str", default="An astronaut riding a rainbow unicorn"),
-        "negative_prompt": _fld("str", default=""),
-        "image": _fld("image"),
-        "mask": _fld("image"),
-        "width": _fld("int", default=1024),
-        "height": _fld("int", default=1024),
-        "num_outputs": _fld("int", lo=1, hi=4, default=1),
-        "scheduler": _fld("str", enum=_SDXL_SCHEDULERS, default="K_EULER"),
-        "num_inference_steps": _fld("int", lo=1, hi=500, default=50),
-        "guidance_scale": _fld("float", lo=1, hi=50, default=7.5),
-        "prompt_strength": _fld("float", lo=0, hi=1, default=0.8),
-        "seed": _fld("int"),
-        "refine": _fld(
-            "str", enum=["no_refiner", "expert_ensemble_refiner", "base_image_refiner"], default="no_refiner"
-        ),
-        "high_noise_frac": _fld("float", lo=0, hi=1, default=0.8),
-        "refine_steps": _fld("int"),
-        "apply_watermark": _fld("bool", default=True),
-        "lora_scale": _fld("float", lo=0, hi=1, default=0.6),
-        "replicate_weights": _fld("str"),
-        "disable_safety_checker": _fld("bool", default=False),
-    }
-    return _rep(
-        "stability-ai/sdxl",
-        f,
-        image_field="image",
-        output="uris",
-        size_mode="wh",
-        default_format="png",
-        format_field=None,
-        count_field="num_outputs",
-        official=False,
-        version=SDXL_VERSION,
-        extra_image_fields=("mask",),
-    )
+def _rep_flux2(model: str) -> dict[str, Any]:
+    return _rep(model, image_field="input_images", image_shape="list", output="uri")
 
 
 ENDPOINT_SCHEMAS: dict[str, dict[str, Any]] = {
     # fal ------------------------------------------------------------------------------
-    "fal-ai/flux-2": _flux2_dev(edit=False),
-    "fal-ai/flux-2/edit": _flux2_dev(edit=True),
-    "fal-ai/flux-2-pro": _flux2_pro(edit=False),
-    "fal-ai/flux-2-pro/edit": _flux2_pro(edit=True),
-    "fal-ai/flux-2-flex": _flux2_pro(edit=False, flex=True),
-    "fal-ai/flux-2-flex/edit": _flux2_pro(edit=True, flex=True),
-    "fal-ai/flux-2-max": _flux2_pro(edit=False),
-    "fal-ai/flux-2-max/edit": _flux2_pro(edit=True),
-    "fal-ai/flux-2/klein/4b": _klein(edit=False),
-    "fal-ai/flux-2/klein/4b/edit": _klein(edit=True),
-    "fal-ai/flux-2/klein/9b": _klein(edit=False),
-    "fal-ai/flux-2/klein/9b/edit": _klein(edit=True),
-    "fal-ai/flux-kontext/dev": _kontext_dev(),
-    "fal-ai/flux-pro/kontext": _kontext_pro(t2i=False),
-    "fal-ai/flux-pro/kontext/text-to-image": _kontext_pro(t2i=True),
-    "fal-ai/flux-pro/kontext/max": _kontext_pro(t2i=False),
-    "fal-ai/flux-pro/kontext/max/text-to-image": _kontext_pro(t2i=True),
-    "fal-ai/bytedance/seedream/v3/text-to-image": _seedream("v3", edit=False),
-    "fal-ai/bytedance/seedream/v4/text-to-image": _seedream("v4", edit=False),
-    "fal-ai/bytedance/seedream/v4/edit": _seedream("v4", edit=True),
-    "fal-ai/bytedance/seedream/v4.5/text-to-image": _seedream("v4.5", edit=False),
-    "fal-ai/bytedance/seedream/v4.5/edit": _seedream("v4.5", edit=True),
-    "fal-ai/bytedance/seededit/v3/edit-image": _seededit(),
-    "fal-ai/fast-sdxl": _fast_sdxl("t2i"),
-    "fal-ai/fast-sdxl/image-to-image": _fast_sdxl("i2i"),
-    "fal-ai/fast-sdxl/inpainting": _fast_sdxl("inpaint"),
+    "fal-ai/flux-2": _fal_flux2("fal-ai/flux-2", False, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/edit": _fal_flux2("fal-ai/flux-2/edit", True, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/lora": _fal_flux2("fal-ai/flux-2/lora", False, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/lora/edit": _fal_flux2("fal-ai/flux-2/lora/edit", True, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2-pro": _fal_flux2("fal-ai/flux-2-pro", False, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2-pro/edit": _fal_flux2("fal-ai/flux-2-pro/edit", True, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2-flex": _fal_flux2("fal-ai/flux-2-flex", False, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2-flex/edit": _fal_flux2("fal-ai/flux-2-flex/edit", True, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2-max": _fal_flux2("fal-ai/flux-2-max", False, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2-max/edit": _fal_flux2("fal-ai/flux-2-max/edit", True, "jpeg", _SEED_ONLY),
+    "fal-ai/flux-2/klein/4b": _fal_flux2("fal-ai/flux-2/klein/4b", False, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/klein/4b/edit": _fal_flux2("fal-ai/flux-2/klein/4b/edit", True, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/klein/9b": _fal_flux2("fal-ai/flux-2/klein/9b", False, "png", _FULL_EXTRAS),
+    "fal-ai/flux-2/klein/9b/edit": _fal_flux2("fal-ai/flux-2/klein/9b/edit", True, "png", _FULL_EXTRAS),
+    "fal-ai/flux-kontext/dev": _fal("fal-ai/flux-kontext/dev", image_field="image_url", image_shape="single",
+                                    extras=_FULL_EXTRAS, size_mode="fal_resolution_mode", default_format="jpeg"),
+    "fal-ai/flux-pro/kontext": _fal_kontext_pro("fal-ai/flux-pro/kontext", False),
+    "fal-ai/flux-pro/kontext/text-to-image": _fal_kontext_pro("fal-ai/flux-pro/kontext/text-to-image", True),
+    "fal-ai/flux-pro/kontext/max": _fal_kontext_pro("fal-ai/flux-pro/kontext/max", False),
+    "fal-ai/flux-pro/kontext/max/text-to-image": _fal_kontext_pro("fal-ai/flux-pro/kontext/max/text-to-image", True),
+    "fal-ai/bytedance/seedream/v3/text-to-image": _fal_seedream("fal-ai/bytedance/seedream/v3/text-to-image", False),
+    "fal-ai/bytedance/seedream/v4/text-to-image": _fal_seedream("fal-ai/bytedance/seedream/v4/text-to-image", False),
+    "fal-ai/bytedance/seedream/v4/edit": _fal_seedream("fal-ai/bytedance/seedream/v4/edit", True),
+    "fal-ai/bytedance/seedream/v4.5/text-to-image": _fal_seedream("fal-ai/bytedance/seedream/v4.5/text-to-image",
+                                                                  False),
+    "fal-ai/bytedance/seedream/v4.5/edit": _fal_seedream("fal-ai/bytedance/seedream/v4.5/edit", True, ()),
+    "fal-ai/bytedance/seededit/v3/edit-image": _fal(
+        "fal-ai/bytedance/seededit/v3/edit-image", image_field="image_url", image_shape="single", output="image",
+        size_mode="input", default_format="jpeg", format_field=None,
+        notes="possibly retired on fal (absent from fal's newest client types)"),
+    "fal-ai/fast-sdxl": _fal_sdxl("fal-ai/fast-sdxl", "t2i"),
+    "fal-ai/fast-sdxl/image-to-image": _fal_sdxl("fal-ai/fast-sdxl/image-to-image", "i2i"),
+    "fal-ai/fast-sdxl/inpainting": _fal_sdxl("fal-ai/fast-sdxl/inpainting", "inpaint"),
     # Replicate ------------------------------------------------------------------------
-    "black-forest-labs/flux-2-dev": _rep_flux2("black-forest-labs/flux-2-dev", "dev"),
-    "black-forest-labs/flux-2-pro": _rep_flux2("black-forest-labs/flux-2-pro", "pro"),
-    "black-forest-labs/flux-2-flex": _rep_flux2("black-forest-labs/flux-2-flex", "flex"),
-    "black-forest-labs/flux-2-max": _rep_flux2("black-forest-labs/flux-2-max", "max"),
-    "black-forest-labs/flux-kontext-dev": _rep_kontext("black-forest-labs/flux-kontext-dev", True),
-    "black-forest-labs/flux-kontext-pro": _rep_kontext("black-forest-labs/flux-kontext-pro", False),
-    "black-forest-labs/flux-kontext-max": _rep_kontext("black-forest-labs/flux-kontext-max", False),
-    "black-forest-labs/flux-schnell": _rep_schnell(),
-    "bytedance/seedream-3": _rep_seedream("bytedance/seedream-3", "3"),
-    "bytedance/seedream-4": _rep_seedream("bytedance/seedream-4", "4"),
-    "bytedance/seedream-4.5": _rep_seedream("bytedance/seedream-4.5", "4.5"),
-    "bytedance/seededit-3.0": _rep_seededit(),
-    "stability-ai/sdxl": _rep_sdxl(),
+    "black-forest-labs/flux-2-dev": _rep_flux2("black-forest-labs/flux-2-dev"),
+    "black-forest-labs/flux-2-pro": _rep_flux2("black-forest-labs/flux-2-pro"),
+    "black-forest-labs/flux-2-flex": _rep_flux2("black-forest-labs/flux-2-flex"),
+    "black-forest-labs/flux-2-max": _rep_flux2("black-forest-labs/flux-2-max"),
+    "black-forest-labs/flux-kontext-dev": _rep("black-forest-labs/flux-kontext-dev", image_field="input_image",
+                                               image_shape="single", output="uri"),
+    "black-forest-labs/flux-kontext-pro": _rep("black-forest-labs/flux-kontext-pro", image_field="input_image",
+                                               image_shape="single", output="uri", default_format="png",
+                                               max_with_image={"safety_tolerance": 2}),
+    "black-forest-labs/flux-kontext-max": _rep("black-forest-labs/flux-kontext-max", image_field="input_image",
+                                               image_shape="single", output="uri", default_format="png",
+                                               max_with_image={"safety_tolerance": 2}),
+    "black-forest-labs/flux-schnell": _rep("black-forest-labs/flux-schnell", image_field=None, output="uris",
+                                           count_field="num_outputs"),
+    "bytedance/seedream-3": _rep("bytedance/seedream-3", image_field=None, output="uri", default_format="jpeg",
+                                 format_field=None),
+    "bytedance/seedream-4": _rep("bytedance/seedream-4", image_field="image_input", image_shape="list",
+                                 output="uris", default_format="jpeg", format_field=None,
+                                 count_field="seq_max_images"),
+    "bytedance/seedream-4.5": _rep("bytedance/seedream-4.5", image_field="image_input", image_shape="list",
+                                   output="uris", default_format="jpeg", format_field=None,
+                                   count_field="seq_max_images"),
+    "bytedance/seededit-3.0": _rep("bytedance/seededit-3.0", image_field="image", image_shape="single",
+                                   output="uri", size_mode="input", default_format="jpeg", format_field=None),
+    "stability-ai/sdxl": _rep("stability-ai/sdxl", image_field="image", image_shape="single", output="uris",
+                              size_mode="wh", default_format="png", format_field=None, count_field="num_outputs",
+                              extra_image_fields=("mask",)),
 }
 """Endpoint id (fal) or ``owner/name`` (Replicate) -> schema.
 
-Keys of a schema: ``provider`` ("fal"/"replicate"); ``fields`` {name: {type, enum?, min?,
-max?, required?, max_items?, max_length?, default?, min_area?, max_area?}}; ``image_field``
-and ``image_shape`` ("single"/"list"/None); ``extra_image_fields`` (masks); ``output``
-(fal "images" list / "image" single; Replicate "uri" single / "uris" list);
+Keys of a schema: ``provider`` ("fal"/"replicate"); ``document`` (the shipped provider document);
+``fields`` {name: {type, enum?, min?, max?, required?, max_items?, max_length?, default?}} read from
+that document; ``image_field`` and ``image_shape`` ("single"/"list"/None); ``extra_image_fields``
+(masks); ``output`` (fal "images" list / "image" single; Replicate "uri" single / "uris" list);
 ``output_keys`` (fal result keys); ``size_mode``; ``format_field``/``default_format``;
 ``count_field``; Replicate only: ``official``, ``version``, ``max_with_image``.
 """
 
+SDXL_VERSION: str = ENDPOINT_SCHEMAS["stability-ai/sdxl"]["version"]
+"""The pinned stability-ai/sdxl version: the id of the shipped version snapshot."""
+
+
+def with_document(schema: Mapping[str, Any], doc: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
+    """``schema`` judging by another provider document (a changed snapshot served on purpose)."""
+    images = tuple(f for f in (schema.get("image_field"), *schema.get("extra_image_fields", ())) if f)
+    out = dict(schema)
+    out["document"] = copy.deepcopy(dict(doc))
+    out["fields"] = snapshot_fields(schema["provider"], doc, endpoint, images)
+    if schema["provider"] == "replicate" and not schema["official"]:
+        out["version"] = doc.get("id", schema["version"])
+    return out
+
+
+def _published(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A provider document as the provider serves it: without our snapshot notes."""
+    return {k: copy.deepcopy(v) for k, v in doc.items() if k != "x-playground-snapshot"}
+
+
 _VERSION_INDEX: dict[str, str] = {
     s["version"]: name for name, s in ENDPOINT_SCHEMAS.items() if s["provider"] == "replicate"
 }
-
-_LENIENT_FAL: dict[str, Any] = _fal({}, extras=_FULL_EXTRAS, size_mode="default")
-_LENIENT_FAL["fields"] = None
-_LENIENT_REP: dict[str, Any] = _rep(
-    "x/y", {}, image_field=None, output="uris", size_mode="default", default_format="webp"
-)
-_LENIENT_REP["fields"] = None
-_LENIENT_IMAGE_KEYS = ("image_url", "image_urls", "input_image", "input_images", "image_input", "image")
 
 
 # --------------------------------------------------------------------------------------
@@ -1326,8 +1027,9 @@ class ProviderEmulator:
 
     ``work_seconds``/``queue_seconds`` set each job's time line.  Keyword options:
     ``fal_validate_on_submit`` (422 at submit instead of at result),
-    ``strict_endpoints`` (404 for endpoints/models not in ``ENDPOINT_SCHEMAS``),
-    ``port`` (0 = random).  Auth: fal needs ``Authorization: Key test-*``, Replicate
+    ``port`` (0 = random).  Endpoints and models not in ``ENDPOINT_SCHEMAS`` get fal 404 /
+    Replicate 404; ``serve_schema`` makes one endpoint judge (and publish) by a changed document.
+    Auth: fal needs ``Authorization: Key test-*``, Replicate
     ``Authorization: Bearer test-*``; anything else is 401.  A request id created with
     another key gives fal 403 / Replicate 404.  ``requests`` records every request as
     ``{"provider", "method", "path", "auth", "json", "headers", "query", "endpoint",
@@ -1340,13 +1042,12 @@ class ProviderEmulator:
         queue_seconds: float = 0.1,
         *,
         fal_validate_on_submit: bool = False,
-        strict_endpoints: bool = False,
         port: int = 0,
     ) -> None:
         self.work_seconds = float(work_seconds)
         self.queue_seconds = float(queue_seconds)
         self.fal_validate_on_submit = fal_validate_on_submit
-        self.strict_endpoints = strict_endpoints
+        self._documents: dict[str, dict[str, Any]] = {}
         self._want_port = port
         self._port: int | None = None
         self._lock = threading.RLock()
@@ -1513,10 +1214,31 @@ class ProviderEmulator:
             return [{"fault": f.name, "remaining": f.remaining, "endpoint": f.endpoint, **f.opts} for f in self._faults]
 
     def reset(self) -> None:
-        """Clear the recorded requests and all armed faults."""
+        """Clear the recorded requests, all armed faults and every changed schema document."""
         with self._lock:
             self.requests.clear()
             self._faults.clear()
+            self._documents.clear()
+
+    # -- schemas ----------------------------------------------------------------------
+
+    def serve_schema(self, endpoint: str, document: Mapping[str, Any]) -> None:
+        """From now until ``reset``, judge payloads for ``endpoint`` by ``document`` (a provider
+        document like the shipped snapshot, e.g. with a range narrowed, an enum value or a field
+        removed) and publish it at the schema URLs."""
+        if endpoint not in ENDPOINT_SCHEMAS:
+            raise KeyError(f"unknown endpoint {endpoint!r}")
+        with self._lock:
+            self._documents[endpoint] = copy.deepcopy(dict(document))
+
+    def schema(self, endpoint: str | None) -> dict[str, Any] | None:
+        """The schema ``endpoint`` is judged by now (its shipped snapshot unless changed), or None."""
+        base = ENDPOINT_SCHEMAS.get(endpoint or "")
+        if base is None:
+            return None
+        with self._lock:
+            doc = self._documents.get(endpoint or "")
+        return with_document(base, doc, endpoint or "") if doc is not None else base
 
     def _fault_matches(self, f: _Fault, provider: str | None, endpoint: str | None) -> bool:
         if f.opts.get("provider") not in (None, provider):
@@ -1715,16 +1437,6 @@ class ProviderEmulator:
         fields = schema["fields"]
         fal = provider == "fal"
 
-        if fields is None:  # lenient (unknown endpoint): only sniff an input size
-            for key in _LENIENT_IMAGE_KEYS:
-                v = inp.get(key)
-                first = v[0] if isinstance(v, list) and v else v
-                if isinstance(first, str):
-                    err, size = self._check_image(first)
-                    if err is None and size:
-                        return errors, size
-            return errors, None
-
         for name, spec in fields.items():
             if spec.get("required") and name not in inp:
                 errors.append(_Err([name], "missing", "Field required", "required", f"{name} is required"))
@@ -1800,6 +1512,34 @@ class ProviderEmulator:
                         )
                     )
         return errors, in_size
+
+    @staticmethod
+    def _check_items(name: str, fields: dict[str, dict[str, Any]], items: list[Any], fal: bool) -> list[_Err]:
+        """Each item of a list of objects (fal's `loras`) against its own field specs."""
+        out: list[_Err] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                out.append(_Err([name, i], "model_type", "Input should be a valid dictionary", "invalid_type",
+                                f"Invalid type. Expected: object, given: {_json_type(item)}", item, True))
+                continue
+            for key, sub in fields.items():
+                if sub.get("required") and key not in item:
+                    out.append(_Err([name, i, key], "missing", "Field required", "required", f"{key} is required"))
+            for key, value in item.items():
+                sub = fields.get(key)
+                if sub is None:
+                    out.append(_Err([name, i, key], "extra_forbidden", "Extra inputs are not permitted",
+                                    "additional_property_not_allowed", f"Additional property {key} is not allowed",
+                                    value, True))
+                elif not _type_ok(sub["type"], value):
+                    pt, pm = _PYDANTIC_TYPE[sub["type"]]
+                    out.append(_Err([name, i, key], pt, pm, "invalid_type", f"Invalid type. Expected: "
+                                    f"{_PY_TYPE_NAMES[sub['type']]}, given: {_json_type(value)}", value, True))
+                else:
+                    for err in ProviderEmulator._check_value(key, sub, value, fal):
+                        err.path = [name, i, *err.path]
+                        out.append(err)
+        return out
 
     @staticmethod
     def _check_value(name: str, spec: dict[str, Any], value: Any, fal: bool) -> list[_Err]:
@@ -1879,6 +1619,10 @@ class ProviderEmulator:
             out.append(_Err([name], "literal_error", fm, "enum", rm, value, True))
             return out
         if kind in ("int", "float"):
+            if "xmin" in spec and value <= spec["xmin"]:
+                lo = _num(spec["xmin"])
+                out.append(_Err([name], "greater_than", f"Input should be greater than {lo}", "number_gt",
+                                f"Must be greater than {lo}", value, True))
             if "min" in spec and value < spec["min"]:
                 lo = _num(spec["min"])
                 out.append(
@@ -1918,6 +1662,8 @@ class ProviderEmulator:
                     True,
                 )
             )
+        if kind == "list" and "items" in spec:
+            out.extend(ProviderEmulator._check_items(name, spec["items"], value, fal))
         if kind == "str" and "max_length" in spec and len(value) > spec["max_length"]:
             n = spec["max_length"]
             out.append(
@@ -2209,6 +1955,8 @@ class ProviderEmulator:
         js: Any,
         bad_json: bool,
     ) -> _Resp:
+        if path.rstrip("/") in ("/fal/gateway/api/openapi/queue/openapi.json", "/fal/api/openapi/queue/openapi.json"):
+            return self._fal_openapi(rec, method, query)
         if path.startswith("/fal/gateway/"):
             # One base for queue and upload hosts, as PLAYGROUND_FAL_URL gives the app.
             rest = path[len("/fal/gateway/") :].strip("/")
@@ -2240,6 +1988,19 @@ class ProviderEmulator:
         if method in ("GET", "HEAD"):
             return self._serve_file(rec, method, path)
         return _json_resp(404, {"detail": "Not Found"})
+
+    def _fal_openapi(self, rec: dict[str, Any], method: str, query: Mapping[str, str]) -> _Resp:
+        """fal's public per-endpoint OpenAPI document, served from the (possibly changed) snapshot."""
+        endpoint = query.get("endpoint_id", "")
+        rec.update(phase="schema", endpoint=endpoint or None)
+        if method not in ("GET", "HEAD"):
+            return _json_resp(405, {"detail": "Method Not Allowed"})
+        if not endpoint:
+            return _json_resp(400, {"detail": "endpoint_id is required"})
+        schema = self.schema(endpoint)
+        if schema is None or schema["provider"] != "fal":
+            return _json_resp(404, {"detail": f"Application '{endpoint}' not found"})
+        return _json_resp(200, _published(schema["document"]))
 
     def _fal_request_op(
         self, rec: dict[str, Any], method: str, m: re.Match[str], query: Mapping[str, str], low: Mapping[str, str]
@@ -2292,13 +2053,9 @@ class ProviderEmulator:
         assert key is not None
         if endpoint.count("/") < 1:
             return _json_resp(404, {"detail": f"Application '{endpoint}' not found"})
-        schema = ENDPOINT_SCHEMAS.get(endpoint)
-        if schema is not None and schema["provider"] != "fal":
-            schema = None
-        if schema is None:
-            if self.strict_endpoints:
-                return _json_resp(404, {"detail": f"Application '{endpoint}' not found"})
-            schema = _LENIENT_FAL
+        schema = self.schema(endpoint)
+        if schema is None or schema["provider"] != "fal":
+            return _json_resp(404, {"detail": f"Application '{endpoint}' not found"})
         if bad_json or not isinstance(js, dict):
             return _json_resp(
                 422,
@@ -2524,12 +2281,12 @@ class ProviderEmulator:
                 return self._rep_422([_Err([], "missing", "", "required", "version is required")])
             if "/" in version:
                 model, _, vid = version.partition(":")
-                schema = ENDPOINT_SCHEMAS.get(model)
+                schema = self.schema(model)
                 if schema is not None and vid and vid != schema["version"]:
                     schema = None
             else:
-                model = _VERSION_INDEX.get(version)
-                schema = ENDPOINT_SCHEMAS.get(model) if model else None
+                model = self._model_for_version(version)
+                schema = self.schema(model) if model else None
             if schema is None or schema["provider"] != "replicate":
                 return _rep_error(
                     422,
@@ -2537,16 +2294,13 @@ class ProviderEmulator:
                     "The specified version does not exist (or perhaps you don't have permission to use it?)",
                 )
         else:
-            schema = ENDPOINT_SCHEMAS.get(model)
-            if schema is not None and schema["provider"] != "replicate":
-                schema = None
-            if schema is None and self.strict_endpoints:
+            schema = self.schema(model)
+            if schema is None or schema["provider"] != "replicate":
                 return _rep_error(404, "Not found", "The requested resource could not be found.")
-            if schema is not None and not schema["official"]:
+            if not schema["official"]:
                 return _rep_error(
                     404, "Not found", f"{model} is not an official model; create the prediction with a version"
                 )
-            schema = schema or _LENIENT_REP
         assert model is not None
         inp = js.get("input")
         if not isinstance(inp, dict):
@@ -2557,7 +2311,7 @@ class ProviderEmulator:
             errors.append(self._injected_422(faults["422"]))
         if errors:
             return self._rep_422(errors)
-        vid = schema["version"] if schema is not _LENIENT_REP else fake_version_id(model)
+        vid = schema["version"]
         job = self._new_job("replicate", model, key, inp, schema, [], faults, in_size, version=vid)
         prefer = low.get("prefer", "")
         pm = re.match(r"\s*wait(?:\s*=\s*(\d+))?", prefer)
@@ -2644,55 +2398,18 @@ class ProviderEmulator:
             "source": "api",
         }
 
-    def _version_json(self, model: str, schema: dict[str, Any]) -> dict[str, Any]:
-        props: dict[str, Any] = {}
-        required: list[str] = []
-        type_map = {"str": "string", "int": "integer", "float": "number", "bool": "boolean", "list": "array"}
-        for order, (name, spec) in enumerate(schema["fields"].items()):
-            kind = spec["type"]
-            p: dict[str, Any] = {"title": name.replace("_", " ").title(), "x-order": order}
-            if kind == "image":
-                p.update(type="string", format="uri")
-            elif kind == "image_list":
-                p.update(type="array", items={"type": "string", "format": "uri"})
-            else:
-                p["type"] = type_map.get(kind, "string")
-            if "enum" in spec:
-                p["enum"] = spec["enum"]
-            if "min" in spec:
-                p["minimum"] = spec["min"]
-            if "max" in spec:
-                p["maximum"] = spec["max"]
-            if "max_items" in spec:
-                p["maxItems"] = spec["max_items"]
-            if "max_length" in spec:
-                p["maxLength"] = spec["max_length"]
-            if "default" in spec:
-                p["default"] = spec["default"]
-            if spec.get("required"):
-                required.append(name)
-            props[name] = p
-        uri = {"type": "string", "format": "uri"}
-        output = uri if schema["output"] == "uri" else {"type": "array", "items": uri}
-        return {
-            "id": schema["version"],
-            "created_at": "2025-01-01T00:00:00.000000Z",
-            "cog_version": "0.16.8",
-            "openapi_schema": {
-                "openapi": "3.0.2",
-                "info": {"title": model, "version": "0.1.0"},
-                "paths": {},
-                "components": {
-                    "schemas": {
-                        "Input": {"type": "object", "title": "Input", "properties": props, "required": required},
-                        "Output": {"title": "Output", **output},
-                    }
-                },
-            },
-        }
+    @staticmethod
+    def _version_json(schema: dict[str, Any]) -> dict[str, Any]:
+        """The version object: the (possibly changed) published openapi_schema under our version id."""
+        doc = _published(schema["document"])
+        version = dict(doc.get("latest_version") or doc)
+        version["id"] = schema["version"]
+        version["created_at"] = version.get("created_at") or "2025-01-01T00:00:00.000000Z"
+        version.setdefault("cog_version", "0.16.8")
+        return version
 
     def _rep_model(self, model: str) -> _Resp:
-        schema = ENDPOINT_SCHEMAS.get(model)
+        schema = self.schema(model)
         if schema is None or schema["provider"] != "replicate":
             return _rep_error(404, "Not found", "The requested resource could not be found.")
         owner, name = model.split("/", 1)
@@ -2710,15 +2427,15 @@ class ProviderEmulator:
                 "run_count": 0,
                 "cover_image_url": None,
                 "default_example": None,
-                "latest_version": self._version_json(model, schema),
+                "latest_version": self._version_json(schema),
             },
         )
 
     def _rep_version(self, model: str, vid: str) -> _Resp:
-        schema = ENDPOINT_SCHEMAS.get(model)
+        schema = self.schema(model)
         if schema is None or schema["provider"] != "replicate" or schema["version"] != vid:
             return _rep_error(404, "Not found", "The requested resource could not be found.")
-        return _json_resp(200, self._version_json(model, schema))
+        return _json_resp(200, self._version_json(schema))
 
     def _rep_file_upload(self, key: str, low: Mapping[str, str], body: bytes) -> _Resp:
         ctype = low.get("content-type", "")

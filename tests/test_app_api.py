@@ -23,7 +23,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 PUBLIC = {"/generate", "/estimate", "/models",
-          "/inspect", "/presets/list", "/presets/load", "/presets/save", "/presets/delete",  # presets and records
+          "/inspect", "/import", "/presets/list", "/presets/load", "/presets/save", "/presets/delete",  # presets
           "/compare", "/compare_plan", "/drift", "/drift_plan"}  # compare grids and drift
 FLUX_TINY = {"max_sequence_length": 128}
 SMALL_SDXL = {"image_size": "64x64", "num_inference_steps": 2}
@@ -278,6 +278,10 @@ def test_every_panel_shows_exactly_its_models_parameters_with_their_defaults():
                     assert param.description in props["info"]
                 checked += 1
     assert checked > 40
+    # Spot check against values known outside the code: diffusers' StableDiffusionXLPipeline defaults.
+    shown = {panels.SLOTS[i].name: v for i, v in panels.panel_values(MODELS["sdxl-base"], "text-to-image",
+                                                                      "local").items()}
+    assert (shown["num_inference_steps"], shown["guidance_scale"], shown["eta"]) == (50, 5.0, 0.0)
 
 
 def test_only_values_changed_from_the_defaults_are_sent():

@@ -169,6 +169,28 @@ def test_inspect_says_clearly_when_an_image_has_no_record(client, pictures):
     assert "This image has no playground record" in report["message"]
     with pytest.raises(AppError, match="uploaded image"):
         client.predict(image={"path": "/etc/hostname"}, api_name="/inspect")
+    assert report["import"]["status"] == "nothing found" and report["import"]["preset"] is None
+
+
+def test_import_turns_an_a1111_image_into_a_preset(client, tmp_path):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a red fox\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a, CFG scale: 5, "
+                                "Seed: 8, Size: 64x64, Model: sd_xl_base_1.0")
+    make_image().save(tmp_path / "a1111.png", pnginfo=info)
+    imported = client.predict(image=handle_file(str(tmp_path / "a1111.png")), api_name="/import")
+    preset = imported["preset"]
+    assert imported["tool"] == "AUTOMATIC1111" and imported["model"]["guess"] is False and imported["saved"] is None
+    assert (preset["model"], preset["prompt"], preset["seed"]) == ("sdxl-base", "a red fox", 8)
+    images, seed, record = client.predict(**{k: preset[k] for k in ("model", "mode", "prompt", "negative_prompt",
+                                                                    "params", "seed")},
+                                          backend="local", api_name="/generate")
+    assert seed == 8 and record["params"]["scheduler"] == "Euler a"
+    report = client.predict(image=handle_file(str(tmp_path / "a1111.png")), api_name="/inspect")
+    assert report["status"] == "no record" and report["import"]["preset"]["params"] == preset["params"]
+    with pytest.raises(AppError, match="uploaded image"):
+        client.predict(image={"path": "/etc/hostname"}, api_name="/import")
 
 
 # --- loading into the page (the handlers, directly) -------------------------------------------------

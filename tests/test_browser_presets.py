@@ -124,3 +124,34 @@ def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F81
     expect(page.locator("#inspect-verdict")).to_have_text("")
     expect(page.locator("#inspect-status")).to_contain_text("Record found")
     expect(page.locator("#inspect-file")).to_contain_text("sdxl-base-5-1")
+
+
+def test_an_a1111_image_is_read_and_loaded_into_generate(page, tmp_path):  # noqa: F811
+    import piexif
+    import piexif.helper
+
+    from tests.conftest import make_image
+
+    text = ("a lighthouse, dusk\nNegative prompt: blurry\nSteps: 3, Sampler: DPM++ 2M, Schedule type: Karras, "
+            "CFG scale: 6.5, Seed: 1234, Size: 64x96, Model hash: 31e35c80fc, Model: sd_xl_base_1.0, VAE: vae.pt")
+    path = tmp_path / "00001-1234.jpg"
+    make_image().save(path, format="JPEG")
+    piexif.insert(piexif.dump({"Exif": {piexif.ExifIFD.UserComment: piexif.helper.UserComment.dump(
+        text, encoding="unicode")}}), str(path))
+
+    page.get_by_role("tab", name="Inspect").click()
+    page.locator("#inspect-file input[type=file]").set_input_files(str(path))
+    expect(page.locator("#inspect-status")).to_contain_text("Made with AUTOMATIC1111")
+    expect(page.locator("#inspect-table")).to_contain_text("scheduler = DPM++ 2M Karras")
+    expect(page.locator("#inspect-table")).to_contain_text("not mapped")
+    page.screenshot(path=str(ARTIFACTS / "import-a1111-inspect.png"), full_page=True)
+
+    page.locator("#inspect-load").click()
+    expect(page.locator("#status")).to_contain_text("Loaded from AUTOMATIC1111")
+    expect(page.locator("#model input")).to_have_value("SDXL › SDXL 1.0 base")
+    expect(page.locator("#prompt textarea")).to_have_value("a lighthouse, dusk")
+    seed_is(page, "1234")
+    has_value(page, "num_inference_steps", "3")
+    has_value(page, "guidance_scale", "6.5")
+    has_value(page, "scheduler", "DPM++ 2M Karras")
+    page.screenshot(path=str(ARTIFACTS / "import-a1111-loaded.png"), full_page=True)

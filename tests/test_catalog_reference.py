@@ -110,10 +110,10 @@ def _flux2_rows() -> list[Ref]:
     rows += [
         r("flux-2-flex", "fal", "guidance_scale", 3.5, 1.5, 10),
         r("flux-2-flex", "fal", "num_inference_steps", 28, 2, 50),
-        r("flux-2-flex", "fal", "enable_prompt_expansion", True, source="? only in client 1.8.0 types"),
-        r("flux-2-flex", "replicate", "prompt_upsampling", U, source="examples use true"),
-        r("flux-2-flex", "replicate", "steps", 50, source="L: a mirror"),
-        r("flux-2-flex", "replicate", "guidance", 3.5, source="L: a mirror"),
+        # fal's newest published schema dropped enable_prompt_expansion (catalog/schemas, issue 9).
+        r("flux-2-flex", "replicate", "prompt_upsampling", True, source="provider schema snapshot"),
+        r("flux-2-flex", "replicate", "steps", 30, 1, 50, source="provider schema snapshot"),
+        r("flux-2-flex", "replicate", "guidance", 4.5, 1.5, 10, source="provider schema snapshot"),
     ]
     for model in ("flux-2-klein-4b", "flux-2-klein-9b"):
         rows += [
@@ -148,7 +148,7 @@ def _kontext_rows() -> list[Ref]:
         r("flux-kontext-dev", "fal", "output_format", "jpeg", choices=("jpeg", "png")),
         r("flux-kontext-dev", "fal", "acceleration", "none", choices=("none", "regular", "high")),
         r("flux-kontext-dev", "fal", "resolution_mode", "match_input", choices=("auto", "match_input", *FLUX1_RATIOS)),
-        r("flux-kontext-dev", "fal", "enhance_prompt", False),
+        # fal's newest published schema for flux-kontext/dev has no enhance_prompt (issue 9).
         # §3.4 Replicate flux-kontext-dev (cog source).
         r("flux-kontext-dev", "replicate", "aspect_ratio", "match_input_image",
           choices=(*FLUX1_RATIOS, "match_input_image")),
@@ -243,7 +243,8 @@ def _seedream_rows() -> list[Ref]:
         r("seedream-4.5", "fal", "image_size", {"width": 2048, "height": 2048},
           choices=(*PRESETS, "auto_2K", "auto_4K")),
         r("seedream-4.5", "fal", "enable_safety_checker", True, source="as 5.1"),
-        r("seedream-4.5", "replicate", "size", "2K", choices=("2K", "4K", "custom")),
+        # Replicate's newest published 4.5 schema: 2K / 4K, no custom width/height (issue 9).
+        r("seedream-4.5", "replicate", "size", "2K", choices=("2K", "4K")),
         r("seedream-4.5", "replicate", "disable_safety_checker"),
     ]
     for model in ("seedream-4", "seedream-4.5"):
@@ -252,8 +253,8 @@ def _seedream_rows() -> list[Ref]:
             r(model, "fal", "max_images", 1, 1, 6),
             r(model, "fal", "sync_mode", False),
             r(model, "replicate", "aspect_ratio", "match_input_image", includes=("match_input_image",)),
-            r(model, "replicate", "width", U, 1024, 4096),
-            r(model, "replicate", "height", U, 1024, 4096),
+            *([r(model, "replicate", "width", U, 1024, 4096), r(model, "replicate", "height", U, 1024, 4096)]
+              if model == "seedream-4" else []),  # 4.5's published schema has no custom size (issue 9)
             r(model, "replicate", "sequential_image_generation", "disabled", choices=("disabled", "auto")),
             r(model, "replicate", "max_images", 1, 1, 15),
         ]
@@ -265,7 +266,8 @@ def _sdxl_rows() -> list[Ref]:
     m = "sdxl-base"
     return [
         # §6.1 fal-ai/fast-sdxl (+ /image-to-image, /inpainting).
-        r(m, "fal", "image_size", "square_hd", choices=PRESETS),
+        r(m, "fal", "image_size", "square_hd", choices=PRESETS, modes=(T2I, INPAINT)),
+        r(m, "fal", "image_size", "square", choices=PRESETS, modes=(I2I,), source="provider schema snapshot"),
         r(m, "fal", "num_inference_steps", 25),
         r(m, "fal", "guidance_scale", 7.5),
         r(m, "fal", "num_images", 1),
@@ -289,7 +291,8 @@ def _sdxl_rows() -> list[Ref]:
         r(m, "replicate", "high_noise_frac", 0.8, 0, 1),
         r(m, "replicate", "refine_steps", None),
         r(m, "replicate", "apply_watermark", True),
-        r(m, "replicate", "lora_scale", 0.6, 0, 1),
+        # cog-sdxl's `replicate_weights` + `lora_scale` (0-1) travel as the canonical `loras` (one adapter).
+        r(m, "replicate", "loras", None, 0, 1),
         r(m, "replicate", "disable_safety_checker", False),
         # §6.3 diffusers StableDiffusionXL{,Img2Img,Inpaint}Pipeline.
         r(m, "local", "image_size", (1024, 1024), modes=(T2I, INPAINT)),
@@ -309,7 +312,16 @@ def _sdxl_rows() -> list[Ref]:
     ]
 
 
-ROWS: list[Ref] = [*_flux2_rows(), *_kontext_rows(), *_flux1_rows(), *_seedream_rows(), *_sdxl_rows()]
+def _lora_rows() -> list[Ref]:
+    """Adapters (issue 15): fal fast-sdxl `loras` scale 0-1 (§6.1), fal FLUX.2 LoRA endpoints scale 0-4 (§2.2);
+    diffusers states no range, so locally every LoRA-capable pipeline gets the playground's -4 to 4."""
+    local = [r(m, "local", "loras", None, -4, 4) for m in ("flux-2-dev", "flux-2-klein-4b", "flux-2-klein-9b",
+                                                          "flux-kontext-dev", "flux-schnell", "sdxl-base")]
+    return [*local, r("sdxl-base", "fal", "loras", None, 0, 1), r("flux-2-dev", "fal", "loras", None, 0, 4)]
+
+
+ROWS: list[Ref] = [*_flux2_rows(), *_kontext_rows(), *_flux1_rows(), *_seedream_rows(), *_sdxl_rows(),
+                   *_lora_rows()]
 
 # Rows the catalog knowingly disagrees with: (row id) -> why. Reported, not fixed here (sdxl.py is not ours).
 KNOWN_GAPS: dict[str, str] = {}
@@ -318,9 +330,8 @@ KNOWN_GAPS: dict[str, str] = {}
 OMITTED: dict[tuple[str, str], dict[str, str]] = {
     ("flux-2-klein-4b", "local"): {"guidance_scale": "ignored by the distilled checkpoint"},
     ("flux-2-klein-9b", "local"): {"guidance_scale": "ignored by the distilled checkpoint"},
-    ("sdxl-base", "fal"): {"loras": "no LoRA support yet", "embeddings": "no textual inversions yet",
+    ("sdxl-base", "fal"): {"embeddings": "no textual inversions yet",
                            "request_id": "echo id, not a generation setting"},
-    ("sdxl-base", "replicate"): {"replicate_weights": "no LoRA support yet"},
     ("sdxl-base", "local"): {"prompt_2": "one prompt per request", "negative_prompt_2": "one prompt per request",
                              "denoising_end": "no base->refiner hand-off", "original_size": "micro-conditioning",
                              "target_size": "micro-conditioning"},
@@ -590,7 +601,9 @@ def test_negative_prompts_go_only_where_the_backend_takes_one() -> None:
             if isinstance(route, HostedRoute):
                 takes = backend in model.negative_prompt
                 assert (route.negative_prompt_field == "negative_prompt") == takes, f"{model_id}/{backend}"
-                assert route.seed_field == "seed"
+                # Replicate's Seedream 4 / 4.5 publish no seed field (catalog/schemas, issue 9).
+                no_seed = backend == "replicate" and model_id in ("seedream-4", "seedream-4.5")
+                assert route.seed_field == (None if no_seed else "seed"), f"{model_id}/{backend}"
 
 
 def test_routes_use_the_reference_endpoints_and_pipelines() -> None:
@@ -641,7 +654,7 @@ def test_seededit_fal_is_behind_a_feature_flag() -> None:
 
 LOCAL_CASES = [(m, mode) for m in sorted(MODELS) for mode in MODELS[m].modes_on("local")]
 # Parameters the local backend handles itself rather than passing to `__call__`.
-BACKEND_HANDLED = frozenset({"scheduler", "edit_style", "reference_strength"})
+BACKEND_HANDLED = frozenset({"scheduler", "edit_style", "reference_strength", "loras"})
 
 
 @pytest.mark.parametrize(("model_id", "mode"), LOCAL_CASES)

@@ -43,7 +43,12 @@ def test_route_runs_through_the_real_client(hosted, monkeypatch, model_id, backe
     route = MODELS[model_id].routes[backend]
     assert result.backend == backend and result.images
     assert all(image.size[0] > 0 for image in result.images)
-    assert result.native["prompt"] == "a lighthouse on a cliff" and result.native[route.seed_field] == 1234
+    assert result.native["prompt"] == "a lighthouse on a cliff"
+    if route.honours_seed:
+        assert result.native[route.seed_field] == 1234
+    else:  # the provider takes no seed: none is sent, and the record says the output is not reproducible
+        assert "seed" not in result.native
+        assert any("not reproducible from its seed" in w for w in result.warnings), result.warnings
     submitted = [r for r in hosted.emulator.requests if r["phase"] == "submit"]
     assert len(submitted) == 1 and submitted[0]["status"] in (200, 201)
     sent = submitted[0]["json"]
@@ -58,4 +63,5 @@ def test_route_runs_through_the_real_client(hosted, monkeypatch, model_id, backe
         refs = [value] if field.shape == "single" else value
         assert all(ref.startswith("data:image/png;base64,") for ref in refs)
     assert result.endpoint.split(":")[0] == route.endpoint(mode)
-    assert result.tried[-1] == {"backend": backend, "outcome": "ran", "reason": result.tried[-1]["reason"]}
+    assert result.tried == [{"backend": backend, "outcome": "ran",
+                             "reason": f"{'fal' if backend == 'fal' else 'Replicate'} key present"}]

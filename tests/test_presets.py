@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from playground import presets
+from playground import presets, storage
 from playground.catalog import MODELS, get_model
 from playground.images import load_image
 from playground.params import ValidationError
@@ -75,8 +75,8 @@ def test_shipped_presets_cover_every_family_and_mode_and_the_named_recipes():
     assert any(sum(e["role"] == "image" for e in p["inputs"]) >= 2 for p in loaded), "a multi-reference edit"
     assert any(p["model"] == "sdxl-base" and p["mode"] == "inpaint" for p in loaded)
     assert any("reproduce this image exactly" in p["prompt"].lower() for p in loaded)
-    for item in presets.list_presets(Path("/nonexistent"))["presets"]:
-        assert item["source"] == "shipped"
+    listed = presets.list_presets(Path("/nonexistent"))["presets"]
+    assert sorted((item["source"], item["slug"]) for item in listed) == [("shipped", p.stem) for p in SHIPPED]
 
 
 def test_shipped_inputs_are_small_lossless_pngs():
@@ -197,9 +197,12 @@ def test_unversioned_presets_are_migrated_not_rejected(tmp_path):
     assert preset["backend"] == "local" and preset["negative_prompt"] == "blurry"
     assert preset["params"]["num_inference_steps"] == 12 and preset["params"]["guidance_scale"] == 6
     assert preset["inputs"] == [{"role": "image", "sha256": load_image(make_image(), "x").sha256, "path": "in.png"}]
-    # strength is an inpaint parameter: the migrated name is checked like any other.
-    with pytest.raises(ValidationError, match="params.strength: got 0.3; allowed: not used in image-to-image"):
-        presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}, "mode": "image-to-image"}, tmp_path)
+    # denoising_strength becomes strength, the native image-to-image name; it is checked like any other.
+    migrated = presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}}, tmp_path)
+    assert migrated["params"] == {"strength": 0.3}
+    with pytest.raises(ValidationError, match="params.strength: got 0.3; allowed: not used in text-to-image"):
+        presets.parse_preset({**old, "parameters": {"denoising_strength": 0.3}, "mode": "text-to-image",
+                              "image_paths": []}, tmp_path)
     sized = presets.parse_preset({"model_id": "sdxl-base", "name": "s", "parameters": {"width": 512, "height": 768}})
     assert sized["params"] == {"image_size": {"width": 512, "height": 768}}
 
@@ -216,9 +219,10 @@ def test_every_problem_is_reported_at_once():
                                          "sha256 of the input)")
     assert found["inputs[1].role"] == "inputs[1].role: got 'hat'; allowed: one of 'image', 'mask'"
     assert found["inputs[1].path"].startswith("inputs[1].path: got '../x.png'; allowed: a relative path inside")
+    # fal's fast-sdxl image-to-image takes 1-65 steps (its published schema)
     assert found["params.num_inference_steps"] == ("params.num_inference_steps: got 0; allowed: an integer from 1 "
-                                                   "to 500")
-    assert found["params.guidance_scale"] == "params.guidance_scale: got 'lots'; allowed: a number from 0 to 50"
+                                                   "to 65")
+    assert found["params.guidance_scale"] == "params.guidance_scale: got 'lots'; allowed: a number from 0 to 20"
     assert found["params.no_such"].startswith("params.no_such: got 1; allowed: a parameter of sdxl-base in "
                                               "image-to-image:")
     assert found["params.scheduler"] == ("params.scheduler: got 'Euler'; allowed: not accepted by fal; accepted by "
@@ -303,7 +307,7 @@ def test_an_unwritable_folder_is_reported_and_leaves_nothing_behind(home, monkey
     def refuse(path: Path, data: bytes) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))
 
-    monkeypatch.setattr(presets, "_write_new_file", refuse)
+    monkeypatch.setattr(storage, "_write_new_file", refuse)
     with pytest.raises(PresetStoreError) as err:
         presets.save_preset(minimal())
     assert "permission denied: the folder is not writable" in str(err.value) and "PLAYGROUND_HOME" in str(err.value)
@@ -313,7 +317,7 @@ def test_an_unwritable_folder_is_reported_and_leaves_nothing_behind(home, monkey
 def test_a_home_that_is_a_file_is_reported(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "file" / "home"))
-    with pytest.raises(PresetStoreError, match="Cannot create the preset folder .*a part of the path is a file"):
+    with pytest.raises(PresetStoreError, match="Cannot create the preset folder.*a part of the path is a file"):
         presets.save_preset(minimal())
 
 
@@ -326,13 +330,13 @@ def test_a_home_on_top_of_the_shipped_presets_is_refused(monkeypatch):
 
 def test_a_full_disk_is_reported_and_the_old_preset_survives(home, monkeypatch):
     presets.save_preset(minimal(prompt="the original"))
-    real = presets._write_new_file
+    real = storage._write_new_file
 
     def half_then_full(path: Path, data: bytes) -> None:
         real(path, data[: len(data) // 2])  # part of the file reached the disk
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(presets, "_write_new_file", half_then_full)
+    monkeypatch.setattr(storage, "_write_new_file", half_then_full)
     with pytest.raises(PresetStoreError) as err:
         presets.save_preset(minimal(prompt="the replacement"), on_conflict="overwrite")
     assert "the disk is full (no space left on device)" in str(err.value)

@@ -3,8 +3,10 @@ read back identical, checked for tampering, turned back into a Request, and re-r
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -59,6 +61,22 @@ def fake_result(**changes) -> Result:
     return Result(**base)
 
 
+def digest_of(record: dict) -> str:
+    """The digest as the README defines it, computed here: sha256 of the canonical JSON without `digest`."""
+    body = json.dumps({k: v for k, v in record.items() if k != "digest"}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def head_commit() -> str | None:
+    """HEAD of this checkout from git itself; None where .git is not a folder (a git worktree's .git is a
+    file, which the record does not follow)."""
+    if not (ROOT / ".git").is_dir():
+        return None
+    done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def sdxl_request(**changes) -> Request:
     base = dict(model="sdxl-base", prompt="a red fox", params=dict(SMALL), seed=11, backend="local")
     base.update(changes)
@@ -67,12 +85,14 @@ def sdxl_request(**changes) -> Request:
 
 # -- building ---------------------------------------------------------------------------------------
 
-def test_a_record_holds_every_fact_of_a_local_run(local):
+def test_a_record_holds_every_fact_of_a_local_run(local, model_paths):
     request = sdxl_request(mode="inpaint", images=[make_image()], mask=make_mask(), params={"num_inference_steps": 2})
     result = backends.run(request)
     record = records.build_record(result, request)
-    assert record["schema"] == "playground.record/1" and record["digest"] == records.record_digest(record)
-    assert record["app"]["version"] == __version__ and len(record["app"]["git_commit"] or "x" * 40) == 40
+    assert record["schema"] == "playground.record/1" and record["digest"] == digest_of(record)
+    assert digest_of({**record, "seed": 12}) != record["digest"], "the digest covers the record's fields"
+    assert record["app"]["version"] == __version__
+    assert record["app"]["git_commit"] == (os.environ.get("PLAYGROUND_GIT_COMMIT", "").strip() or head_commit())
     assert {"torch", "diffusers", "transformers", "gradio", "fal-client", "replicate"} <= set(record["packages"])
     assert record["packages"]["diffusers"] and record["packages"]["fal-client"]
     assert (record["backend"], record["model"], record["mode"]) == ("local", "sdxl-base", "inpaint")
@@ -86,7 +106,8 @@ def test_a_record_holds_every_fact_of_a_local_run(local):
     assert record["outputs"][0]["sha256"] == content_hash(result.images[0])
     assert "pixel" in record["hashes"] and "embedding this record changes the file" in record["hashes"]
     assert set(record["timings"]) == {"load_s", "inference_s", "total_s"} and record["cost_usd"] == 0.0
-    assert record["fallbacks"] == [{"backend": "local", "outcome": "ran", "reason": record["fallbacks"][0]["reason"]}]
+    assert record["fallbacks"] == [{"backend": "local", "outcome": "ran",
+                                    "reason": f"weights in {model_paths['sdxl-base']}"}]
     assert record["request"] == {"backend": "local", "prompt": "a red fox", "negative_prompt": None,
                                  "params": {"num_inference_steps": 2}, "seed": 11}
 
@@ -113,7 +134,7 @@ def test_each_image_gets_its_own_seed_and_hash():
     record = records.build_record(fake_result())
     second = records.for_image(record, 1)
     assert second["image"] == {"index": 1, "seed": 6, "sha256": content_hash(make_image(pattern=3))}
-    assert second["digest"] == records.record_digest(second) != record["digest"]
+    assert second["digest"] == digest_of(second) != record["digest"]
     with pytest.raises(IndexError):
         records.for_image(record, 2)
 
@@ -144,10 +165,10 @@ def test_records_round_trip_through_every_format_and_the_sidecar(tmp_path, fmt):
 def test_a1111_parameters_text_is_what_other_tools_expect():
     record = records.for_image(records.build_record(fake_result()), 1)
     text = records.a1111_parameters(record)
-    assert text == ("a fox, at dusk\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a, CFG scale: 5.0, Seed: 6, "
-                    "Size: 64x64, Model: sdxl-base, Model hash: 0123456789, Backend: local, "
-                    "Endpoint: stabilityai/stable-diffusion-xl-base-1.0 (StableDiffusionXLPipeline), "
-                    "Version: playground 0.1.0")
+    assert text == ("a fox, at dusk\nNegative prompt: blurry\nSteps: 2, Sampler: Euler a, Schedule type: Automatic, "
+                    "CFG scale: 5.0, Seed: 6, Size: 64x64, Model: sdxl-base, Backend: local, "
+                    "Model repo: stabilityai/stable-diffusion-xl-base-1.0, Model revision: 0123456789abcdef, "
+                    f"Version: playground {__version__}")
     png = Image.open(io.BytesIO(records.encode_image(make_image(), record, "png")))
     assert png.info["parameters"] == text
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from playground import zerogpu
 from playground.errors import BackendUnavailable, TransportError
 from playground.params import ValidationError
 from playground.request import Prepared, Request, Result
@@ -153,6 +154,20 @@ def run_prepared(prepared: Prepared, progress: Progress | None = None, cancel: t
 def _run_on(name: str, prepared: Prepared, progress: Progress | None, cancel: threading.Event | None,
             keys: dict[str, str] | None) -> Result:
     backend = get_backend(name)
+    if name == "local" and zerogpu.ACTIVE:
+        result = _local_on_gpu(prepared)
+        zerogpu.ran(prepared.model.id)
+        return result
     if name == "local":
         return backend.run(prepared, progress=progress, cancel=cancel)
     return backend.run(prepared, progress=progress, cancel=cancel, keys=keys or {})
+
+
+def _run_local(prepared: Prepared) -> Result:
+    """A local run inside a ZeroGPU allocation: a forked worker that receives pickled arguments,
+    so no progress callback or cancel event crosses; it keeps the pipelines it loaded."""
+    return get_backend("local").run(prepared)
+
+
+# Decorated at import, before the app starts, as ZeroGPU requires (unchanged without `spaces`).
+_local_on_gpu = zerogpu.on_gpu(_run_local)

@@ -16,6 +16,7 @@ from playground.backends.hosted import (
     REDACTOR,
     HostedSettings,
     UploadCache,
+    abandon,
     download_image,
     estimate_cost,
     http_error,
@@ -23,11 +24,14 @@ from playground.backends.hosted import (
     log_submission,
     map_validation_detail,
     payload_for,
+    poll_with_retries,
     resolve_key,
+    seed_warnings,
+    was_abandoned,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
-from playground.errors import BackendUnavailable, Cancelled, ProviderError, TransportError
+from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.request import Prepared, Result
 
 Progress = Any
@@ -75,7 +79,7 @@ class FalBackend:
         key = resolve_key("fal", keys, self.settings)
         REDACTOR.add(key)
         client = fal_client.SyncClient(key=key, default_timeout=min(self.settings.timeout_s, 120.0))
-        endpoint = route.endpoint(prepared.mode)
+        endpoint = route.endpoint(prepared.mode, prepared.params)
         started = time.monotonic()
         deadline = started + self.settings.timeout_s
         emit = progress or (lambda event: None)
@@ -91,13 +95,22 @@ class FalBackend:
                               deadline, self.settings.max_retries)
         emit({"stage": "submitted", "request_id": handle.request_id})
         submitted = time.monotonic()
-        status = self._wait(handle, route, deadline, cancel, emit)
+        try:
+            status = self._wait(handle, route, deadline, cancel, emit)
+        except PlaygroundError as err:
+            if isinstance(err, Cancelled) or was_abandoned(err):
+                raise
+            raise abandon(err, lambda: _cancel_quietly(handle), "fal") from None
+        except BaseException:
+            _cancel_quietly(handle)
+            raise
         if getattr(status, "error", None):
             raise ProviderError(f"fal job {handle.request_id} failed: {status.error}")
-        output = with_retries(lambda: _call(handle.get, route), deadline, self.settings.max_retries)
+        output = poll_with_retries(lambda: _call(handle.get, route), deadline)
         finished_remote = time.monotonic()
         images, nsfw, seed = self._outputs(output, route)
         warnings = [f"fal flagged image {i + 1} as NSFW (it may be black)." for i, flag in enumerate(nsfw) if flag]
+        warnings += seed_warnings(prepared, route)
         seed = seed if isinstance(seed, int) else prepared.seed
         return Result(
             images=images,
@@ -131,11 +144,9 @@ class FalBackend:
                 _cancel_quietly(handle)
                 raise Cancelled(f"Cancelled; fal job {handle.request_id} was asked to stop.")
             if time.monotonic() >= deadline:
-                _cancel_quietly(handle)
-                raise TransportError(f"fal job {handle.request_id} did not finish within "
-                                     f"{self.settings.timeout_s:g} s; it was cancelled.")
-            status = with_retries(lambda: _call(lambda: handle.status(with_logs=True), route), deadline,
-                                  self.settings.max_retries)
+                raise abandon(TransportError(f"fal job {handle.request_id} did not finish within "
+                                             f"{self.settings.timeout_s:g} s"), lambda: _cancel_quietly(handle), "fal")
+            status = poll_with_retries(lambda: _call(lambda: handle.status(with_logs=True), route), deadline)
             if isinstance(status, fal_client.Queued):
                 emit({"stage": "queue", "position": status.position})
             logs = getattr(status, "logs", None) or []

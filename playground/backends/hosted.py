@@ -9,9 +9,11 @@ only when the operator sets PLAYGROUND_SERVER_KEYS=1, and an empty key never fal
 from __future__ import annotations
 
 import hashlib
+import html
 import io
 import logging
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -21,10 +23,11 @@ from typing import Any, TypeVar
 
 from PIL import Image
 
-from playground.catalog import HostedRoute
-from playground.errors import BackendUnavailable, ProviderError, TransportError
+from playground.adapters import LORA_PARAM, native_loras
+from playground.catalog import HostedRoute, snapshots
+from playground.errors import BackendUnavailable, PlaygroundError, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
-from playground.params import parse_size
+from playground.params import Problem, ValidationError, parse_size
 from playground.request import Prepared
 
 log = logging.getLogger("playground.hosted")
@@ -34,6 +37,10 @@ KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
 # Canonical params that are not sent as they are (sizes travel per route; edit style is resolved).
 NOT_SENT = frozenset({"image_size", "edit_style", "reference_strength"})
 T = TypeVar("T")
+# A key is one printable token: whitespace or control characters inside it (a pasted line break, a
+# header injection attempt) make it malformed, and it is never sent.
+_MALFORMED_KEY = re.compile(r"[\x00-\x20\x7f-\x9f]")
+_TAG = re.compile(r"<[^>]*>")
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,11 @@ def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSett
     keys = keys or {}
     if provider in keys:
         given = (keys[provider] or "").strip()
-        if given:
+        if given and not malformed_key(given):
             return given
+        if given:
+            raise BackendUnavailable(f"The {name} key is malformed: it contains spaces or control characters. "
+                                     f"Paste your {name} key again, exactly as the provider shows it.")
         raise BackendUnavailable(f"No {name} API key: the {name} key field is empty. Enter your own {name} key.")
     if settings.server_keys:
         server = os.environ.get(KEY_ENV[provider], "").strip()
@@ -91,6 +101,11 @@ def resolve_key(provider: str, keys: dict[str, str] | None, settings: HostedSett
             return server
         raise BackendUnavailable(f"No {name} API key: enter your {name} key (the server has none configured).")
     raise BackendUnavailable(f"No {name} API key: enter your own {name} key to run on {name}.")
+
+
+def malformed_key(key: str) -> bool:
+    """Whether a key has whitespace or control characters inside (surrounding spaces are trimmed)."""
+    return bool(_MALFORMED_KEY.search(key.strip()))
 
 
 def key_health(provider: str, keys: dict[str, str] | None, settings: HostedSettings) -> tuple[bool, str]:
@@ -182,6 +197,9 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
     for name, value in prepared.params.items():
         if value is None or name in NOT_SENT:
             continue
+        if name == LORA_PARAM:
+            payload.update(native_loras(value, route.lora_shape))
+            continue
         payload[route.native_name(name)] = route.native_value(name, value)
     size = prepared.params.get("image_size")
     if size is not None:
@@ -192,7 +210,8 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
             pixels = parsed.pixels() if parsed else None
             if pixels:
                 payload["width"], payload["height"] = pixels
-    payload[route.seed_field] = prepared.seed
+    if route.seed_field:  # a route whose provider takes no seed sends none (see seed_warnings)
+        payload[route.seed_field] = prepared.seed
     if prepared.negative_prompt and route.negative_prompt_field:
         payload[route.negative_prompt_field] = prepared.negative_prompt
     field = route.image_fields.get(prepared.mode)
@@ -201,6 +220,15 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
     if mask is not None and route.mask_field:
         payload[route.mask_field] = mask
     return payload
+
+
+def seed_warnings(prepared: Prepared, route: HostedRoute) -> list[str]:
+    """What the record must say when the route does not honour seeds."""
+    if route.honours_seed:
+        return []
+    name = PROVIDER_NAMES[route.provider]
+    return [f"{name} takes no seed for {prepared.model.id}: seed {prepared.seed} was not sent, so this output "
+            f"is not reproducible from its seed."]
 
 
 def shown_payload(payload: dict[str, Any], route: HostedRoute, mode: str, image_shown: list[str],
@@ -224,11 +252,26 @@ def payload_for(prepared: Prepared, route: HostedRoute, threshold: int,
     if prepared.mask is not None:
         (mask_ref,), (mask_shown,) = input_refs([prepared.mask.image], [prepared.mask.sha256], threshold, upload)
     payload = build_payload(prepared, route, refs, mask_ref)
+    check_against_schema(payload, route, route.endpoint(prepared.mode, prepared.params))
     return payload, shown_payload(payload, route, prepared.mode, shown_refs, mask_shown)
+
+
+def check_against_schema(payload: dict[str, Any], route: HostedRoute, endpoint: str) -> None:
+    """Refuse, before anything is sent, a payload that `endpoint`'s published schema (the shipped
+    snapshot) would refuse; each problem names our field, the value and what the provider allows."""
+    spec = snapshots.read(route.provider, endpoint)
+    if spec is None:
+        return
+    problems = [Problem(canonical_field(route, name), value, f"{allowed} (published schema of {endpoint})")
+                for name, value, allowed in snapshots.payload_problems(spec, payload)]
+    if problems:
+        raise ValidationError(problems)
 
 
 def canonical_field(route: HostedRoute, native: str) -> str:
     """Our parameter name for a provider's field name (for mapping 422 errors back)."""
+    if native in ("loras", "replicate_weights", "lora_scale"):
+        return f"params.{LORA_PARAM}"
     for canonical, name in {**route.rename, **route.inverted}.items():
         if name == native:
             return f"params.{canonical}"
@@ -313,6 +356,37 @@ def with_retries(attempt: Callable[[], T], deadline: float, max_retries: int) ->
             time.sleep(retry.delay)
 
 
+def poll_with_retries(attempt: Callable[[], T], deadline: float, first_delay: float = 0.5) -> T:
+    """Call an idempotent status or result request; a dropped connection, a timeout, a 429 or a 5xx
+    is retried (backing off up to 5 s) for as long as the job's `deadline` allows, then raised."""
+    delay = first_delay
+    while True:
+        try:
+            return attempt()
+        except (Retry, TransportError) as err:
+            error = err.error if isinstance(err, Retry) else err
+            wait = max(delay, err.delay) if isinstance(err, Retry) else delay
+            if time.monotonic() + wait >= deadline:
+                raise error from None
+            log.info("polling failed (%s); retrying in %.1f s", error, wait)
+            time.sleep(wait)
+            delay = min(delay * 2, 5.0)
+
+
+def abandon(err: PlaygroundError, cancel_job: Callable[[], None], provider: str) -> PlaygroundError:
+    """Cancel a remote job the playground is giving up on, so it stops running and billing, and
+    return `err` saying so (marked, so an outer handler does not cancel it twice)."""
+    cancel_job()
+    out = type(err)(f"{str(err).rstrip('.')}; it was cancelled at {PROVIDER_NAMES[provider]} so it stops billing.")
+    out.abandoned = True  # type: ignore[attr-defined]
+    return out
+
+
+def was_abandoned(err: BaseException) -> bool:
+    """Whether `abandon` already cancelled the job behind `err`."""
+    return bool(getattr(err, "abandoned", False))
+
+
 def retry_after(headers: Any, default: float) -> float:
     """Seconds from a Retry-After header (numbers only), else `default`."""
     try:
@@ -321,10 +395,25 @@ def retry_after(headers: Any, default: float) -> float:
         return default
 
 
+def one_line(detail: str, limit: int = 200) -> str:
+    """A provider's error body as one readable line: an HTML error page becomes its title (or its
+    text), whitespace is folded, and the result is cut to `limit` characters."""
+    text = str(detail)
+    if "<" in text and ">" in text:
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        heading = re.search(r"<h1[^>]*>(.*?)</h1>", text, re.IGNORECASE | re.DOTALL)
+        chosen = title or heading
+        text = _TAG.sub(" ", chosen.group(1) if chosen else re.sub(r"(?is)<(script|style).*?</\1>", " ", text))
+        text = html.unescape(text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def http_error(provider: str, status: int, detail: str, route: HostedRoute | None,
                headers: Any = None) -> Exception:
     """Our error for an HTTP failure from a provider: Retry for 429/5xx, else a clear final error."""
     name = PROVIDER_NAMES[provider]
+    detail = one_line(detail, 300)
     if status in (401, 403):
         return ProviderError(f"{name} rejected the API key (HTTP {status}). Check that your {name} key is "
                              f"correct and active.")

@@ -7,9 +7,11 @@ mode's pipeline with `from_pipe`, sharing every module instead of loading again.
 device are serialised by a lock. torch and diffusers are imported only when a run needs them.
 
 Settings (environment): PLAYGROUND_DEVICE (cuda, mps, cpu; default: best available),
-PLAYGROUND_DTYPE (float32, float16, bfloat16; default: the route's on cuda, float16 on mps,
-float32 on cpu), PLAYGROUND_CPU_OFFLOAD (none, model, sequential), PLAYGROUND_VAE_TILING (1/0),
-PLAYGROUND_MAX_PIPELINES (weights kept loaded, default 1).
+PLAYGROUND_CPU_OFFLOAD (none, model, sequential), PLAYGROUND_MAX_PIPELINES (weights kept loaded,
+default 1), and the speed settings of playground.speed: PLAYGROUND_DTYPE (default: the route's on
+cuda, float16 on mps, float32 on cpu), PLAYGROUND_ATTENTION, PLAYGROUND_COMPILE,
+PLAYGROUND_CHANNELS_LAST, PLAYGROUND_FUSE_QKV, PLAYGROUND_VAE_TILING, PLAYGROUND_VAE_SLICING. A
+request's own `speed` wins over them key by key; the settings a run used go into its Result.
 """
 
 from __future__ import annotations
@@ -21,21 +23,24 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from playground.backends import lora, speedups
 from playground.catalog import LocalRoute, ModelSpec
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
+from playground.infotext import scheduler_facts
 from playground.params import parse_size
 from playground.request import Prepared, Result
+from playground.speed import SpeedSettings
 
 if TYPE_CHECKING:
     pass
 
 Progress = Callable[[dict[str, Any]], None]
 # Canonical params the backend consumes itself instead of passing to `__call__`.
-CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler"})
+CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler", "loras"})
 MIN_TOKENIZER_SIZE = 100
 
 
@@ -49,10 +54,13 @@ class LocalSettings:
 
     model_paths: dict[str, str] = field(default_factory=dict)
     device: str | None = None
-    dtype: str | None = None
     cpu_offload: str = "none"
-    vae_tiling: bool = False
     max_pipelines: int = 1
+    speed: SpeedSettings = field(default_factory=SpeedSettings)
+
+    @property
+    def dtype(self) -> str | None:
+        return self.speed.dtype
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -67,10 +75,9 @@ class LocalSettings:
         return cls(
             model_paths=paths,
             device=os.environ.get("PLAYGROUND_DEVICE") or None,
-            dtype=os.environ.get("PLAYGROUND_DTYPE") or None,
             cpu_offload=os.environ.get("PLAYGROUND_CPU_OFFLOAD", "none"),
-            vae_tiling=os.environ.get("PLAYGROUND_VAE_TILING", "0") in ("1", "true", "yes"),
             max_pipelines=max(1, int(os.environ.get("PLAYGROUND_MAX_PIPELINES", "1"))),
+            speed=SpeedSettings.from_env(),
         )
 
 
@@ -83,6 +90,8 @@ class _Loaded:
     by_class: dict[str, Any]
     scheduler_config: dict[str, Any]
     scheduler: Any
+    adapters: lora.AdapterState = field(default_factory=lora.AdapterState)
+    speed_state: dict[str, Any] = field(default_factory=dict)  # speed settings switched on now
 
 
 class LocalBackend:
@@ -112,9 +121,10 @@ class LocalBackend:
             return "mps"
         return "cpu"
 
-    def dtype_name(self, model: ModelSpec) -> str:
-        if self.settings.dtype:
-            return self.settings.dtype
+    def dtype_name(self, model: ModelSpec, speed: SpeedSettings | None = None) -> str:
+        chosen = (speed or self.settings.speed).dtype
+        if chosen:
+            return chosen
         device = self.device()
         if device.startswith("cuda"):
             return _route(model).dtype
@@ -141,19 +151,19 @@ class LocalBackend:
         return True, where
 
     # -- loading ---------------------------------------------------------------------------------
-    def is_loaded(self, model: ModelSpec) -> bool:
+    def is_loaded(self, model: ModelSpec, speed: SpeedSettings | None = None) -> bool:
         """Whether `model`'s weights are already in memory (a run starts without loading them)."""
-        return (model.id, self.source(model), self.device(), self.dtype_name(model)) in self._cache
+        return (model.id, self.source(model), self.device(), self.dtype_name(model, speed)) in self._cache
 
-    def pipeline(self, model: ModelSpec, mode: str) -> tuple[Any, _Loaded]:
-        """The pipeline for `mode`, loading the weights once and sharing them across modes."""
+    def pipeline(self, model: ModelSpec, mode: str, speed: SpeedSettings | None = None) -> tuple[Any, _Loaded]:
+        """The pipeline for `mode`, loading the weights once (per dtype) and sharing them across modes."""
         route = _route(model)
         class_name = route.pipelines[mode]
-        key = (model.id, self.source(model), self.device(), self.dtype_name(model))
+        key = (model.id, self.source(model), self.device(), self.dtype_name(model, speed))
         with self._lock:
             loaded = self._cache.get(key)
             if loaded is None:
-                loaded = self._load(model, class_name)
+                loaded = self._load(model, class_name, key[3])
                 self._cache[key] = loaded
                 while len(self._cache) > self.settings.max_pipelines:
                     self._cache.popitem(last=False)
@@ -169,7 +179,7 @@ class LocalBackend:
                 self.stats["from_pipe"] += 1
             return loaded.by_class[class_name], loaded
 
-    def _load(self, model: ModelSpec, class_name: str) -> _Loaded:
+    def _load(self, model: ModelSpec, class_name: str, dtype_name: str) -> _Loaded:
         import diffusers
         import torch
 
@@ -181,7 +191,7 @@ class LocalBackend:
         if not is_folder and _offline() and _hub_snapshot(src) is None:
             raise BackendUnavailable(f"Weights for {model.id} are not on this machine and HF_HUB_OFFLINE is set. "
                                      f"{_download_hint(model)}")
-        dtype = getattr(torch, self.dtype_name(model))
+        dtype = getattr(torch, dtype_name)
         try:
             pipe = getattr(diffusers, class_name).from_pretrained(src, dtype=dtype)
         except (OSError, ValueError) as err:
@@ -204,8 +214,6 @@ class LocalBackend:
             pipe.enable_sequential_cpu_offload()
         else:
             pipe.to(device)
-        if self.settings.vae_tiling and hasattr(pipe, "vae") and hasattr(pipe.vae, "enable_tiling"):
-            pipe.vae.enable_tiling()
 
     # -- running ---------------------------------------------------------------------------------
     def run(self, prepared: Prepared, progress: Progress | None = None,
@@ -216,14 +224,21 @@ class LocalBackend:
         model, mode = prepared.model, prepared.mode
         route = _route(model)
         started = time.perf_counter()
+        adapters = lora.fetch(prepared.params.get("loras"))
+        asked = self.settings.speed.merged(prepared.speed)
         with self._lock:
             loads_before = self.stats["loads"]
-            if progress is not None and not self.is_loaded(model):
+            if progress is not None and not self.is_loaded(model, asked):
                 progress({"stage": "loading", "model": model.id})
-            pipe, loaded = self.pipeline(model, mode)
+            pipe, loaded = self.pipeline(model, mode, asked)
             loaded_at = time.perf_counter()
+            speed, speed_warnings = speedups.apply(pipe, loaded.speed_state, asked)
+            speed = replace(speed, dtype=self.dtype_name(model, asked))
             self._set_scheduler(pipe, loaded, prepared.params.get("scheduler"))
+            weighted = lora.activate(pipe, loaded.adapters, adapters)
             args, shown = self.call_args(prepared, pipe)
+            if weighted:
+                shown["set_adapters"] = weighted
             generator_device = "cpu"
             n = prepared.num_images
             seeds = [(prepared.seed + i) % 2**32 for i in range(n)]
@@ -231,7 +246,7 @@ class LocalBackend:
             args["callback_on_step_end"] = _step_callback(progress, cancel, args.get("num_inference_steps"))
             if cancel is not None and cancel.is_set():
                 raise Cancelled("Cancelled before the run started.")
-            with torch.inference_mode():
+            with torch.inference_mode(), speedups.call_context(loaded.speed_state):
                 output = pipe(**args)
             self.stats["runs"] += 1
             finished = time.perf_counter()
@@ -243,17 +258,21 @@ class LocalBackend:
             mode=mode,
             endpoint=f"{route.repo} ({type(pipe).__name__})",
             params=dict(prepared.params),
-            native={**shown, "generator": f"torch.Generator('{generator_device}').manual_seed(seed + i)"},
+            native={**shown, "generator": f"torch.Generator('{generator_device}').manual_seed(seed + i)",
+                    "scheduler": scheduler_facts(pipe.scheduler)},
             prompt=prepared.prompt,
             negative_prompt=prepared.negative_prompt,
             model_version=loaded.revision,
             timings={"load_s": round(loaded_at - started, 4) if self.stats["loads"] > loads_before else 0.0,
                      "inference_s": round(finished - loaded_at, 4), "total_s": round(finished - started, 4)},
             cost=0.0,
-            device={"device": self.device(), "dtype": self.dtype_name(model), "generator_device": generator_device,
+            device={"device": self.device(), "dtype": speed.dtype, "generator_device": generator_device,
                     "source": loaded.source, "pipeline": type(pipe).__name__},
             input_hashes=[img.sha256 for img in prepared.images],
             mask_hash=prepared.mask.sha256 if prepared.mask else None,
+            adapters=[adapter.describe(scale) for adapter, scale in adapters],
+            warnings=speed_warnings,
+            speed=speed.as_dict(),
         )
 
     def call_args(self, prepared: Prepared, pipe: Any) -> tuple[dict[str, Any], dict[str, Any]]:

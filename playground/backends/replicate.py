@@ -17,6 +17,7 @@ from playground.backends.hosted import (
     REDACTOR,
     HostedSettings,
     UploadCache,
+    abandon,
     download_image,
     estimate_cost,
     http_error,
@@ -24,11 +25,14 @@ from playground.backends.hosted import (
     log_submission,
     map_validation_detail,
     payload_for,
+    poll_with_retries,
     resolve_key,
+    seed_warnings,
+    was_abandoned,
     with_retries,
 )
 from playground.catalog import HostedRoute, ModelSpec
-from playground.errors import BackendUnavailable, Cancelled, ProviderError, TransportError
+from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.request import Prepared, Result
 
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
@@ -72,7 +76,7 @@ class ReplicateBackend:
         key = resolve_key("replicate", keys, self.settings)
         REDACTOR.add(key)
         client = self.client(key)
-        endpoint = route.endpoint(prepared.mode)
+        endpoint = route.endpoint(prepared.mode, prepared.params)
         started = time.monotonic()
         deadline = started + self.settings.timeout_s
         emit = progress or (lambda event: None)
@@ -96,7 +100,15 @@ class ReplicateBackend:
         prediction = with_retries(lambda: _call(create, route, client), deadline, self.settings.max_retries)
         emit({"stage": "submitted", "request_id": prediction.id})
         submitted = time.monotonic()
-        prediction = self._wait(prediction, route, deadline, cancel, emit, client)
+        try:
+            prediction = self._wait(prediction, route, deadline, cancel, emit, client)
+        except PlaygroundError as err:
+            if isinstance(err, Cancelled) or was_abandoned(err):
+                raise
+            raise abandon(err, lambda: _cancel_quietly(prediction), "replicate") from None
+        except BaseException:
+            _cancel_quietly(prediction)
+            raise
         finished_remote = time.monotonic()
         if prediction.status != "succeeded":
             raise _failure(prediction)
@@ -122,6 +134,7 @@ class ReplicateBackend:
             input_hashes=[i.sha256 for i in prepared.images],
             mask_hash=prepared.mask.sha256 if prepared.mask else None,
             request_id=prediction.id,
+            warnings=seed_warnings(prepared, route),
         )
 
     def _wait(self, prediction: Any, route: HostedRoute, deadline: float, cancel: threading.Event | None,
@@ -146,11 +159,11 @@ class ReplicateBackend:
                 _cancel_quietly(prediction)
                 raise Cancelled(f"Cancelled; Replicate prediction {prediction.id} was asked to stop.")
             if time.monotonic() >= deadline:
-                _cancel_quietly(prediction)
-                raise TransportError(f"Replicate prediction {prediction.id} did not finish within "
-                                     f"{self.settings.timeout_s:g} s; it was cancelled.")
+                raise abandon(TransportError(f"Replicate prediction {prediction.id} did not finish within "
+                                             f"{self.settings.timeout_s:g} s"), lambda: _cancel_quietly(prediction),
+                              "replicate")
             time.sleep(min(self.settings.poll_interval_s, max(0.0, deadline - time.monotonic())))
-            with_retries(lambda: _call(prediction.reload, route, client), deadline, self.settings.max_retries)
+            poll_with_retries(lambda: _call(prediction.reload, route, client), deadline)
 
 
 def output_urls(output: Any) -> list[str]:

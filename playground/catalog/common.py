@@ -102,15 +102,18 @@ def go_fast(default: bool = True, **kw: Any) -> Param:
                         label="Go fast"), kw)
 
 
-def edit_style_params(image_modes: frozenset[str] = frozenset({I2I})) -> tuple[Param, Param]:
-    """The Modify/Copy toggle and the reference strength it drives (see request.resolve_edit_style)."""
+def edit_style_params(image_modes: frozenset[str] = frozenset({I2I}),
+                      strength_overrides: dict[str, dict[str, Any]] | None = None) -> tuple[Param, Param]:
+    """The Modify/Copy toggle and the reference strength it drives (see request.resolve_edit_style);
+    `strength_overrides` narrows the reference strength per backend (e.g. where the provider's
+    denoise `strength` = 1 - reference strength has a minimum above 0)."""
     return (
         Param("edit_style", "choice", "modify", choices=EDIT_STYLES, modes=image_modes, label="Edit style",
               description="Modify: change the image (denoise = 1 - reference strength). "
                           "Copy: stay as close as possible (strength 0.95, guidance 1, 15 steps, "
                           "denoise at most 0.05, no prompt additions)."),
         Param("reference_strength", "float", 0.5, 0.0, 1.0, 0.01, modes=image_modes,
-              label="Reference strength",
+              overrides=strength_overrides or {}, label="Reference strength",
               description="How much of the reference image to keep: 1 keeps it all."),
     )
 
@@ -148,6 +151,21 @@ def padding_mask_crop(**kw: Any) -> Param:
     return _param(Param("padding_mask_crop", "int", None, 0, 1024, 8, modes=modes(INPAINT), backends=only("local"),
                         advanced=True,
                         description="Inpaint only a crop around the mask with this margin (empty = off)."), kw)
+
+
+# diffusers' `set_adapters` takes any weight; ComfyUI's LoraLoader allows -100 to 100. Locally the playground
+# offers -4 to 4 (negative scales invert "slider" LoRAs) and at most 5 adapters at once.
+LOCAL_LORA_SCALE: tuple[float, float] = (-4.0, 4.0)
+LOCAL_MAX_LORAS = 5
+
+
+def loras(**kw: Any) -> Param:
+    """The canonical adapters list; backends narrow count and scale range with `overrides`."""
+    lo, hi = LOCAL_LORA_SCALE
+    return _param(Param("loras", "loras", None, lo, hi, 0.05, max_items=LOCAL_MAX_LORAS, label="LoRA adapters",
+                        description="LoRA adapters applied to the model, each {path, scale}: a Hugging Face repo id "
+                                    "(owner/repo or owner/repo/file.safetensors), an https URL, or (single-user "
+                                    "machines, local runs) a local file. Scale 0 switches one off."), kw)
 
 
 def as_strings(name: str, choices: tuple[Any, ...]) -> dict[str, dict[Any, str]]:

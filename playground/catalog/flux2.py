@@ -20,6 +20,7 @@ from playground.catalog.common import (
     go_fast,
     guidance,
     image_size,
+    loras,
     max_sequence_length,
     modes,
     num_images,
@@ -36,10 +37,10 @@ from playground.catalog.common import (
 from playground.catalog.spec import HostedRoute, ImageField, LocalRoute, ModelSpec, ModeSpec, Price
 from playground.params import Param
 
-# Replicate's FLUX.2 aspect ratios: the schema lists "ratios + match_input_image + custom" without the
-# full enum (§2.7, "?"); these are the ones a third-party client of flux-2-pro lists.
+# Replicate's FLUX.2 aspect ratios, as its published schemas list them (catalog/schemas/replicate/
+# black-forest-labs/flux-2-*.json): no 21:9 or 9:21.
 REPLICATE_RATIOS: tuple[str, ...] = (
-    "match_input_image", "custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3", "21:9",
+    "match_input_image", "custom", "1:1", "16:9", "3:2", "2:3", "4:5", "5:4", "9:16", "3:4", "4:3",
 )
 # §2.7: "0.5 MP ... 4 MP, match_input_image (exact list ?)".
 REPLICATE_RESOLUTIONS: tuple[str, ...] = ("match_input_image", "0.5 MP", "1 MP", "2 MP", "4 MP")
@@ -51,8 +52,11 @@ UNSET_SIZE = "landscape_4_3 on fal and 1024 x 1024 locally for text-to-image, th
 def _size(presets: tuple[str, ...], backends: frozenset[str], unset: str) -> Param:
     """One size for text-to-image and edits. fal's default differs per mode (landscape_4_3 for text-to-image,
     the input's size or `auto` for edits) and a Param has one default, so it stays unset and fal applies its
-    own; locally an unset size is 1024 x 1024, and edits follow the input unless a size is given."""
-    overrides = {"local": {"min": 64, "multiple_of": 16, "default": "square_hd"}} if "local" in backends else {}
+    own; locally an unset size is 1024 x 1024, and edits follow the input unless a size is given. fal takes
+    `auto` in edits only."""
+    overrides: dict[str, dict] = {"fal:text-to-image": {"choices": FAL_SIZE_PRESETS}}
+    if "local" in backends:
+        overrides["local"] = {"min": 64, "multiple_of": 16, "default": "square_hd"}
     return image_size(None, presets=presets, modes=modes(T2I, I2I), backends=backends, overrides=overrides,
                       description=f"Output size: a preset or width x height; empty uses {unset}.")
 
@@ -132,6 +136,9 @@ FLUX2_DEV = ModelSpec(
               description="Rewrite the prompt with the text encoder before generating, at this temperature "
                           "(0.15 recommended; empty = off)."),
         max_sequence_length(512),
+        # fal-ai/flux-2/lora and /lora/edit: `loras: LoRAInput[]` "maximum 3", scale 0 to 4 (fal-ai/fal-js
+        # libs/client/src/types/endpoints.ts Flux2LoraInput; zod.gen.ts zLoRaInput at 53241327).
+        loras(backends=only("local", "fal"), overrides={"fal": {"min": 0.0, "max": 4.0, "max_items": 3}}),
         safety_checker(backends=only("fal", "replicate")),
         output_format("png", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),
                       overrides={"replicate": {"default": "webp"}}),
@@ -151,6 +158,7 @@ FLUX2_DEV = ModelSpec(
         "fal": HostedRoute(
             provider="fal",
             endpoints={T2I: "fal-ai/flux-2", I2I: "fal-ai/flux-2/edit"},
+            lora_endpoints={T2I: "fal-ai/flux-2/lora", I2I: "fal-ai/flux-2/lora/edit"},
             image_fields={I2I: ImageField("image_urls", "list", 4)},
             # The edit price is unknown (§2.2, "?"); dev is billed per MP, inputs expected to count.
             price=Price(per_megapixel=0.012, inputs_count=True, source="fal llms.txt for fal-ai/flux-2 (§2.1, §7)"),
@@ -180,11 +188,11 @@ FLUX2_FLEX = _pro_model(
     Price(per_megapixel=0.05, inputs_count=True, source="fal llms.txt (§2.4, §7)"),
     None,
     extra=(
-        # Replicate's steps/guidance ranges are unknown (§9); assumed to match fal's.
-        steps(28, 2, 50, overrides={"replicate": {"default": 50}}),
-        guidance(3.5, 1.5, 10.0),
-        # fal dropped this field from its newest types (§2.4, "?"); Replicate's examples use true.
-        prompt_expansion(True),
+        # Replicate takes steps 1-50 (default 30) and guidance 1.5-10 (default 4.5); fal 2-50 and 1.5-10.
+        steps(28, 2, 50, overrides={"replicate": {"default": 30, "min": 1}}),
+        guidance(3.5, 1.5, 10.0, overrides={"replicate": {"default": 4.5}}),
+        # fal's published schema no longer lists enable_prompt_expansion for [flex]; Replicate's does.
+        prompt_expansion(True, backends=only("replicate")),
     ),
     rename={"num_inference_steps": "steps", "guidance_scale": "guidance",
             "enable_prompt_expansion": "prompt_upsampling"},
@@ -221,6 +229,7 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
                   description="How much of the masked area to repaint: 1 ignores what was there."),
             padding_mask_crop(),
             max_sequence_length(512),
+            loras(backends=only("local")),
             safety_checker(backends=only("fal")),
             output_format("png", ("jpeg", "png", "webp"), backends=only("fal")),
             sync_mode(),

@@ -19,6 +19,7 @@ from playground.catalog.common import (
     go_fast,
     guidance,
     image_size,
+    loras,
     max_sequence_length,
     modes,
     num_images,
@@ -77,8 +78,9 @@ KONTEXT_DEV = ModelSpec(
               description="Snap the input to the nearest of Kontext's 17 preferred resolutions (about 1 MP)."),
         padding_mask_crop(),
         max_sequence_length(512),
+        # fal's published schema for flux-kontext/dev has no enhance_prompt (newer types dropped it).
+        loras(backends=only("local")),
         acceleration("none", backends=only("fal")),
-        prompt_expansion(False, backends=only("fal")),
         safety_checker(backends=only("fal", "replicate")),
         output_format("jpeg", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),
                       overrides={"fal": {"choices": ("jpeg", "png")}, "replicate": {"default": "webp"}}),
@@ -100,7 +102,6 @@ KONTEXT_DEV = ModelSpec(
             provider="fal",
             endpoints={I2I: "fal-ai/flux-kontext/dev"},
             image_fields={I2I: ImageField("image_url")},
-            rename={"enable_prompt_expansion": "enhance_prompt"},
         ),
         "replicate": HostedRoute(
             provider="replicate",

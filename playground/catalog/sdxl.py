@@ -14,6 +14,7 @@ from playground.catalog.common import (
     edit_style_params,
     guidance,
     image_size,
+    loras,
     modes,
     num_images,
     only,
@@ -55,7 +56,9 @@ REPLICATE_SCHEDULERS: dict[str, str] = {
     "Euler": "K_EULER",
     "PNDM": "PNDM",
 }
-SDXL_REPLICATE_VERSION = "39ed52f2a78e934b3ba6e2a89f5b1c712de7dfea535525255b1aa35c5565e08b"
+# The version whose published schema is shipped (catalog/schemas/replicate/stability-ai/sdxl.json); the
+# older 39ed52f2... has none reachable and predates disable_safety_checker.
+SDXL_REPLICATE_VERSION = "7762fd07cf82c948538e41f63f77d685e02b063e37e496e96eefd46c929f9bdc"
 
 NEGATIVE_T2I = ("blurry, low quality, lowres, jpeg artifacts, deformed, disfigured, bad anatomy, "
                 "extra limbs, watermark, text, signature")
@@ -111,9 +114,18 @@ def _hosted_params() -> tuple[Param, ...]:
               description="Refiner steps with base_image_refiner (empty = same as steps)."),
         Param("apply_watermark", "bool", True, backends=only("replicate"), advanced=True,
               description="Add an invisible watermark to the output."),
-        Param("lora_scale", "float", 0.6, 0.0, 1.0, 0.05, backends=only("replicate"), advanced=True,
-              description="LoRA scale (trained Replicate SDXL models only)."),
     )
+
+
+def _sdxl_loras(*backends: str) -> Param:
+    """Adapters for SDXL. fal fast-sdxl: `loras: LoraWeight[]`, scale 0 to 1, no stated maximum count (fal-js
+    zod types, zLoraWeightType2 in fal-ai/fal-js libs/client/src/types/image/zod.gen.ts at 53241327); 5 here.
+    Replicate stability-ai/sdxl: one `replicate_weights` URL (a Replicate SDXL training's .tar) and
+    `lora_scale` 0 to 1 (replicate/cog-sdxl predict.py)."""
+    return loras(backends=only(*backends), overrides={
+        "fal": {"min": 0.0, "max": 1.0},
+        "replicate": {"min": 0.0, "max": 1.0, "max_items": 1, "default": None},
+    })
 
 
 SDXL_BASE = ModelSpec(
@@ -129,18 +141,24 @@ SDXL_BASE = ModelSpec(
     },
     params=(
         # StableDiffusionXLImg2ImgPipeline has no height/width: a local img2img follows its input.
+        # fal's fast-sdxl image-to-image defaults to `square`, the other modes to `square_hd`.
         image_size("square_hd", 64, 4096, FAL_SIZE_PRESETS, multiple_of=8, step=8,
-                   overrides={"local:image-to-image": {"modes": frozenset({T2I, INPAINT})}}),
-        steps(25, 1, 500, overrides={"local": {"default": 50}, "replicate": {"default": 50}}),
+                   overrides={"local:image-to-image": {"modes": frozenset({T2I, INPAINT})},
+                              "fal:image-to-image": {"default": "square"}}),
+        # fal fast-sdxl: steps 1-50 for text-to-image, 1-65 for edits; guidance 0-20.
+        steps(25, 1, 500, overrides={"local": {"default": 50}, "replicate": {"default": 50}, "fal": {"max": 50},
+                                     "fal:image-to-image": {"max": 65}, "fal:inpaint": {"max": 65}}),
         guidance(7.5, 0.0, 50.0, overrides={"local": {"default": 5.0}, "local:inpaint": {"default": 7.5},
-                                            "replicate": {"min": 1.0}}),
+                                            "replicate": {"min": 1.0}, "fal": {"max": 20.0}}),
         num_images(1, 4),
         Param("strength", "float", 0.95, 0.0, 1.0, 0.01, modes=modes(INPAINT), label="Denoising strength",
-              overrides={"local": {"default": 0.9999}, "replicate": {"default": 0.8}},
+              overrides={"local": {"default": 0.9999}, "replicate": {"default": 0.8}, "fal": {"min": 0.01}},
               description="How much of the masked area to repaint: 1 ignores what was there."),
-        *edit_style_params(),
+        # fal's image-to-image strength (1 - reference strength) is at least 0.05.
+        *edit_style_params(strength_overrides={"fal": {"max": 0.95}}),
         *_local_params(),
         *_hosted_params(),
+        _sdxl_loras("local", "fal", "replicate"),
     ),
     routes={
         "local": LocalRoute(
@@ -171,6 +189,7 @@ SDXL_BASE = ModelSpec(
             negative_prompt_field="negative_prompt",
             size_style="width_height",
             output="uri_list",
+            lora_shape="replicate_weights",
         ),
     },
     negative_prompt=only("local", "fal", "replicate"),
@@ -195,6 +214,7 @@ SDXL_TURBO = ModelSpec(
               description="How much of the masked area to repaint: 1 ignores what was there."),
         *edit_style_params(),
         *_local_params(),
+        _sdxl_loras("local"),
     ),
     routes={
         "local": LocalRoute(

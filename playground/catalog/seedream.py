@@ -31,16 +31,18 @@ SEEDREAM_RATIOS: tuple[str, ...] = ("1:1", "3:4", "4:3", "16:9", "9:16", "2:3", 
 
 
 def _multi_image_params(replicate_sizes: tuple[str, ...], side_min: int, presets: tuple[str, ...]) -> tuple[Param, ...]:
-    """The sizing and multi-output fields Seedream 4 and 4.5 share (§5.1-5.3, §5.5)."""
+    """The sizing and multi-output fields Seedream 4 and 4.5 share (§5.1-5.3, §5.5). Replicate's custom
+    width/height exist only where its schema offers a `custom` size (4, not 4.5)."""
+    custom = "custom" in replicate_sizes
     return (
         # fal bounds the total area (4: 960² to 4096²; 4.5: 2560x1440 to 4096²), which a size
         # parameter cannot express; these per-side bounds are the nearest fit.
         image_size({"width": 2048, "height": 2048}, side_min, 4096, presets, backends=only("fal")),
         Param("size", "choice", "2K", choices=replicate_sizes, backends=only("replicate"), label="Resolution",
-              description="Output resolution class; custom uses width and height."),
+              description="Output resolution class" + ("; custom uses width and height." if custom else ".")),
         aspect_ratio("match_input_image", ("match_input_image", *SEEDREAM_RATIOS), backends=only("replicate")),
-        *custom_size(1024, 4096, 2048, step=16, backends=only("replicate"),
-                     description="Output side in pixels; only used when the resolution is custom."),
+        *(custom_size(1024, 4096, 2048, step=16, backends=only("replicate"),
+                      description="Output side in pixels; only used when the resolution is custom.") if custom else ()),
         num_images(1, 6, backends=only("fal"),
                    description="Separate generations per run (each may return up to max images)."),
         Param("max_images", "int", 1, 1, 15, 1, overrides={"fal": {"max": 6}}, label="Max images per generation",
@@ -81,6 +83,9 @@ def _seedream(key: str, version: str, label: str, description: str, params: tupl
                 rename=rename or {},
                 inverted=inverted or {},
                 price=replicate_price,
+                # Replicate's published Seedream 4 / 4.5 inputs have no seed: none is sent, and the
+                # output cannot be reproduced from a seed.
+                seed_field=None,
             ),
         },
         prompt_max=prompt_max,
@@ -143,7 +148,8 @@ SEEDREAM_45 = _seedream(
     "seedream-4.5", "4.5", "Seedream 4.5",
     "ByteDance Seedream 4.5: sharper 2K-4K text-to-image and multi-reference editing, image sets.",
     (
-        *_multi_image_params(("2K", "4K", "custom"), 1440, (*FAL_SIZE_PRESETS, "auto_2K", "auto_4K")),
+        # Replicate's newest published 4.5 schema has sizes 2K and 4K only (no custom width/height).
+        *_multi_image_params(("2K", "4K"), 1440, (*FAL_SIZE_PRESETS, "auto_2K", "auto_4K")),
         safety_checker(backends=only("fal", "replicate")),
     ),
     None,  # fal's price is unknown (§5.3; aggregators say ~$0.04)

@@ -115,6 +115,10 @@ class HostedRoute:
     `values` maps canonical values → native values per parameter, `inverted` names booleans the
     provider expresses negated (`enable_safety_checker` → `disable_safety_checker`).
     `output`: `images` (fal list of objects), `image` (fal single object), `uri` or `uri_list`.
+    `seed_field`: the native seed field, or None when the provider's schema has no seed (the route
+    does not honour seeds: none is sent, and its outputs cannot be reproduced from a seed).
+    `default_reasons`: canonical parameters whose default differs from the provider's on purpose,
+    with the reason (the conformance check accepts those and no others).
     """
 
     provider: Literal["fal", "replicate"]
@@ -128,13 +132,25 @@ class HostedRoute:
     output: Literal["images", "image", "uri", "uri_list"] = "images"
     price: Price | None = None
     negative_prompt_field: str | None = None
-    seed_field: str = "seed"
+    seed_field: str | None = "seed"
+    default_reasons: dict[str, str] = field(default_factory=dict)
     # How the canonical `image_size` travels: fal's `image_size` (preset or {width, height}),
     # or explicit `width`/`height` integers with presets resolved to pixels.
     size_style: Literal["image_size", "width_height"] = "image_size"
+    # Where a family serves adapters from other endpoints (fal's `fal-ai/flux-2/lora`): mode → endpoint used
+    # when `loras` is set; and how adapters travel (see adapters.native_loras).
+    lora_endpoints: dict[str, str] = field(default_factory=dict)
+    lora_shape: Literal["list", "replicate_weights"] = "list"
 
-    def endpoint(self, mode: str) -> str:
+    def endpoint(self, mode: str, params: dict[str, Any] | None = None) -> str:
+        """The endpoint for `mode`; the LoRA endpoint when `params` carry adapters and the route has one."""
+        if params and params.get("loras") and mode in self.lora_endpoints:
+            return self.lora_endpoints[mode]
         return self.endpoints[mode]
+
+    @property
+    def honours_seed(self) -> bool:
+        return self.seed_field is not None
 
     def native_name(self, canonical: str) -> str:
         return self.inverted.get(canonical) or self.rename.get(canonical, canonical)

@@ -3,8 +3,9 @@
 Modules: `layout` (components), `panels` (the parameter panel generated from the catalog),
 `events` (wiring) and `handlers` (private UI events), `api` (the public `/generate`, `/estimate`,
 `/models`), `service` (what the page and the API share), `form` (page values → Request),
-`catalog_view` (what the page says about models), `samples` (examples). Importing this imports
-Gradio but nothing heavy (torch, diffusers, fal_client, replicate load when a run needs them).
+`catalog_view` (what the page says about models), `samples` (examples), `visitors` (who is
+visiting). Importing this imports Gradio but nothing heavy (torch, diffusers, fal_client,
+replicate load when a run needs them).
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ import os
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
+from playground import storage
+from playground.images import Limits
 from playground.ui import (
     api,
     catalog_view,
@@ -23,6 +27,7 @@ from playground.ui import (
     history_view,
     inspect_tab,
     samples,
+    visitors,
 )
 from playground.ui.events import panel_outputs, wire
 from playground.ui.handlers import Handlers
@@ -34,8 +39,11 @@ __all__ = ["build_app", "launch"]
 def build_app() -> gr.Blocks:
     """The whole app: Generate, Models and API tabs, the public endpoints, and the examples."""
     gr.set_static_paths([samples.EXAMPLES_DIR])  # the sample pictures, however the app is launched
+    storage.set_identity_source(visitors.visitor_identity)  # presets and kept inputs per visitor when shared
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"# {TITLE}\n{INTRO}")
+        if os.environ.get("SPACE_ID") and os.environ.get("OAUTH_CLIENT_ID"):  # the Space enables HF login
+            gr.LoginButton()
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
                 page = build_page()
@@ -68,7 +76,16 @@ def launch(demo: gr.Blocks, **options: Any) -> Any:
     variables; 127.0.0.1:7860 by default); `options` go to `Blocks.launch`."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     # No run history: /generate's inputs include the visitor's keys, which must never be kept anywhere.
+    # Uploads over the image limit are refused by Gradio itself, before anything is written to disk.
     settings: dict[str, Any] = {"ssr_mode": False, "css": CSS, "footer_links": ["api", "gradio", "settings"],
-                                "run_history": False}
+                                "run_history": False, "max_file_size": max_upload_bytes(),
+                                "app_kwargs": {"middleware": [Middleware(visitors.VisitorCookie)]}}
     settings.update(options)
+    storage.remove_stale_tmp()  # what writes interrupted by the last stop left behind
+    storage.prune_session_homes()
     return demo.launch(**settings)
+
+
+def max_upload_bytes() -> int:
+    """The largest upload Gradio accepts: the image limit (PLAYGROUND_MAX_IMAGE_BYTES, default 20 MB)."""
+    return Limits.from_env().max_bytes

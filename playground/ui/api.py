@@ -1,5 +1,6 @@
 """The public API, callable with gradio_client by keyword: `/generate`, `/estimate`, `/models`, the
-user presets (`/presets/list`, `/presets/load`, `/presets/save`, `/presets/delete`) and `/inspect`.
+user presets (`/presets/list`, `/presets/load`, `/presets/save`, `/presets/delete`), `/inspect` and
+`/import` (another tool's image as a preset).
 
 The docstrings below are the API documentation (Gradio shows them on the "Use via API" page).
 Each endpoint validates and fails exactly like the page: a bad request raises `gr.Error` with
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import inspect
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -20,7 +22,7 @@ from gradio.data_classes import FileData
 from gradio.utils import get_function_description
 from gradio_client.utils import python_type_to_json_schema
 
-from playground import presets, records
+from playground import importers, presets, records
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
@@ -127,7 +129,7 @@ def models() -> dict[str, Any]:
 
 
 def presets_list() -> dict[str, Any]:
-    """List the presets: the shipped ones, then yours (the server's PLAYGROUND_HOME).
+    """List the presets: the shipped ones, then yours (on a shared server, only this session's or login's).
 
     Returns:
         {"presets": [{"id" ("shipped:NAME" or "user:NAME"), "name", "description", "model", "mode",
@@ -231,28 +233,89 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
 
     Args:
         image: A PNG, JPEG or WebP made by the playground, or its record's .json (gradio_client.handle_file).
-        record: A record (JSON object) to check and show instead of an image.
+        record: A record (JSON object) to check and show instead of an image; never a path (upload files as `image`).
 
     Returns:
         {"status": "ok" | "no record" | "tampered" | "unreadable", "message": what that means in
         words, "record": the record (None without one), "table": [[field, value], ...] (the record
         as readable rows), "problems", "notes", "parameters": the A1111-style text of images from
-        other tools (None otherwise)}.
+        other tools (None otherwise), "import": for an image without a record, what /import makes of
+        the settings AUTOMATIC1111/Forge, ComfyUI or InvokeAI embedded (see /import)}.
     """
     try:
         if record is not None:
-            return records.inspect(record)
+            return records.inspect(checked_record(record))
         if image is None:
             raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
-        source = service.checked_file(image, "image")
-        if isinstance(source, str) and source.startswith("data:"):
-            source = base64.b64decode(source.partition(",")[2])
+        source = _uploaded(image)
         report = records.inspect(source)
-        if isinstance(source, str):  # the server's copy of the upload: its path means nothing to the caller
-            report["message"] = report["message"].replace(source, Path(source).name)
-        return report
+        if report["status"] == "no record":
+            report["import"] = importers.import_image(source)
+        return _as_named(report, source, image)
     except Exception as err:  # noqa: BLE001
         raise service.app_error(err) from None
+
+
+def import_image(image: FileData, name: str | None = None, save: bool = False) -> dict[str, Any]:
+    """Turn an image made by AUTOMATIC1111/Forge, ComfyUI or InvokeAI into a playground preset.
+
+    Reads the `parameters` text (PNG or JPEG/WebP EXIF), ComfyUI's `prompt`/`workflow` graph or
+    InvokeAI's metadata: prompt, negative prompt, seed, steps, guidance, sampler, size, denoising
+    strength and the closest catalog model (flagged when it is a guess).
+
+    Args:
+        image: The image (gradio_client.handle_file), PNG, JPEG or WebP.
+        name: The preset's name; default "<tool> import: <first words of the prompt>".
+        save: True also saves it among your presets (renamed if the name is taken).
+
+    Returns:
+        {"status": "ok" | "nothing found", "tool", "message", "preset": the preset document (for
+        /presets/save or /generate), "model": {"id", "guess", "why"}, "mapped": [[their field,
+        value, preset field]], "unmapped": [[their field, value, why]] (nothing is dropped
+        silently), "notes", "found": the metadata as the tool wrote it, "saved": {"id", "name"} or None}.
+    """
+    try:
+        if image is None:
+            raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file)")])
+        source = _uploaded(image)
+        report = importers.import_image(source, name)
+        saved = importers.save_imported(report) if save else None
+        report["saved"] = {"id": saved["id"], "name": saved["name"]} if saved else None
+        return _as_named(report, source, image)
+    except Exception as err:  # noqa: BLE001
+        raise service.app_error(err) from None
+
+
+def _as_named(report: dict[str, Any], source: Any, image: Any) -> dict[str, Any]:
+    """`report` with the server's copy of an upload named as the visitor named the file."""
+    if not isinstance(source, str):
+        return report
+    named = image.get("orig_name") if isinstance(image, dict) else None
+    return service.without_path(report, source, named or Path(source).name)
+
+
+def _uploaded(image: Any) -> Any:
+    """An uploaded file as the server's copy (a path) or, for a data URI, its bytes."""
+    source = service.checked_file(image, "image")
+    if isinstance(source, str) and source.startswith("data:"):
+        source = base64.b64decode(source.partition(",")[2])
+    return source
+
+
+def checked_record(record: Any) -> dict[str, Any]:
+    """`/inspect`'s `record` argument as a record: a JSON object, or JSON text of one. Anything else (a
+    path on the server above all) is refused at once, without opening or echoing it."""
+    if isinstance(record, str) and record.lstrip().startswith("{"):
+        try:
+            record = json.loads(record)
+        except ValueError:
+            raise ValidationError([Problem("record", "text that is not valid JSON",
+                                           "a record (JSON object)")]) from None
+    if not isinstance(record, dict) or ("path" in record and "schema" not in record):
+        shown = "a file or path" if isinstance(record, (str, dict)) else type(record).__name__
+        raise ValidationError([Problem("record", shown, "a record (JSON object); to read a file, upload it as "
+                                                        "`image` (gradio_client.handle_file)")])
+    return record
 
 
 def register() -> None:
@@ -266,6 +329,7 @@ def register() -> None:
     endpoint(presets_save, "presets/save", ("saved",))
     endpoint(presets_delete, "presets/delete", ("deleted",))
     endpoint(inspect_image, "inspect", ("inspection",), concurrency_limit=None)
+    endpoint(import_image, "import", ("imported",), concurrency_limit=None)
 
 
 def _loaded(preset: dict[str, Any]) -> dict[str, Any]:
@@ -358,4 +422,14 @@ for field, value in report["table"]:
 `/presets/save` also takes `images=[handle_file(...)]` and `mask=` to keep input pictures with the preset, and
 `overwrite=True` to replace one of yours. A preset that does not fit the catalog is refused with one `AppError`
 listing every problem. Every image `/generate` returns carries its record; `/inspect` reads it back.
+
+An image from AUTOMATIC1111/Forge, ComfyUI or InvokeAI becomes a preset with `/import`:
+
+```python
+imported = client.predict(image=handle_file("00042-1234.png"), api_name="/import")
+print(imported["message"], imported["model"], imported["unmapped"])
+images, seed, record = client.predict(**{k: imported["preset"][k] for k in
+                                         ("model", "mode", "prompt", "negative_prompt", "params", "seed")},
+                                      api_name="/generate")
+```
 """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playground.catalog import FAMILIES, MODELS, ModelSpec, models_by_family
+from playground.catalog import FAMILIES, MODELS, HostedRoute, ModelSpec, models_by_family
 
 MODE_LABELS: dict[str, str] = {
     "text-to-image": "Text to image",
@@ -55,7 +55,21 @@ def model_card(model: ModelSpec) -> str:
     rows = "\n".join(f"| {BACKEND_LABELS[b]} | {', '.join(MODE_LABELS[m] for m in model.modes_on(b))} "
                      f"| {price_text(model, b)} |" for b in model.backends)
     return (f"**{model.label}** · `{model.id}` · {FAMILIES[model.family]}\n\n{model.description}\n\n"
-            f"**Modes:** {modes}\n\n| Runs on | Modes | Price |\n|---|---|---|\n{rows}")
+            f"**Modes:** {modes}\n\n**LoRA adapters:** {lora_text(model)}\n\n"
+            f"| Runs on | Modes | Price |\n|---|---|---|\n{rows}")
+
+
+def lora_text(model: ModelSpec) -> str:
+    """Where the model takes LoRA adapters, with each route's limits, or that it takes none."""
+    param = model.param("loras")
+    takers = [b for b in model.backends if param is not None and param.applies(backend=b)]
+    if not takers:
+        return "not supported by any of its backends"
+    parts = []
+    for backend in takers:
+        spec = param.for_backend(backend)
+        parts.append(f"{BACKEND_LABELS[backend]} (up to {spec.max_items}, scale {spec.min:g} to {spec.max:g})")
+    return ", ".join(parts)
 
 
 def catalog_markdown() -> str:
@@ -88,7 +102,12 @@ def panel_header(model: ModelSpec, shown: str, backend: str, planned: dict[str, 
     if backend == "auto":
         why = "auto would use it now" if planned and planned.get("backend") == shown else "auto tries it first"
         label = f"{label} ({why})"
-    return f"### Parameters · {model.label} on {label}\nDefaults are filled in; only values you change are sent."
+    text = f"### Parameters · {model.label} on {label}\nDefaults are filled in; only values you change are sent."
+    route = model.routes.get(shown)
+    if isinstance(route, HostedRoute) and not route.honours_seed:
+        text += (f"\n\n**Seed: not used.** {label.split(' (')[0]} takes no seed for this model, so the seed is "
+                 f"not sent and the result cannot be reproduced from it.")
+    return text
 
 
 def get(model_id: str | None) -> ModelSpec:

@@ -219,7 +219,8 @@ async def compare(
 ) -> AsyncIterator[tuple[FileData, list[FileData | None], dict[str, Any], FileData | None]]:
     """Run a comparison grid: the same request over up to three axes; results stream as cells finish.
 
-    Each axis is {"kind", "values", "name"}: kind "param" (name: a canonical parameter; values: a
+    Each axis is {"kind", "values", "name"}: kind "param" (name: a canonical parameter, or
+    `loras[0].scale` / `loras[0].path` for one adapter of the shared `loras` list; values: a
     list, or "start:stop:step" for numbers, stop included), "seed" (values: seeds or a range),
     "prompt" (name: text in the prompt, replaced by each value) or "model" (values: "model-id" or
     "model-id@backend", so one grid can mix local and hosted models). The first axis is the columns,

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
 
 from playground import presets
+from playground.adapters import axis_title
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.compare import MAX_AXES, Axis, GridSpec, format_value, max_cells_default, plan_grid
 from playground.params import INPUT_KINDS, Param, Problem, ValidationError
@@ -198,8 +199,21 @@ def axis_params(models: list[str], mode: str) -> dict[str, tuple[Param, list[str
         for param in model.params_for(mode if mode in model.modes else None):
             if param.kind in INPUT_KINDS or param.kind == "seed":
                 continue
+            if param.kind == "loras":  # the first adapter's scale and the adapter itself are the axes
+                for axis in lora_axes(param):
+                    found.setdefault(axis.name, (axis, []))[1].append(model_id)
+                continue
             found.setdefault(param.name, (param, []))[1].append(model_id)
     return found
+
+
+def lora_axes(param: Param) -> tuple[Param, Param]:
+    """`loras[0].scale` (a number in the route's scale range) and `loras[0].path` (adapters), as axis params;
+    the shared parameters' `loras` list supplies the adapter whose scale is swept."""
+    scale, path = "loras[0].scale", "loras[0].path"
+    return (replace(param, name=scale, kind="float", label=axis_title(scale), default=1.0, max_items=None),
+            replace(param, name=path, kind="text", label=axis_title(path), default=None, min=None, max=None,
+                    description="LoRA adapters: Hugging Face repo ids, https URLs or (single-user) files"))
 
 
 def param_choices(models: list[str], mode: str) -> list[tuple[str, str]]:

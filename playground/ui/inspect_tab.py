@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from playground import importers
+from playground.presets import preset_to_request
 from playground.records import IMAGE_SUFFIXES, inspect, read_record, record_to_request, save_image
 from playground.ui import catalog_view, service
 from playground.ui.form import file_path, gallery_paths
@@ -25,7 +27,8 @@ if TYPE_CHECKING:
 
 INTRO = ("Drop a picture made here (PNG, JPEG or WebP) or its record (`.json`) to see how it was made. "
          "**Load into Generate** sets every control back to it; **Re-run and verify** makes it again with your "
-         "keys and says whether the pixels are byte-identical.")
+         "keys and says whether the pixels are byte-identical. Pictures from AUTOMATIC1111/Forge, ComfyUI or "
+         "InvokeAI show the settings they carry, and **Load into Generate** starts from them.")
 STATUS_TITLES = {"ok": "Record found", "tampered": "The record does not match", "no record": "No record",
                  "unreadable": "Unreadable record"}
 
@@ -94,9 +97,14 @@ class InspectHandlers:
                     v.load: gr.update(interactive=False), v.rerun: gr.update(interactive=False)}
         report = inspect(path)
         # The server's copy of the upload: its folder means nothing to the visitor.
-        report["message"] = report["message"].replace(str(path), Path(path).name)
+        report = service.without_path(report, str(path), Path(path).name)
         has_record = report["record"] is not None
         picture = path if str(path).lower().endswith(IMAGE_SUFFIXES) and report["status"] != "unreadable" else None
+        imported = importers.import_image(path) if report["status"] == "no record" and picture else None
+        if imported and imported["preset"] is not None:
+            return {**cleared, v.status: import_markdown(imported), v.table: import_rows(imported),
+                    v.record: imported["preset"], v.preview: picture, v.load: gr.update(interactive=True),
+                    v.rerun: gr.update(interactive=False)}
         return {**cleared, v.status: status_markdown(report), v.table: report["table"], v.record: report["record"],
                 v.preview: picture, v.load: gr.update(interactive=has_record),
                 v.rerun: gr.update(interactive=has_record)}
@@ -107,6 +115,9 @@ class InspectHandlers:
         path = file_path(data[self.view.file])
         try:
             record = read_record(path) if path else None
+            imported = importers.import_image(path) if path and record is None else None
+            if imported and imported["preset"] is not None:
+                return self._load_imported(data, imported)
             if record is None:
                 raise gr.Error("Drop an image made here (or its record) first.", title="No record",
                                print_exception=False)
@@ -124,6 +135,14 @@ class InspectHandlers:
         model = catalog_view.get(record["model"]).label
         status = (f"**Loaded from the record:** {model}, seed {record.get('seed')}. Press **Run** to make it again, "
                   f"or change something first.")
+        return {**loaded.updates, p.pending_editor: loaded.editor, p.status: status,
+                self.tabs: gr.update(selected="generate")}
+
+    def _load_imported(self, data: dict[Any, Any], imported: dict[str, Any]) -> dict[Any, Any]:
+        """Set the Generate tab to the settings another tool's image carries."""
+        p = self.page
+        loaded = self.h.load_request(data, preset_to_request(imported["preset"]))
+        status = f"**Loaded from {imported['tool']}:** {imported['message']} Save it with the presets bar to keep it."
         return {**loaded.updates, p.pending_editor: loaded.editor, p.status: status,
                 self.tabs: gr.update(selected="generate")}
 
@@ -189,6 +208,23 @@ def status_markdown(report: dict[str, Any]) -> str:
     for note in report.get("notes") or []:
         text += f"\n\n- {note}"
     return text
+
+
+def import_markdown(imported: dict[str, Any]) -> str:
+    """What another tool's image carries, and what the playground makes of it."""
+    text = f"**Made with {imported['tool']}:** {imported['message']}"
+    if imported["unmapped"]:
+        text += f" {len(imported['unmapped'])} setting(s) could not be mapped (listed in the table)."
+    for note in imported["notes"]:
+        text += f"\n\n- {note}"
+    return text
+
+
+def import_rows(imported: dict[str, Any]) -> list[list[str]]:
+    """Their fields as table rows: what each became, then what did not map and why."""
+    rows = [[source, f"{value} → {target}"] for source, value, target in imported["mapped"]]
+    rows += [[source, f"{value} (not mapped: {why})"] for source, value, why in imported["unmapped"]]
+    return rows
 
 
 def verdict_markdown(outcome: dict[str, Any]) -> str:

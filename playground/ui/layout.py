@@ -20,7 +20,7 @@ from typing import Any
 import gradio as gr
 
 from playground.params import SEED_MAX
-from playground.ui import catalog_view, panels, presets_view, service
+from playground.ui import catalog_view, lora_editor, panels, presets_view, service
 
 TITLE = "Image model playground"
 INTRO = (
@@ -147,13 +147,14 @@ def build_page() -> Page:
                     random_seed = gr.Checkbox(value=True, label="Random seed", elem_id="random-seed")
                     reuse = gr.Button("Reuse last seed", size="sm", elem_id="reuse-seed")
             model_card = gr.Markdown(catalog_view.model_card(model), elem_id="model-card")
-            panel_header = gr.Markdown(catalog_view.panel_header(model, shown_backend, "auto"), elem_id="panel-header")
-            basic_slots = _slots("basic", initial)
-            with gr.Accordion("Advanced parameters", open=False, elem_id="advanced") as advanced:
-                advanced_slots = _slots("advanced", initial)
             # Which panel the slots show. Kept in the page, not in a gr.State, so that it always travels
             # with the slot values it describes (a State on the server may already describe a newer panel).
             ctx = gr.JSON(panels.context(model, mode, shown_backend), visible=False, elem_id="panel-context")
+            panel_header = gr.Markdown(catalog_view.panel_header(model, shown_backend, "auto"), elem_id="panel-header")
+            basic_slots = _slots("basic", initial)
+            lora_editor.build(ctx, dict(basic_slots)[panels.SLOT_INDEX[("loras", "loras")]])
+            with gr.Accordion("Advanced parameters", open=False, elem_id="advanced") as advanced:
+                advanced_slots = _slots("advanced", initial)
         with gr.Column(scale=4, min_width=320):
             backend = gr.Radio(choices=catalog_view.backend_choices(model), value="auto", label="Backend",
                                info="Auto picks the first that can run it now: local GPU, then fal, then Replicate.",
@@ -244,4 +245,6 @@ def _component(slot: panels.Slot, props: dict[str, Any]) -> Any:
         return gr.Radio(**{"choices": [], **options})
     if slot.widget in ("dropdown", "size"):
         return gr.Dropdown(**{"choices": [], **options}, allow_custom_value=slot.widget == "size", filterable=True)
+    if slot.widget == "loras":
+        return gr.Textbox(**options, lines=1, placeholder='[{"path": "owner/repo", "scale": 0.8}]')
     return gr.Textbox(**options)

@@ -10,11 +10,13 @@ import os
 import shutil
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from playground.formats import FileFormat
-from playground.request import Request, Result
+from playground.request import Prepared, Request, Result
+from playground.storage import kept_folder, store_input
 
 OUTPUT_DIR_NAME = "playground-runs"
 INPUTS_DIR_NAME = "playground-inputs"
@@ -46,11 +48,17 @@ def save_outputs(result: Result, record: dict[str, Any], file_format: FileFormat
     file_format = file_format or FileFormat()
     folder = fresh_folder(OUTPUT_DIR_NAME)
     files = []
-    for i, image in enumerate(result.images):
+    for i in range(len(result.images)):
         seed = result.seeds[i] if i < len(result.seeds) else "x"
-        path = folder / f"{result.model}-{seed}-{i + 1}.{file_format.suffix}"
-        _save(image, record, i, path, file_format)
-        files.append(str(path))
+        files.append(str(folder / f"{result.model}-{seed}-{i + 1}.{file_format.suffix}"))
+    jobs = [(image, record, i, Path(path), file_format)
+            for i, (image, path) in enumerate(zip(result.images, files, strict=True))]
+    if len(jobs) > 1:  # zlib and the image codecs release the GIL: a batch encodes in parallel
+        with ThreadPoolExecutor(max_workers=min(len(jobs), os.cpu_count() or 1)) as pool:
+            list(pool.map(lambda job: _save(*job), jobs))
+    else:
+        for job in jobs:
+            _save(*job)
     return files
 
 
@@ -82,19 +90,23 @@ def fresh_folder(kind: str) -> Path:
 
 
 def inputs_dir() -> Path:
-    """Where runs' inputs are kept, named by pixel sha256, so a record's inputs can be found again."""
-    return upload_root() / INPUTS_DIR_NAME
+    """Where the current visitor's runs' inputs are kept, named by pixel sha256, so Inspect can find a
+    record's inputs again. A folder per visitor with a name only the server can compute: Gradio
+    serves its upload folder, and a stranger holding an output image knows its inputs' hashes."""
+    return kept_folder(upload_root() / INPUTS_DIR_NAME)
 
 
-def keep_inputs(request: Request) -> None:
-    """Keep lossless copies of a run's inputs in `inputs_dir()` (best effort: a run never fails for it)."""
-    if not request.images and request.mask is None:
+def keep_inputs(prepared: Prepared) -> None:
+    """Keep lossless copies of a run's inputs in `inputs_dir()` (best effort: a run never fails for it),
+    from the pictures validation already decoded: nothing is decoded a second time."""
+    pictures = [*prepared.images, *([prepared.mask] if prepared.mask is not None else [])]
+    if not pictures:
         return
     try:
-        from playground.records import store_inputs
-
+        prune_outputs(upload_root() / INPUTS_DIR_NAME, output_ttl())
         prune_outputs(inputs_dir(), output_ttl())
-        store_inputs(request, inputs_dir())
+        for picture in pictures:
+            store_input(picture.image, picture.sha256, inputs_dir())
     except Exception:  # noqa: BLE001 - only Inspect's "find the inputs" depends on it
         log.warning("could not keep the run's inputs", exc_info=True)
 

@@ -12,6 +12,7 @@ Pure functions: they return property dicts that the handlers wrap in `gr.update`
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,7 +22,7 @@ from playground.catalog import MODELS, ModelSpec
 from playground.params import INPUT_KINDS, Param, ValidationError, parse_size
 from playground.request import COPY_GUIDANCE, COPY_REFERENCE_STRENGTH, COPY_STEPS, MODIFY_REFERENCE_STRENGTH
 
-Widget = Literal["slider", "number", "checkbox", "dropdown", "radio", "size", "text"]
+Widget = Literal["slider", "number", "checkbox", "dropdown", "radio", "size", "text", "loras"]
 Placement = Literal["basic", "advanced", "edit"]
 # Parameters shown next to the reference images instead of in the parameter list, and the
 # choice shown as a toggle (radio) rather than a dropdown.
@@ -51,6 +52,8 @@ def widget_for(param: Param) -> Widget:
         return "radio" if param.name in TOGGLES else "dropdown"
     if param.kind == "size":
         return "size"
+    if param.kind == "loras":
+        return "loras"  # the adapters list as JSON text, edited row by row in ui/lora_editor.py
     return "text"
 
 
@@ -108,11 +111,33 @@ def display_value(param: Param, value: Any) -> Any:
         return size.preset if size and size.preset else f"{size.width}x{size.height}" if size else str(value)
     if param.kind == "choice" and value is None:
         return UNSET
+    if param.kind == "loras":
+        return loras_text(value)
     return value
 
 
+def loras_text(value: Any) -> str:
+    """An adapters list as the JSON text its slot holds ("" for none); text is kept as it is."""
+    if isinstance(value, str):
+        return value
+    return json.dumps(list(value), ensure_ascii=False) if value else UNSET
+
+
+def loras_items(text: Any) -> list[dict[str, Any]]:
+    """The adapters a slot's text holds, best effort (unreadable text: none; validation says why later)."""
+    if not isinstance(text, str):
+        return [dict(i) for i in text or [] if isinstance(i, dict)]
+    try:
+        items = json.loads(text) if text.strip() else []
+    except ValueError:
+        return []
+    return [dict(i) for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+
+
 def canonical_value(param: Param, value: Any) -> Any:
-    """A widget value as a canonical one ("" and None mean unset)."""
+    """A widget value as a canonical one ("" and None mean unset; so does an empty adapters list)."""
+    if param.kind == "loras" and (value == [] or (isinstance(value, str) and "".join(value.split()) == "[]")):
+        return None
     if value is None or (isinstance(value, str) and value.strip() == "" and param.kind != "text"):
         return None
     if isinstance(value, float) and param.kind == "int" and value.is_integer():

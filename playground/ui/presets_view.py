@@ -1,8 +1,9 @@
 """The presets bar of the Generate tab: pick a preset (shipped or yours) and load it into every
 control; save the current controls as a preset; rename, delete, import and export yours.
 
-User presets live in PLAYGROUND_HOME (see `playground.presets`), shared by everyone using this
-server. Keys are never part of a preset: saving reads the request, not the key fields.
+User presets live in PLAYGROUND_HOME on a single-user machine, and in the visitor's own folder on
+a shared server (see `playground.storage`). Keys are never part of a preset: saving reads the
+request, not the key fields.
 """
 
 from __future__ import annotations
@@ -28,8 +29,13 @@ if TYPE_CHECKING:
 
 SOURCE_LABELS = {"shipped": "Shipped", "user": "Yours"}
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+# Deleting asks first, in the page; a declined confirmation reaches the handler as KEPT.
+KEPT = "__kept__"
+CONFIRM_DELETE = (f"(id) => (!id || window.confirm('Delete the preset ' + id.replace(/^user:/, '') + '? This cannot "
+                  f"be undone.')) ? id : '{KEPT}'")
 HELP = ("Loading a preset sets every control below: model, mode, backend, prompts, seed, its input images and "
-        "every parameter. Your own presets are kept on this server (PLAYGROUND_HOME), never with your keys.")
+        "every parameter. Your own presets are kept on this server for you alone, never with your keys; "
+        "export them to keep a copy.")
 
 
 @dataclass
@@ -175,6 +181,8 @@ class PresetHandlers:
         return choices, f"Renamed to **{saved['name']}**.\n\n{text}"
 
     def delete(self, preset_id: str | None) -> tuple[Any, str]:
+        if preset_id == KEPT:  # the visitor said no to "Delete ...?"
+            return gr.update(), gr.update()
         if not preset_id:
             raise gr.Error("Choose one of your presets first.", title="Nothing to delete", print_exception=False)
         try:
@@ -222,7 +230,7 @@ def wire(demo: gr.Blocks, view: PresetsView, handlers: Handlers, everything: set
     saving = {view.name, view.description, view.overwrite, *everything}
     view.save.click(ph.save, saving, listed, **light, **raw)
     view.rename.click(ph.rename, [view.choice, view.new_name], listed, **light)
-    view.delete.click(ph.delete, [view.choice], listed, **light)
+    view.delete.click(ph.delete, [view.choice], listed, js=CONFIRM_DELETE, **light)
     view.upload.upload(ph.import_file, [view.upload], [*listed, view.upload], **light)
     view.export.click(ph.export, [view.choice], [view.download], **light)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import json
 import logging
 import os
 import threading
@@ -24,6 +25,7 @@ import gradio as gr
 from PIL import Image
 
 from playground import backends
+from playground.backends.hosted import malformed_key
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.formats import FileFormat, choose
@@ -58,9 +60,16 @@ def visitor_keys(fal_key: str | None, replicate_key: str | None, use_server_keys
     A typed key is used as it is. An empty field is passed on as empty, which the backends refuse:
     it never silently becomes the server's key. A key that is not given at all (None, the API's
     default) or a field left empty by a visitor who ticked "use this server's keys" is left out,
-    so the server's key applies where the operator lends it (PLAYGROUND_SERVER_KEYS=1).
+    so the server's key applies where the operator lends it (PLAYGROUND_SERVER_KEYS=1). A key with
+    whitespace or control characters inside is refused as malformed (ValidationError; never echoed).
     """
     keys: dict[str, str] = {}
+    malformed = [Problem(f"{name}_key", "a key with spaces or control characters inside",
+                         "the key exactly as the provider shows it (one line of printable characters)")
+                 for name, key in (("fal", fal_key), ("replicate", replicate_key))
+                 if isinstance(key, str) and malformed_key(key)]
+    if malformed:
+        raise ValidationError(malformed)
     for name, key in (("fal", fal_key), ("replicate", replicate_key)):
         if isinstance(key, str) and key.strip():
             keys[name] = key.strip()
@@ -113,6 +122,15 @@ def checked_files(values: Any, field_name: str) -> list[Any]:
     if problems:
         raise ValidationError(problems)
     return out
+
+
+def without_path(report: Any, path: str, name: str) -> Any:
+    """`report` (JSON-ready) with every mention of the server's `path` (and of its folder) replaced by
+    `name`, the file as the visitor named it."""
+    text = json.dumps(report)
+    for secret, shown in ((path, name), (str(Path(path).parent), "")):
+        text = text.replace(json.dumps(secret)[1:-1], shown)
+    return json.loads(text)
 
 
 def preset_ref(ref: Any) -> str:
@@ -250,7 +268,7 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
             LOCAL_TURNS.leave(ticket)
     record = record_of(result, request, keys)
     files = save_outputs(result, record, chosen)
-    keep_inputs(request)
+    keep_inputs(prepared)
     return Outcome(files=files, seed=int(result.seeds[0]) if result.seeds else prepared.seed, backend=result.backend,
                    record=record, result=result, seconds=time.perf_counter() - started,
                    warnings=list(result.warnings))

@@ -1,0 +1,93 @@
+"""Two visitors in two browser contexts (Debian's Chromium through Playwright) on one app with
+PLAYGROUND_MULTI_USER=1: one saves a preset, the other never sees it; deleting asks first."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.test_app_api import running_app
+from tests.test_browser import ARTIFACTS, browser, sync_api  # noqa: F401 - fixtures, and the skip
+
+expect = sync_api.expect
+
+
+@pytest.fixture(scope="module")
+def app(model_paths, tmp_path_factory):
+    home = tmp_path_factory.mktemp("shared-home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PLAYGROUND_HOME", str(home))
+        patch.setenv("PLAYGROUND_MULTI_USER", "1")
+        with running_app(model_paths) as running:
+            yield running
+
+
+def visitor(browser, app):  # noqa: F811
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.set_default_timeout(30_000)
+    tab.goto(app.url, wait_until="load")
+    tab.wait_for_selector("#param-num_inference_steps")
+    return context, tab, errors
+
+
+def options(tab, typed: str) -> list[str]:
+    """The picker's options matching `typed` (the list is filtered as one types, like a visitor would)."""
+    box = tab.locator("#preset input")
+    box.click()
+    box.fill("")
+    box.press_sequentially(typed)
+    tab.wait_for_timeout(500)
+    names = [n.replace("✓", "").strip() for n in tab.get_by_role("option").all_inner_texts()]
+    tab.keyboard.press("Escape")
+    return names
+
+
+def test_two_browsers_never_see_each_others_presets_and_deleting_asks_first(app, browser):  # noqa: F811
+    (ctx_a, alice, errors_a), (ctx_b, bob, errors_b) = visitor(browser, app), visitor(browser, app)
+    try:
+        alice.locator("#prompt textarea").fill("alice's lighthouse")
+        alice.locator("#preset-manage").get_by_text("Save, rename, delete").click()
+        alice.locator("#preset-name textarea").fill("Alice only")
+        alice.locator("#preset-save").click()
+        expect(alice.locator("#preset-info")).to_contain_text("Saved as Alice only")
+        expect(alice.locator("#preset input")).to_have_value("Yours › Alice only")
+
+        bob.reload(wait_until="load")
+        bob.wait_for_selector("#param-num_inference_steps")
+        assert options(bob, "Alice") == []
+        assert options(bob, "SDXL"), "the shipped presets are listed for everyone"
+        assert options(alice, "Alice") == ["Yours › Alice only"]
+        alice.reload(wait_until="load")
+        alice.wait_for_selector("#param-num_inference_steps")
+        assert options(alice, "Alice") == ["Yours › Alice only"]
+        pick = alice.locator("#preset input")
+        pick.click()
+        pick.fill("")
+        pick.press_sequentially("Alice")
+        alice.get_by_role("option", name="Yours › Alice only").click()
+        alice.locator("#preset-manage").get_by_text("Save, rename, delete").click()
+
+        # Declining the page's "Delete ...?" keeps the preset; accepting deletes it.
+        asked: list[str] = []
+        alice.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        alice.locator("#preset-delete").click()
+        alice.wait_for_timeout(500)
+        assert asked and "Delete the preset alice-only?" in asked[0]
+        expect(alice.locator("#preset input")).to_have_value("Yours › Alice only")
+        assert options(alice, "Alice") == ["Yours › Alice only"]
+        pick.click()
+        pick.fill("")
+        pick.press_sequentially("Alice")
+        alice.get_by_role("option", name="Yours › Alice only").click()
+        alice.once("dialog", lambda dialog: dialog.accept())
+        alice.locator("#preset-delete").click()
+        expect(alice.locator("#preset-info")).to_contain_text("Deleted alice-only")
+        alice.screenshot(path=str(ARTIFACTS / "isolation-alice-deleted.png"), full_page=True)
+        bob.screenshot(path=str(ARTIFACTS / "isolation-bob.png"), full_page=True)
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+    assert not errors_a and not errors_b, f"browser console errors: {errors_a + errors_b}"

@@ -1,0 +1,353 @@
+"""Every environment variable in the README's table, set in a test that shows what it changes.
+
+Most tests call what reads the variable (the backend's settings, a cap, a folder) and then use it
+for real: a run against the provider emulator, a load of a tiny pipeline, a refused input. Host,
+port and concurrency are only visible on a served app, so one app is launched for those.
+`test_the_readme_table_is_covered` keeps this file in step with the README.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from playground import backends
+from playground.backends.fal import FalBackend
+from playground.backends.hosted import HostedSettings
+from playground.backends.local import LocalBackend, LocalSettings
+from playground.backends.replicate import ReplicateBackend
+from playground.catalog import get_model
+from playground.errors import BackendUnavailable, TransportError
+from playground.images import encode
+from playground.params import ValidationError
+from playground.request import Request
+from playground.validation import validate
+from tests.conftest import make_image
+
+ROOT = Path(__file__).resolve().parent.parent
+FAL_T2I = dict(model="flux-2-dev", prompt="a lighthouse", seed=5, params={"image_size": "square"}, backend="fal")
+REP_T2I = dict(model="flux-2-pro", prompt="a lighthouse", seed=5, backend="replicate")
+
+
+def readme_variables() -> set[str]:
+    """The variable names in the README's "Environment variables" table."""
+    text = (ROOT / "README.md").read_text()
+    table = text.split("## Environment variables", 1)[1].split("\n## ", 1)[0]
+    return {name for row in table.splitlines() if row.startswith("| `")
+            for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])}
+
+
+def test_the_readme_table_is_covered():
+    """Each documented variable is set by a test in this file (the variables are named in full)."""
+    documented = readme_variables()
+    assert len(documented) >= 27, sorted(documented)
+    source = Path(__file__).read_text()
+    set_here = set(re.findall(r"setenv\(\s*\"([A-Z][A-Z0-9_]+)\"", source))
+    assert documented - set_here == set()
+
+
+def on_emulator(monkeypatch, emulator) -> None:
+    """Point both hosted backends at the emulator through the environment, as an operator would."""
+    emulator.reset()
+    monkeypatch.setenv("PLAYGROUND_FAL_URL", emulator.fal_gateway_url)
+    monkeypatch.setenv("PLAYGROUND_REPLICATE_URL", emulator.replicate_url)
+
+
+def submits(emulator, provider: str) -> list[dict]:
+    return [r for r in emulator.requests if r["provider"] == provider and r["phase"] == "submit"]
+
+
+# --- hosted -----------------------------------------------------------------------------------------
+def test_provider_urls_send_runs_to_the_named_hosts(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    backends.set_backend("fal", FalBackend())
+    backends.set_backend("replicate", ReplicateBackend())
+    fal = backends.run(Request(**FAL_T2I), keys={"fal": "test-env-fal"})
+    rep = backends.run(Request(**REP_T2I), keys={"replicate": "test-env-rep"})
+    assert fal.images and rep.images
+    assert [r["auth"] for r in submits(emulator, "fal")] == ["Key test-env-fal"]
+    assert [r["auth"] for r in submits(emulator, "replicate")] == ["Bearer test-env-rep"]
+    # Without the variables the defaults are the providers' own hosts, never the emulator.
+    monkeypatch.delenv("PLAYGROUND_FAL_URL")
+    monkeypatch.delenv("PLAYGROUND_REPLICATE_URL")
+    assert HostedSettings.from_env().fal_url is None and HostedSettings.from_env().replicate_url is None
+
+
+def test_server_keys_lend_fal_key_and_replicate_token_only_when_switched_on(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    monkeypatch.setenv("FAL_KEY", "test-operator-fal")
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "test-operator-rep")
+    monkeypatch.setenv("PLAYGROUND_SERVER_KEYS", "0")
+    backends.set_backend("fal", FalBackend())
+    with pytest.raises(BackendUnavailable, match="enter your own fal key"):
+        backends.run(Request(**FAL_T2I), keys={})
+    assert emulator.requests == []
+    monkeypatch.setenv("PLAYGROUND_SERVER_KEYS", "1")
+    backends.set_backend("fal", FalBackend())
+    backends.set_backend("replicate", ReplicateBackend())
+    backends.run(Request(**FAL_T2I), keys={})
+    backends.run(Request(**REP_T2I), keys={})
+    assert [r["auth"] for r in submits(emulator, "fal")] == ["Key test-operator-fal"]
+    assert [r["auth"] for r in submits(emulator, "replicate")] == ["Bearer test-operator-rep"]
+
+
+def test_hosted_timeout_cancels_a_job_that_runs_longer(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    monkeypatch.setenv("PLAYGROUND_HOSTED_TIMEOUT", "1")
+    backends.set_backend("fal", FalBackend())
+    emulator.inject("slow", seconds=20, provider="fal")
+    with pytest.raises(TransportError, match="did not finish within 1 s; it was cancelled"):
+        backends.run(Request(**FAL_T2I), keys={"fal": "test-env-fal"})
+    assert [r["method"] for r in emulator.requests if r["phase"] == "cancel"] == ["PUT"]
+
+
+def test_poll_interval_spaces_status_polls_and_is_at_least_half_a_second(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    monkeypatch.setenv("PLAYGROUND_POLL_INTERVAL", "0.01")  # raised to the 0.5 s floor
+    backends.set_backend("fal", FalBackend())
+    emulator.inject("slow", seconds=1.2, provider="fal")
+    backends.run(Request(**FAL_T2I), keys={"fal": "test-env-fal"})
+    # Our polls ask for logs; fal_client's own status check before fetching the result does not.
+    polls = [r["time"] for r in emulator.requests if r["phase"] == "status" and r["query"].get("logs") == "true"]
+    assert len(polls) >= 2
+    # A lower bound on a sleep is behaviour, not speed: the client never polls sooner than this.
+    assert min(b - a for a, b in zip(polls, polls[1:], strict=False)) >= 0.45
+
+
+def test_upload_threshold_sends_larger_inputs_by_url(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    request = dict(model="flux-2-dev", mode="image-to-image", prompt="x", seed=1, images=[make_image()],
+                   params={"image_size": "square"}, backend="fal")
+
+    def sent_image(threshold: str) -> str:
+        monkeypatch.setenv("PLAYGROUND_UPLOAD_THRESHOLD", threshold)
+        backends.set_backend("fal", FalBackend())
+        emulator.reset()
+        backends.run(Request(**request), keys={"fal": "test-env-fal"})
+        (submit,) = submits(emulator, "fal")
+        return submit["json"]["image_urls"][0]
+
+    assert sent_image("100000000").startswith("data:image/png;base64,")
+    assert sent_image("10").startswith("http://")
+    assert [r for r in emulator.requests if r["phase"] in ("cdn_upload", "storage_initiate", "storage_put")]
+
+
+def test_seededit_on_fal_is_offered_only_when_enabled(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    model = get_model("seededit-3")
+    backend = FalBackend()
+    monkeypatch.delenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", raising=False)
+    ok, why = backend.health(model, {"fal": "test-env-fal"})
+    assert not ok and "set PLAYGROUND_ENABLE_SEEDEDIT_FAL=1" in why
+    monkeypatch.setenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", "1")
+    assert backend.health(model, {"fal": "test-env-fal"}) == (True, "fal key present")
+
+
+# --- dispatch ---------------------------------------------------------------------------------------
+def test_auto_order_decides_which_backend_runs_first(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    backends.set_backend("fal", FalBackend())
+    backends.set_backend("replicate", ReplicateBackend())
+    keys = {"fal": "test-env-fal", "replicate": "test-env-rep"}
+    monkeypatch.setenv("PLAYGROUND_AUTO_ORDER", "replicate,fal")
+    assert backends.run(Request(model="flux-2-pro", prompt="x", seed=1), keys=keys).backend == "replicate"
+    monkeypatch.setenv("PLAYGROUND_AUTO_ORDER", "fal,replicate")
+    assert backends.run(Request(model="flux-2-pro", prompt="x", seed=1), keys=keys).backend == "fal"
+    assert [r["provider"] for r in emulator.requests if r["phase"] == "submit"] == ["replicate", "fal"]
+
+
+def test_device_decides_whether_auto_will_run_locally(model_paths_file, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file))
+    monkeypatch.setenv("PLAYGROUND_AUTO_ORDER", "local")
+    prepared = validate(Request(model="sdxl-turbo", prompt="x"))
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
+    backends.set_backend("local", LocalBackend())
+    assert backends.plan(prepared)["passed"] == [
+        {"backend": "local", "reason": "no GPU on this machine (set backend to local to run on CPU anyway)"}]
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cuda")  # nothing runs: the plan only asks the device
+    backends.set_backend("local", LocalBackend())
+    assert backends.plan(prepared)["backend"] == "local"
+
+
+# --- local: one backend from the environment, its pipelines loaded once ------------------------------
+@pytest.fixture(scope="module")
+def env_local(model_paths_file):
+    """A local backend made from the environment alone, with sdxl-turbo, sdxl-base, sdxl-turbo loaded."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file))
+        monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
+        monkeypatch.setenv("PLAYGROUND_DTYPE", "bfloat16")
+        monkeypatch.setenv("PLAYGROUND_VAE_TILING", "1")
+        monkeypatch.setenv("PLAYGROUND_MAX_PIPELINES", "2")
+        monkeypatch.setenv("PLAYGROUND_CPU_OFFLOAD", "model")  # on a CPU device there is nothing to offload to
+        local = LocalBackend()
+        pipes = [local.pipeline(get_model(m), "text-to-image")[0] for m in ("sdxl-turbo", "sdxl-base", "sdxl-turbo")]
+    return local, pipes
+
+
+def test_model_paths_load_weights_from_the_named_folders(env_local, model_paths):
+    local, _ = env_local
+    assert local.source(get_model("sdxl-turbo")) == model_paths["sdxl-turbo"]
+    assert {loaded.source for loaded in local._cache.values()} == {model_paths["sdxl-turbo"]}
+    assert LocalBackend(LocalSettings()).source(get_model("sdxl-turbo")) == "stabilityai/sdxl-turbo"
+
+
+def test_dtype_and_device_place_the_weights(env_local):
+    import torch
+
+    _, (pipe, _, _) = env_local
+    assert {p.dtype for p in pipe.unet.parameters()} == {torch.bfloat16}
+    assert {p.device.type for p in pipe.unet.parameters()} == {"cpu"}
+
+
+def test_vae_tiling_switches_tiled_decoding_on(env_local, model_paths_file, monkeypatch):
+    _, (pipe, _, _) = env_local
+    assert pipe.vae.use_tiling is True
+    monkeypatch.setenv("PLAYGROUND_VAE_TILING", "0")
+    assert LocalSettings.from_env().vae_tiling is False  # the default leaves the decoder whole
+
+
+def test_max_pipelines_keeps_that_many_sets_of_weights_loaded(env_local):
+    local, (first, _, third) = env_local
+    assert local.stats["loads"] == 2 and len(local._cache) == 2
+    assert third is first, "sdxl-turbo stayed loaded while sdxl-base was loaded beside it"
+
+
+def test_cpu_offload_is_not_applied_on_a_cpu_device(env_local):
+    _, (pipe, _, _) = env_local
+    assert not hasattr(pipe.unet, "_hf_hook")
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="CPU offload needs a GPU")
+@pytest.mark.parametrize("mode", ["model", "sequential"])
+def test_cpu_offload_keeps_weights_off_the_gpu_until_used(model_paths_file, monkeypatch, mode):
+    monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file))
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cuda")
+    monkeypatch.setenv("PLAYGROUND_CPU_OFFLOAD", mode)
+    pipe, _ = LocalBackend().pipeline(get_model("sdxl-turbo"), "text-to-image")
+    assert hasattr(pipe.unet, "_hf_hook")
+    assert all(p.device.type != "cuda" for p in pipe.unet.parameters())
+
+
+def test_hub_offline_fails_at_once_with_what_to_download(monkeypatch):
+    local = LocalBackend(LocalSettings(device="cpu"))  # no folders: weights would come from the hub
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(BackendUnavailable, match="not on this machine and HF_HUB_OFFLINE is set") as err:
+        local.pipeline(get_model("sdxl-turbo"), "text-to-image")
+    assert "stabilityai/sdxl-turbo" in str(err.value)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # now the loader itself is asked (and finds nothing)
+    with pytest.raises(BackendUnavailable) as err:
+        local.pipeline(get_model("sdxl-turbo"), "text-to-image")
+    assert "HF_HUB_OFFLINE is set" not in str(err.value) and "Could not load sdxl-turbo" in str(err.value)
+
+
+# --- inputs, caps and folders -----------------------------------------------------------------------
+def test_max_image_side_and_bytes_refuse_larger_inputs(monkeypatch):
+    png = encode(make_image(64, 64), "PNG")
+    request = dict(model="flux-2-dev", mode="image-to-image", prompt="x", images=[png], backend="fal")
+    validate(Request(**request))
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGE_SIDE", "32")
+    with pytest.raises(ValidationError) as err:
+        validate(Request(**request))
+    (problem,) = err.value.problems
+    assert problem.field == "images[0]" and "32x32" in problem.allowed
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGE_SIDE", "4096")
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGE_BYTES", str(len(png) - 1))
+    with pytest.raises(ValidationError) as err:
+        validate(Request(**request))
+    (problem,) = err.value.problems
+    assert (problem.field, problem.value) == ("images[0]", f"{len(png)} bytes")
+    monkeypatch.setenv("PLAYGROUND_MAX_IMAGE_BYTES", str(len(png)))
+    validate(Request(**request))
+
+
+def test_compare_max_cells_caps_the_grid(monkeypatch):
+    from playground.compare import Axis, GridSpec, plan_grid
+
+    spec = GridSpec(model="flux-2-dev", backend="fal", prompt="x", axes=[Axis("seed", [1, 2, 3, 4])])
+    assert len(plan_grid(spec, {"fal": "test-env-fal"}).cells) == 4
+    monkeypatch.setenv("PLAYGROUND_COMPARE_MAX_CELLS", "3")
+    with pytest.raises(ValidationError, match=r"4 cells.*at most 3 cells"):
+        plan_grid(spec, {"fal": "test-env-fal"})
+
+
+def test_drift_max_steps_caps_each_chain(monkeypatch):
+    from playground.drift import ChainSpec, DriftSpec, check_drift
+
+    spec = DriftSpec(prompt="x", genesis_model="flux-2-dev", chains=[ChainSpec("flux-kontext-pro", steps=6)])
+    check_drift(spec)
+    monkeypatch.setenv("PLAYGROUND_DRIFT_MAX_STEPS", "5")
+    with pytest.raises(ValidationError) as err:
+        check_drift(spec)
+    assert [p.field for p in err.value.problems] == ["chains[0].steps"] and "5" in err.value.describe()
+
+
+def test_home_holds_the_users_presets(monkeypatch, tmp_path):
+    from playground.presets import playground_home, user_dir
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
+    assert playground_home() == tmp_path / "home" and user_dir() == tmp_path / "home" / "presets"
+    monkeypatch.delenv("PLAYGROUND_HOME")
+    assert playground_home() == Path.home() / ".playground"
+
+
+def test_output_ttl_decides_which_served_files_are_pruned(monkeypatch, tmp_path):
+    from playground.ui.outputs import fresh_folder, upload_root
+
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path))
+    old = upload_root() / "results" / "ten-minutes-old"
+    old.mkdir(parents=True)
+    os.utime(old, (time.time() - 600, time.time() - 600))
+    monkeypatch.setenv("PLAYGROUND_OUTPUT_TTL", "3600")
+    fresh_folder("results")
+    assert old.is_dir()
+    monkeypatch.setenv("PLAYGROUND_OUTPUT_TTL", "60")
+    fresh_folder("results")
+    assert not old.exists()
+
+
+# --- the served app -----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_served_app_listens_where_told_keeps_its_secret_and_runs_one_at_a_time(emulator, monkeypatch):
+    import gradio as gr
+    from gradio_client import Client
+
+    from playground.ui import build_app, launch
+
+    on_emulator(monkeypatch, emulator)
+    port = free_port()
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "127.0.0.1")
+    monkeypatch.setenv("GRADIO_SERVER_PORT", str(port))
+    monkeypatch.setenv("PLAYGROUND_CONCURRENCY", "1")
+    monkeypatch.setenv("PLAYGROUND_BROWSER_SECRET", "test-secret-that-survives-restarts")
+    backends.set_backend("fal", FalBackend())
+    demo = build_app()
+    launch(demo, prevent_thread_lock=True, quiet=True)
+    try:
+        assert demo.local_url.rstrip("/") == f"http://127.0.0.1:{port}"
+        (saved_keys,) = [b for b in demo.blocks.values()
+                         if isinstance(b, gr.BrowserState) and b.storage_key == "playground-keys"]
+        assert saved_keys.secret == "test-secret-that-survives-restarts"
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        emulator.inject("slow", count=2, seconds=0.5, provider="fal")
+        jobs = [client.submit(model="flux-2-dev", prompt=f"run {i}", params={"image_size": "square"}, seed=i,
+                              backend="fal", fal_key="test-env-fal", api_name="/generate") for i in range(2)]
+        for job in jobs:
+            job.result(timeout=120)
+        # One run at a time: the second job was submitted only after the first one's result was fetched.
+        phases = [r["phase"] for r in emulator.requests if r["provider"] == "fal"]
+        assert phases.count("submit") == 2
+        assert phases.index("result") < max(i for i, p in enumerate(phases) if p == "submit")
+    finally:
+        demo.close()
+

@@ -1,0 +1,340 @@
+"""LoRA adapters as parameters: the canonical `loras` list, local loading into the cached tiny pipelines,
+records and `Lora hashes`, hosted payloads checked by the emulator, and Compare axes over adapters."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from playground import backends
+from playground.adapters import axis_field, lora_hashes, parse_path, path_problems, with_axis_value
+from playground.catalog import MODELS
+from playground.compare import Axis, GridSpec, plan_grid, run_grid
+from playground.params import ValidationError
+from playground.records import a1111_parameters, build_record
+from playground.request import Request
+from playground.validation import validate
+from tests.tiny_loras import build_flux2_lora, build_sdxl_lora
+
+SMALL = {"image_size": "64x64", "num_inference_steps": 2}
+FLUX = {**SMALL, "max_sequence_length": 128}
+FAL = {"fal": "test-lora-fal"}
+REP = {"replicate": "test-lora-rep"}
+
+
+def png(image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def adapters(tiny_root, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("loras")
+    return {
+        "sdxl_a": build_sdxl_lora(tiny_root["sdxl"], folder / "a", seed=1, name="style-a"),
+        "sdxl_b": build_sdxl_lora(tiny_root["sdxl"], folder / "b", seed=2, name="style-b"),
+        "flux2": build_flux2_lora(tiny_root["flux2"], folder / "f", seed=3, name="flux-style"),
+    }
+
+
+def local_run(backend, model: str, loras, params=SMALL, seed: int = 3):
+    params = {**params, **({"loras": loras} if loras is not None else {})}
+    return backend.run(validate(Request(model=model, prompt="a red fox", params=params, seed=seed, backend="local")))
+
+
+# --- the parameter ---------------------------------------------------------------------------------
+def test_loras_are_declared_per_route_with_the_providers_limits():
+    sdxl = MODELS["sdxl-base"].param("loras")
+    assert sdxl.for_backend("local").max_items == 5
+    assert (sdxl.for_backend("fal").min, sdxl.for_backend("fal").max) == (0.0, 1.0)
+    assert sdxl.for_backend("replicate").max_items == 1
+    flux2 = MODELS["flux-2-dev"].param("loras").for_backend("fal")
+    assert (flux2.max_items, flux2.min, flux2.max) == (3, 0.0, 4.0)
+    assert MODELS["flux-2-pro"].param("loras") is None
+    with pytest.raises(ValidationError, match=r"params.loras.*a parameter of flux-2-pro"):
+        validate(Request(model="flux-2-pro", prompt="x", params={"loras": [{"path": "a/b"}]}))
+    with pytest.raises(ValidationError, match="not accepted by replicate; accepted by fal, local"):
+        validate(Request(model="flux-2-dev", prompt="x", backend="replicate", params={"loras": [{"path": "a/b"}]}))
+
+
+def test_loras_coerce_scales_default_and_refuse_out_of_range_or_too_many():
+    ok = validate(Request(model="flux-2-dev", prompt="x", backend="fal",
+                          params={"loras": json.dumps([{"path": "owner/repo"}, {"path": "https://x.io/a.safetensors",
+                                                                                  "scale": "0.5"}])}))
+    assert ok.params["loras"] == [{"path": "owner/repo", "scale": 1.0}, {"path": "https://x.io/a.safetensors",
+                                                                         "scale": 0.5}]
+    with pytest.raises(ValidationError) as err:
+        validate(Request(model="flux-2-dev", prompt="x", backend="fal",
+                         params={"loras": [{"path": "o/r", "scale": 4.5}] + [{"path": f"o/r{i}"} for i in range(3)]}))
+    text = str(err.value)
+    assert "at most 3" in text and "params.loras[0].scale: got 4.5; allowed: a number from 0 to 4" in text
+    with pytest.raises(ValidationError, match=r"params.loras\[0\]: got .*an object \{path, scale\}"):
+        validate(Request(model="sdxl-base", prompt="x", params={"loras": [{"path": "o/r", "weight": 1}]}))
+
+
+def test_paths_are_hub_ids_https_urls_or_local_files_only_where_allowed(monkeypatch):
+    assert parse_path("owner/repo").repo_id == "owner/repo"
+    ref = parse_path("owner/repo/sub/pixel.safetensors")
+    assert (ref.repo_id, ref.weight_name, ref.name) == ("owner/repo", "sub/pixel.safetensors", "pixel")
+    assert parse_path("http://x.io/a.safetensors") is None and parse_path("plain") is None
+    assert parse_path("/tmp/x.safetensors").source == "file"
+    local_file = [{"path": "/tmp/x.safetensors", "scale": 1.0}]
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    monkeypatch.delenv("PLAYGROUND_MULTI_USER", raising=False)
+    assert path_problems(local_file, "local") == []
+    assert "cannot read files on this machine" in str(path_problems(local_file, "fal")[0])
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "1")
+    assert "this server is shared" in str(path_problems(local_file, "local")[0])
+    with pytest.raises(ValidationError, match="this server is shared"):
+        validate(Request(model="sdxl-base", prompt="x", backend="local", params={"loras": local_file}))
+    monkeypatch.delenv("PLAYGROUND_MULTI_USER")
+    monkeypatch.setenv("SPACE_ID", "someone/playground")
+    assert path_problems(local_file, "local")
+    assert "Replicate trained weights" in str(path_problems([{"path": "o/r", "scale": 1}], "replicate")[0])
+
+
+# --- local ----------------------------------------------------------------------------------------
+def test_sdxl_adapter_at_scale_one_changes_the_image_and_scale_zero_does_not(local_backend, adapters):
+    path = str(adapters["sdxl_a"])
+    without = local_run(local_backend, "sdxl-base", None)
+    full = local_run(local_backend, "sdxl-base", [{"path": path, "scale": 1.0}])
+    zero = local_run(local_backend, "sdxl-base", [{"path": path, "scale": 0.0}])
+    after = local_run(local_backend, "sdxl-base", [])
+    assert png(full.images[0]) != png(without.images[0])
+    assert png(zero.images[0]) == png(without.images[0])
+    assert png(after.images[0]) == png(without.images[0]), "a run without adapters after one with them is clean"
+    assert local_backend.stats["loads"] == 1
+
+    record = build_record(full)
+    (adapter,) = record["adapters"]
+    assert adapter["sha256"] == sha256(adapters["sdxl_a"]) and adapter["scale"] == 1.0
+    assert adapter["name"] == "style-a" and adapter["path"] == path
+    assert record["native"]["set_adapters"]["adapter_weights"] == [1.0]
+    text = a1111_parameters(record)
+    assert f'Lora hashes: "style-a: {adapter["tensor_sha256"][:12]}"' in text
+    assert adapter["tensor_sha256"] != adapter["sha256"]
+    assert build_record(without)["adapters"] == [] and "Lora hashes" not in a1111_parameters(build_record(without))
+
+
+def test_flux2_adapter_at_scale_one_changes_the_image_and_scale_zero_does_not(local_backend, adapters):
+    path = str(adapters["flux2"])
+    without = local_run(local_backend, "flux-2-dev", None, FLUX)
+    full = local_run(local_backend, "flux-2-dev", [{"path": path, "scale": 1.0}], FLUX)
+    zero = local_run(local_backend, "flux-2-dev", [{"path": path, "scale": 0.0}], FLUX)
+    assert png(full.images[0]) != png(without.images[0])
+    assert png(zero.images[0]) == png(without.images[0])
+    assert build_record(full)["adapters"][0]["sha256"] == sha256(adapters["flux2"])
+
+
+def test_switching_adapters_between_runs_keeps_the_base_weights_loaded(local_backend, adapters):
+    a = {"path": str(adapters["sdxl_a"]), "scale": 1.0}
+    b = {"path": str(adapters["sdxl_b"]), "scale": 1.0}
+    first_a = local_run(local_backend, "sdxl-base", [a])
+    only_b = local_run(local_backend, "sdxl-base", [b])
+    both = local_run(local_backend, "sdxl-base", [a, {**b, "scale": 0.5}])
+    again_a = local_run(local_backend, "sdxl-base", [a])
+    outputs = {png(r.images[0]) for r in (first_a, only_b, both)}
+    assert len(outputs) == 3, "each adapter set gives its own image"
+    assert png(again_a.images[0]) == png(first_a.images[0]), "switching back gives the same image"
+    assert local_backend.stats["loads"] == 1, "the base pipeline was never reloaded"
+    (loaded,) = local_backend._cache.values()
+    assert loaded.adapters.loads == 2, "each adapter file was loaded once and then reused"
+    assert [x["name"] for x in build_record(both)["adapters"]] == ["style-a", "style-b"]
+
+
+def test_a_missing_or_incompatible_adapter_is_a_clear_error_naming_it(local_backend, adapters, tmp_path):
+    missing = str(tmp_path / "nope.safetensors")
+    with pytest.raises(ValidationError, match=r"params.loras\[0\].path: got '.*; allowed: an existing \.safetensors"):
+        local_run(local_backend, "sdxl-base", [{"path": missing, "scale": 1}])
+    flux_on_sdxl = str(adapters["flux2"])
+    with pytest.raises(ValidationError, match=r"params.loras\[0\].path: .*flux-style.*LoRA made for "
+                                              r"StableDiffusionXLPipeline"):
+        local_run(local_backend, "sdxl-base", [{"path": flux_on_sdxl, "scale": 1}])
+    pickled = tmp_path / "old.bin"
+    pickled.write_bytes(b"\x80\x04not a safetensors file")
+    with pytest.raises(ValidationError, match="a .safetensors file"):
+        local_run(local_backend, "sdxl-base", [{"path": str(pickled), "scale": 1}])
+    # The failed loads left nothing behind: the next plain run matches a fresh one.
+    clean = local_run(local_backend, "sdxl-base", None)
+    from playground.backends.local import LocalBackend
+
+    fresh = LocalBackend(local_backend.settings)
+    assert png(clean.images[0]) == png(local_run(fresh, "sdxl-base", None).images[0])
+
+
+def test_hub_adapters_load_from_the_hub_cache_offline(local_backend, adapters, monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    hub = Path(constants.HF_HUB_CACHE)
+    snapshot = hub / "models--someone--tiny-style" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True, exist_ok=True)
+    (snapshot / "style.safetensors").write_bytes(adapters["sdxl_a"].read_bytes())
+    (hub / "models--someone--tiny-style" / "refs").mkdir(exist_ok=True)
+    (hub / "models--someone--tiny-style" / "refs" / "main").write_text("0" * 40)
+    result = local_run(local_backend, "sdxl-base", [{"path": "someone/tiny-style/style.safetensors", "scale": 1}])
+    assert result.adapters[0]["sha256"] == sha256(adapters["sdxl_a"]) and result.adapters[0]["source"] == "hub"
+    assert "/" not in json.dumps(result.adapters[0]["name"])
+    with pytest.raises(ValidationError, match="already in the Hugging Face cache"):
+        local_run(local_backend, "sdxl-base", [{"path": "someone/not-cached", "scale": 1}])
+
+
+# --- hosted ---------------------------------------------------------------------------------------
+def submits(emulator, provider: str) -> list[dict]:
+    return [r for r in emulator.requests if r["provider"] == provider and r["phase"] == "submit"]
+
+
+def test_fal_fast_sdxl_sends_loras_in_fals_own_shape(hosted):
+    loras = [{"path": "someone/style", "scale": 0.8}, {"path": "https://x.io/b.safetensors", "scale": 0.3}]
+    result = backends.run(Request(model="sdxl-base", prompt="a fox", backend="fal", seed=2,
+                                  params={"image_size": "square", "loras": loras}), keys=FAL)
+    (submit,) = submits(hosted.emulator, "fal")
+    assert submit["endpoint"] == "fal-ai/fast-sdxl" and submit["status"] == 200
+    assert submit["json"]["loras"] == loras
+    record = build_record(result)
+    assert [a["name"] for a in record["adapters"]] == ["style", "b"]
+    assert all(a["sha256"] is None for a in record["adapters"])
+
+
+def test_flux2_dev_on_fal_switches_to_the_lora_endpoints_when_adapters_are_set(hosted):
+    from tests.conftest import make_image
+
+    lora = [{"path": "someone/flux2-style", "scale": 2.5}]
+    backends.run(Request(model="flux-2-dev", prompt="a fox", backend="fal", params={"image_size": "square"}),
+                 keys=FAL)
+    result = backends.run(Request(model="flux-2-dev", prompt="a fox", backend="fal",
+                                  params={"image_size": "square", "loras": lora}), keys=FAL)
+    backends.run(Request(model="flux-2-dev", mode="image-to-image", prompt="a fox", backend="fal",
+                         images=[make_image()], params={"loras": lora}), keys=FAL)
+    plain, t2i, edit = submits(hosted.emulator, "fal")
+    assert plain["endpoint"] == "fal-ai/flux-2" and "loras" not in plain["json"]
+    assert t2i["endpoint"] == "fal-ai/flux-2/lora" and t2i["json"]["loras"] == lora
+    assert edit["endpoint"] == "fal-ai/flux-2/lora/edit" and edit["json"]["loras"] == lora
+    assert result.endpoint == "fal-ai/flux-2/lora"
+
+
+def test_the_emulator_refuses_adapters_outside_the_providers_shape(hosted):
+    import fal_client
+
+    client = fal_client.SyncClient(key="test-lora-raw")
+    with hosted.emulator.patch_fal_client():
+        # The published schema states the scale range and the required path; "maximum 3" adapters is only in
+        # its description, so our catalog enforces that (see the validation test) and the emulator does not.
+        for bad in ([{"path": "a/b", "scale": 5}], [{"scale": 1}], [{"path": "a/b", "scale": 1, "weight": 2}]):
+            handle = client.submit("fal-ai/flux-2/lora", arguments={"prompt": "x", "loras": bad})
+            with pytest.raises(Exception, match="loras"):
+                handle.get()
+
+
+def test_replicate_sdxl_sends_trained_weights_and_lora_scale(hosted):
+    url = "https://replicate.delivery/xyz/trained_model.tar"
+    backends.run(Request(model="sdxl-base", prompt="a photo of TOK", backend="replicate",
+                         params={"image_size": "64x64", "loras": [{"path": url, "scale": 0.7}]}), keys=REP)
+    (submit,) = submits(hosted.emulator, "replicate")
+    assert submit["json"]["input"]["replicate_weights"] == url and submit["json"]["input"]["lora_scale"] == 0.7
+    assert "loras" not in submit["json"]["input"]
+
+
+# --- Compare ---------------------------------------------------------------------------------------
+def test_axis_helpers_address_one_adapter_of_the_list():
+    assert axis_field("loras[1].scale") == (1, "scale") and axis_field("loras") is None
+    base = [{"path": "o/a", "scale": 1.0}]
+    assert with_axis_value(base, "loras[0].scale", 0.25) == [{"path": "o/a", "scale": 0.25}]
+    assert with_axis_value(base, "loras[1].path", "o/b") == [base[0], {"path": "o/b", "scale": 1.0}]
+    assert lora_hashes([{"name": "a", "sha256": "f" * 64}]) == "a: ffffffffffff"
+
+
+def test_compare_grid_over_lora_scale_and_seed_runs_and_labels_its_cells(local, adapters):
+    path = str(adapters["sdxl_a"])
+    spec = GridSpec(model="sdxl-base", backend="local", prompt="a red fox",
+                    params={**SMALL, "loras": [{"path": path, "scale": 1.0}]},
+                    axes=[Axis("param", "0:1:0.5", "loras[0].scale"), Axis("seed", [5, 6])])
+    grid = run_grid(plan_grid(spec))
+    assert [c.status for c in grid.cells] == ["done"] * 6
+    assert [a.title for a in grid.axes] == ["LoRA 1 scale", "Seed"]
+    assert [c.labels["LoRA 1 scale"] for c in grid.cells[:3]] == ["0", "0.5", "1"]
+    assert [c.record["adapters"][0]["scale"] for c in grid.cells[:3]] == [0.0, 0.5, 1.0]
+    assert len({c.record["outputs"][0]["sha256"] for c in grid.cells}) == 6
+    assert local.stats["loads"] == 1
+
+
+def test_compare_can_put_the_adapter_itself_on_an_axis(local, adapters):
+    spec = GridSpec(model="sdxl-base", backend="local", prompt="a red fox", seed=4, params=SMALL,
+                    axes=[Axis("param", [str(adapters["sdxl_a"]), str(adapters["sdxl_b"])], "loras[0].path")])
+    grid = run_grid(plan_grid(spec))
+    assert [c.status for c in grid.cells] == ["done", "done"]
+    assert [c.labels["LoRA 1"] for c in grid.cells] == ["style-a", "style-b"]
+    assert grid.cells[0].record["adapters"][0]["sha256"] != grid.cells[1].record["adapters"][0]["sha256"]
+
+
+def test_a_lora_axis_on_a_model_without_adapters_is_refused_by_name():
+    spec = GridSpec(model="flux-2-pro", backend="fal", prompt="x",
+                    axes=[Axis("param", [0.5, 1.0], "loras[0].scale")])
+    with pytest.raises(ValidationError, match=r"axes\[0\].name: got 'loras\[0\].scale'"):
+        plan_grid(spec)
+
+
+# --- presets, re-runs and the page's slot ----------------------------------------------------------
+def test_presets_and_records_carry_adapters_for_a_repeat_run(local_backend, adapters):
+    from playground.presets import parse_preset, preset_json, preset_to_request, request_to_preset
+    from playground.records import record_to_request
+
+    loras = [{"path": str(adapters["sdxl_a"]), "scale": 0.75}]
+    request = Request(model="sdxl-base", prompt="a red fox", params={**SMALL, "loras": loras}, seed=9,
+                      backend="local")
+    preset = parse_preset(json.loads(preset_json(request_to_preset(request, "fox with style-a"))))
+    again = preset_to_request(preset)
+    assert again.params["loras"] == loras
+    first = local_backend.run(validate(again))
+    replay = record_to_request(build_record(first, again), images=[])
+    assert replay.params["loras"] == loras
+    assert png(local_backend.run(validate(replay)).images[0]) == png(first.images[0])
+
+
+def test_the_page_slot_holds_the_list_as_json_and_sends_only_a_real_list():
+    from playground.ui import panels
+
+    model = MODELS["sdxl-base"]
+    param = next(p for p in panels.panel_params(model, "text-to-image", "local") if p.name == "loras")
+    assert panels.widget_for(param) == "loras"
+    text = panels.display_value(param, [{"path": "o/r", "scale": 0.5}])
+    assert json.loads(text) == [{"path": "o/r", "scale": 0.5}] and panels.display_value(param, None) == ""
+    slots = [None] * len(panels.SLOTS)
+    slots[panels.slot_of(param)] = text
+    assert panels.explicit_params(model, "text-to-image", "local", slots)["loras"] == text
+    for empty in ("", "[]", " [ ] "):
+        slots[panels.slot_of(param)] = empty
+        assert "loras" not in panels.explicit_params(model, "text-to-image", "local", slots)
+
+
+def test_a_shared_server_fetches_no_adapter_from_its_own_network(local_backend, monkeypatch):
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # nothing is fetched: the address is refused first
+    with pytest.raises(ValidationError, match="does not fetch from private addresses"):
+        local_run(local_backend, "sdxl-base", [{"path": "https://127.0.0.1/lora.safetensors", "scale": 1}])
+
+
+def test_the_model_card_says_where_adapters_run_or_that_none_do():
+    from playground.ui.catalog_view import model_card
+
+    assert "**LoRA adapters:** Local (up to 5, scale -4 to 4), fal (up to 3, scale 0 to 4)" in \
+        model_card(MODELS["flux-2-dev"])
+    assert "**LoRA adapters:** not supported by any of its backends" in model_card(MODELS["seedream-4"])
+
+
+def test_the_compare_tab_offers_the_first_adapters_scale_and_path_as_axes():
+    from playground.ui.compare_tab import param_choices, values_info
+
+    choices = dict((name, label) for label, name in param_choices(["sdxl-base", "flux-2-pro"], "text-to-image"))
+    assert choices["loras[0].scale"] == "LoRA 1 scale — n/a for flux-2-pro"
+    assert choices["loras[0].path"] == "LoRA 1 — n/a for flux-2-pro"
+    assert "loras" not in choices
+    assert "a number from -4 to 4" in values_info("param", "loras[0].scale", ["sdxl-base"], "text-to-image")
