@@ -147,7 +147,12 @@ def test_progress_reports_each_step_in_order(local_backend):
     events: list[dict] = []
     local_backend.run(validate(Request(model="sdxl-base", prompt="x", backend="local",
                                        params={**SMALL, "num_inference_steps": 3})), progress=events.append)
-    assert events == [{"stage": "step", "step": i, "total": 3} for i in (1, 2, 3)]
+    steps = [{"stage": "step", "step": i, "total": 3} for i in (1, 2, 3)]
+    assert events == [{"stage": "loading", "model": "sdxl-base"}, *steps]  # a fresh backend loads first
+    events.clear()
+    local_backend.run(validate(Request(model="sdxl-base", prompt="x", backend="local",
+                                       params={**SMALL, "num_inference_steps": 3})), progress=events.append)
+    assert events == steps  # loaded now: no loading event
 
 
 def test_cancel_between_steps_stops_the_run(local_backend):
@@ -155,8 +160,9 @@ def test_cancel_between_steps_stops_the_run(local_backend):
     seen: list[int] = []
 
     def progress(event: dict) -> None:
-        seen.append(event["step"])
-        cancel.set()
+        if event["stage"] == "step":  # the loading event comes first and must not cancel
+            seen.append(event["step"])
+            cancel.set()
 
     prepared = validate(Request(model="sdxl-base", prompt="x", backend="local",
                                 params={**SMALL, "num_inference_steps": 5}))
