@@ -487,10 +487,11 @@ def test_max_lora_bytes_refuses_a_larger_adapter(monkeypatch, tmp_path):
 def test_compare_concurrency_bounds_the_cells_running_at_once_per_provider(hosted, monkeypatch):
     from playground.compare import run_grid
 
-    def most_at_once(bound: str) -> int:
+    def most_at_once(bound: str, seconds: float) -> int:
         monkeypatch.setenv("PLAYGROUND_COMPARE_CONCURRENCY", bound)
         hosted.emulator.reset()
-        hosted.emulator.inject("slow", count=4, seconds=0.5, provider="fal")
+        # Each job takes `seconds` on the emulator, long enough for the other workers to submit theirs.
+        hosted.emulator.inject("slow", count=4, seconds=seconds, provider="fal")
         running: set[int] = set()
         most = 0
 
@@ -505,11 +506,11 @@ def test_compare_concurrency_bounds_the_cells_running_at_once_per_provider(hoste
         assert grid.counts()["done"] == 4
         return most
 
-    assert most_at_once("1") == 1
+    assert most_at_once("1", 0.2) == 1
     # One at a time, as the emulator saw it: every job's result was fetched before the next was submitted.
     phases = [r["phase"] for r in hosted.emulator.requests if r["phase"] in ("submit", "result")]
     assert phases == ["submit", "result"] * 4
-    assert most_at_once("4") == 4
+    assert most_at_once("4", 1.5) == 4
     phases = [r["phase"] for r in hosted.emulator.requests if r["phase"] in ("submit", "result")]
     assert phases[:4] == ["submit"] * 4
 
