@@ -206,10 +206,15 @@ def test_dtype_and_device_place_the_weights(env_local):
 
 
 def test_vae_tiling_switches_tiled_decoding_on(env_local, model_paths_file, monkeypatch):
-    _, (pipe, _, _) = env_local
-    assert pipe.vae.use_tiling is True
+    local, (pipe, _, _) = env_local
+    assert pipe.vae.use_tiling is False  # speed settings are applied when a run starts, not at load
+    backends.set_backend("local", local)
+    result = backends.run(Request(model="sdxl-turbo", prompt="x", seed=1, backend="local",
+                                  params={"image_size": "64x64", "num_inference_steps": 1}))
+    assert pipe.vae.use_tiling is True and result.speed["vae_tiling"] is True
+    assert local.stats["loads"] == 2, "sdxl-turbo ran on the weights already loaded"
     monkeypatch.setenv("PLAYGROUND_VAE_TILING", "0")
-    assert LocalSettings.from_env().vae_tiling is False  # the default leaves the decoder whole
+    assert LocalSettings.from_env().speed.vae_tiling is False  # the default leaves the decoder whole
 
 
 def test_max_pipelines_keeps_that_many_sets_of_weights_loaded(env_local):
@@ -351,3 +356,339 @@ def test_served_app_listens_where_told_keeps_its_secret_and_runs_one_at_a_time(e
     finally:
         demo.close()
 
+
+
+# --- local speed settings: the operator's defaults, from the environment, reach the pipeline --------
+SPEED_RUN = dict(model="sdxl-base", prompt="a red fox", seed=7, backend="local",
+                 params={"image_size": "64x64", "num_inference_steps": 2})
+
+
+def env_backend(monkeypatch, model_paths_file) -> LocalBackend:
+    """A local backend on CPU built from the environment alone, installed for dispatch."""
+    monkeypatch.setenv("PLAYGROUND_MODEL_PATHS", str(model_paths_file))
+    monkeypatch.setenv("PLAYGROUND_DEVICE", "cpu")
+    local = LocalBackend()
+    backends.set_backend("local", local)
+    return local
+
+
+@pytest.mark.parametrize(("set_variable", "name", "recorded"), [
+    pytest.param(lambda env: env.setenv("PLAYGROUND_ATTENTION", "_native_math"), "attention", "_native_math",
+                 id="attention"),
+    pytest.param(lambda env: env.setenv("PLAYGROUND_CHANNELS_LAST", "1"), "channels_last", True, id="channels-last"),
+    pytest.param(lambda env: env.setenv("PLAYGROUND_FUSE_QKV", "1"), "fuse_qkv", True, id="fuse-qkv"),
+    pytest.param(lambda env: env.setenv("PLAYGROUND_VAE_SLICING", "1"), "vae_slicing", True, id="vae-slicing"),
+])
+def test_speed_variables_switch_the_setting_on_in_the_pipeline_and_the_record(
+        model_paths_file, monkeypatch, set_variable, name, recorded):
+    from playground.records import build_record
+    from tests.test_speed import _applied
+
+    set_variable(monkeypatch)
+    local = env_backend(monkeypatch, model_paths_file)
+    request = Request(**SPEED_RUN)
+    record = build_record(backends.run(request), request)
+    assert _applied(local, name)
+    assert record["speed"][name] == recorded
+    assert "speed" not in record["request"], "the operator's default, not something the request asked for"
+
+
+def test_without_the_speed_variables_none_of_them_is_switched_on(model_paths_file, monkeypatch):
+    from playground.records import build_record
+    from playground.speed import ENV
+    from tests.test_speed import _applied
+
+    for variable in ENV.values():
+        monkeypatch.delenv(variable, raising=False)
+    local = env_backend(monkeypatch, model_paths_file)
+    request = Request(**SPEED_RUN)
+    record = build_record(backends.run(request), request)
+    for name in ("attention", "channels_last", "fuse_qkv", "vae_slicing", "compile"):
+        assert not _applied(local, name), name
+    assert (record["speed"]["attention"], record["speed"]["channels_last"]) == ("default", False)
+    assert (record["speed"]["fuse_qkv"], record["speed"]["vae_slicing"], record["speed"]["compile"]) == (
+        False, False, "off")
+
+
+def test_compile_wraps_the_denoiser_of_a_backend_built_from_the_environment(model_paths_file, monkeypatch):
+    # No denoising run here: torch.compile on CPU builds C++ kernels for minutes on shared cores; the
+    # compiled run itself is covered by tests/test_speed.py. Wrapping happens when the setting is
+    # applied, compiling at the first call, so this shows the variable reaching the pipeline cheaply.
+    from playground.backends import speedups
+    from tests.test_speed import _applied
+
+    monkeypatch.setenv("PLAYGROUND_COMPILE", "regional")
+    local = env_backend(monkeypatch, model_paths_file)
+    assert local.settings.speed.compile == "regional"
+    pipe, loaded = local.pipeline(get_model("sdxl-base"), "text-to-image")
+    assert not _applied(local, "compile")
+    effective, _ = speedups.apply(pipe, loaded.speed_state, local.settings.speed)
+    assert effective.compile == "regional" and _applied(local, "compile")
+    monkeypatch.setenv("PLAYGROUND_COMPILE", "off")
+    assert LocalBackend().settings.speed.compile == "off"
+
+
+def test_png_compress_level_changes_the_file_size_not_the_pixels_or_the_record(monkeypatch, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from playground.records import encode_image, read_record
+
+    record = {"schema": "playground.record/1", "prompt": "x", "outputs": []}
+    picture = make_image(256, 256)
+    written = {}
+    for level in ("0", "9"):
+        monkeypatch.setenv("PLAYGROUND_PNG_COMPRESS_LEVEL", level)
+        path = tmp_path / f"level-{level}.png"
+        path.write_bytes(encode_image(picture, record))
+        written[level] = path
+    assert written["0"].stat().st_size > written["9"].stat().st_size
+    for path in written.values():
+        assert Image.open(io.BytesIO(path.read_bytes())).tobytes() == picture.tobytes()
+        assert read_record(path.read_bytes()) == record
+
+
+# --- hosted downloads, adapters, compare and drift caps --------------------------------------------------
+def test_max_download_bytes_refuses_a_larger_output(emulator, monkeypatch):
+    on_emulator(monkeypatch, emulator)
+    monkeypatch.setenv("PLAYGROUND_MAX_DOWNLOAD_BYTES", "100")
+    backends.set_backend("fal", FalBackend())
+    with pytest.raises(TransportError, match="over the 100-byte limit"):
+        backends.run(Request(**FAL_T2I), keys={"fal": "test-env-fal"})
+    monkeypatch.setenv("PLAYGROUND_MAX_DOWNLOAD_BYTES", str(50 * 1024 * 1024))
+    backends.set_backend("fal", FalBackend())
+    assert backends.run(Request(**FAL_T2I), keys={"fal": "test-env-fal"}).images
+
+
+def test_max_lora_bytes_refuses_a_larger_adapter(monkeypatch, tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
+    from playground.backends import lora
+
+    monkeypatch.delenv("PLAYGROUND_MULTI_USER", raising=False)
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    adapter = tmp_path / "style.safetensors"
+    save_file({"lora.down.weight": torch.zeros(4, 4)}, str(adapter))
+    size = adapter.stat().st_size
+    loras = [{"path": str(adapter), "scale": 1.0}]
+    monkeypatch.setenv("PLAYGROUND_MAX_LORA_BYTES", str(size - 1))
+    with pytest.raises(ValidationError) as err:
+        lora.fetch(loras)
+    (problem,) = err.value.problems
+    assert problem.field == "params.loras[0].path"
+    assert f"at most {size - 1} bytes (this one has {size})" in problem.allowed
+    monkeypatch.setenv("PLAYGROUND_MAX_LORA_BYTES", str(size))
+    ((fetched, scale),) = lora.fetch(loras)
+    assert fetched.bytes == size and scale == 1.0
+
+
+def test_compare_concurrency_bounds_the_cells_running_at_once_per_provider(hosted, monkeypatch):
+    from playground.compare import run_grid
+
+    def most_at_once(bound: str, seconds: float) -> int:
+        monkeypatch.setenv("PLAYGROUND_COMPARE_CONCURRENCY", bound)
+        hosted.emulator.reset()
+        # Each job takes `seconds` on the emulator, long enough for the other workers to submit theirs.
+        hosted.emulator.inject("slow", count=4, seconds=seconds, provider="fal")
+        running: set[int] = set()
+        most = 0
+
+        def on_cell(cell):
+            nonlocal most
+            (running.add if cell.status == "running" else running.discard)(cell.index)
+            most = max(most, len(running))
+
+        grid = run_grid({"model": "flux-2-dev", "backend": "fal", "prompt": "a fox",
+                         "params": {"image_size": "square"}, "axes": [{"kind": "seed", "values": [1, 2, 3, 4]}]},
+                        keys={"fal": "test-env-fal"}, on_cell=on_cell)
+        assert grid.counts()["done"] == 4
+        return most
+
+    assert most_at_once("1", 0.2) == 1
+    # One at a time, as the emulator saw it: every job's result was fetched before the next was submitted.
+    phases = [r["phase"] for r in hosted.emulator.requests if r["phase"] in ("submit", "result")]
+    assert phases == ["submit", "result"] * 4
+    assert most_at_once("4", 1.5) == 4
+    phases = [r["phase"] for r in hosted.emulator.requests if r["phase"] in ("submit", "result")]
+    assert phases[:4] == ["submit"] * 4
+
+
+def test_drift_max_chains_refuses_more_chains(monkeypatch):
+    from playground.drift import ChainSpec, DriftSpec, check_drift
+
+    spec = DriftSpec(prompt="x", genesis_model="flux-2-dev",
+                     chains=[ChainSpec("flux-kontext-pro", steps=2) for _ in range(3)])
+    check_drift(spec)
+    monkeypatch.setenv("PLAYGROUND_DRIFT_MAX_CHAINS", "2")
+    with pytest.raises(ValidationError) as err:
+        check_drift(spec)
+    (problem,) = err.value.problems
+    assert (problem.field, problem.value) == ("chains", "3 chains") and "at most 2 chains" in problem.allowed
+
+
+# --- records ----------------------------------------------------------------------------------------
+def test_git_commit_is_written_into_the_record(emulator, monkeypatch):
+    from playground.records import app_info, build_record
+
+    on_emulator(monkeypatch, emulator)
+    backends.set_backend("fal", FalBackend())
+    request = Request(**FAL_T2I)
+    result = backends.run(request, keys={"fal": "test-env-fal"})
+    pinned = "0123456789abcdef0123456789abcdef01234567"
+    monkeypatch.setenv("PLAYGROUND_GIT_COMMIT", pinned)
+    app_info.cache_clear()
+    try:
+        record = build_record(result, request)
+        assert record["app"]["git_commit"] == pinned and record["app"]["git_dirty"] is None
+        monkeypatch.delenv("PLAYGROUND_GIT_COMMIT")
+        app_info.cache_clear()
+        assert build_record(result, request)["app"]["git_commit"] != pinned
+    finally:
+        app_info.cache_clear()
+
+
+# --- shared servers ---------------------------------------------------------------------------------
+@pytest.fixture
+def visitors(tmp_path, monkeypatch):
+    """A fresh server home with no shared-server variables; `visit(identity)` switches the visitor."""
+    from playground import storage
+
+    monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path))
+    for name in ("PLAYGROUND_MULTI_USER", "SPACE_ID", "PLAYGROUND_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(storage, "_secret", None)
+    monkeypatch.setattr(storage, "_identity_source", None)
+    return lambda identity: monkeypatch.setattr(storage, "_identity_source", lambda: identity)
+
+
+def presets_seen_by_bob(visit) -> list[str]:
+    """Alice saves a preset; the names of the presets Bob then finds."""
+    from playground.presets import list_presets, save_preset
+
+    visit("session:alice")
+    save_preset({"name": "Alices fox", "model": "sdxl-turbo", "prompt": "a fox"})
+    visit("session:bob")
+    return [p["name"] for p in list_presets(include_shipped=False)["presets"]]
+
+
+def test_multi_user_gives_each_visitor_presets_of_their_own(visitors, monkeypatch):
+    assert presets_seen_by_bob(visitors) == ["Alices fox"]  # one user: one folder for all
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "1")
+    assert presets_seen_by_bob(visitors) == []
+
+
+def test_space_id_makes_a_shared_server_unless_multi_user_is_0(visitors, monkeypatch):
+    monkeypatch.setenv("SPACE_ID", "someone/playground")
+    assert presets_seen_by_bob(visitors) == []
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "0")
+    assert presets_seen_by_bob(visitors) == ["Alices fox"]
+
+
+def test_secret_decides_the_name_of_each_visitors_folder(visitors, monkeypatch):
+    from playground import storage
+
+    monkeypatch.setenv("PLAYGROUND_MULTI_USER", "1")
+    visitors("user:alice")
+
+    def home_with(secret: str) -> Path:
+        monkeypatch.setenv("PLAYGROUND_SECRET", secret)
+        monkeypatch.setattr(storage, "_secret", None)  # the secret is read once per process
+        return storage.playground_home()
+
+    one = home_with("first-secret")
+    assert home_with("first-secret") == one
+    assert home_with("second-secret") != one
+    assert one.parent == home_with("second-secret").parent
+
+
+def test_session_ttl_decides_which_visitor_homes_are_pruned(visitors, monkeypatch, tmp_path):
+    from playground import storage
+
+    session = tmp_path / "visitors" / "s-ten-minutes-old"
+    (session / "presets").mkdir(parents=True)
+    old = time.time() - 600
+    for path in (session / "presets", session):
+        os.utime(path, (old, old))
+    monkeypatch.setenv("PLAYGROUND_SESSION_TTL", "3600")
+    assert storage.prune_session_homes() == 0 and session.is_dir()
+    monkeypatch.setenv("PLAYGROUND_SESSION_TTL", "60")
+    assert storage.prune_session_homes() == 1 and not session.exists()
+
+
+def test_oauth_client_id_with_space_id_shows_the_login_button(visitors, monkeypatch):
+    """Only the pair adds a gr.LoginButton. A page that holds one makes Gradio attach its OAuth routes
+    when the Blocks close; off a Space those are mocked with the machine's own Hugging Face login,
+    which this machine has not got, so the build stops there, in Gradio's OAuth setup."""
+    import gradio as gr
+
+    from playground.ui import build_app
+
+    monkeypatch.delenv("SYSTEM", raising=False)  # not Hugging Face's own runtime
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+
+    def login_buttons() -> int:
+        demo = build_app()
+        assert not demo.expects_oauth
+        return sum(isinstance(b, gr.LoginButton) for b in demo.blocks.values())
+
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "test-client-id")
+    assert login_buttons() == 0  # not on a Space: nothing to sign in with
+    monkeypatch.delenv("OAUTH_CLIENT_ID")
+    monkeypatch.setenv("SPACE_ID", "someone/playground")
+    assert login_buttons() == 0  # a Space without hf_oauth
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "test-client-id")
+    with pytest.raises(ValueError, match="must be logged in to HF"):
+        build_app()
+
+
+# --- ZeroGPU -----------------------------------------------------------------------------------------
+def test_zerogpu_max_s_caps_the_requested_duration(monkeypatch):
+    from playground import zerogpu
+
+    long_run = validate(Request(model="flux-2-dev", prompt="x",
+                                params={"num_inference_steps": 50, "image_size": "1024x1024"}), "local")
+    monkeypatch.delenv("PLAYGROUND_ZEROGPU_MAX_S", raising=False)
+    assert zerogpu.gpu_seconds(long_run) == 120
+    monkeypatch.setenv("PLAYGROUND_ZEROGPU_MAX_S", "60")
+    assert zerogpu.gpu_seconds(long_run) == 60
+    monkeypatch.setenv("PLAYGROUND_ZEROGPU_MAX_S", "1")  # never below the 10 s floor
+    assert zerogpu.gpu_seconds(long_run) == 10
+
+
+def test_spaces_zero_gpu_sends_local_runs_through_spaces_gpu(local_backend, monkeypatch, tmp_path):
+    import importlib
+    import sys
+
+    from playground import zerogpu
+    from tests.test_zerogpu import FAKE_SPACES
+
+    def reload() -> None:
+        importlib.reload(zerogpu)
+        importlib.reload(backends)
+
+    (tmp_path / "spaces.py").write_text(FAKE_SPACES)
+    saved = dict(backends._backends)
+    request = Request(model="sdxl-base", prompt="a fox", seed=1, backend="local",
+                      params={"num_inference_steps": 2, "image_size": "64x64"})
+    try:
+        with monkeypatch.context() as env:
+            env.syspath_prepend(str(tmp_path))
+            sys.modules.pop("spaces", None)
+            env.delenv("SPACES_ZERO_GPU", raising=False)
+            reload()
+            spaces = sys.modules["spaces"]
+            backends.set_backend("local", local_backend)
+            backends.run(request)
+            assert not zerogpu.ACTIVE and spaces.calls == []  # the package alone changes nothing
+            env.setenv("SPACES_ZERO_GPU", "true")
+            reload()
+            backends.set_backend("local", local_backend)
+            assert backends.run(request).images[0].size == (64, 64)
+            assert zerogpu.ACTIVE and [c["fn"] for c in spaces.calls] == ["_run_local"]
+    finally:
+        sys.modules.pop("spaces", None)
+        reload()
+        backends._backends.update(saved)
+    assert not zerogpu.ACTIVE and backends._local_on_gpu is backends._run_local
