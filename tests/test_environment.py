@@ -692,3 +692,18 @@ def test_spaces_zero_gpu_sends_local_runs_through_spaces_gpu(local_backend, monk
         reload()
         backends._backends.update(saved)
     assert not zerogpu.ACTIVE and backends._local_on_gpu is backends._run_local
+
+
+def test_history_max_bounds_each_browsers_history(monkeypatch):
+    from playground import history
+
+    def seeds_after(runs: int) -> list[int]:
+        entries: list = []
+        for seed in range(runs):
+            entries = history.add(entries, history.generate_entry([f"/r/{seed}.png"], {"model": "sdxl-base",
+                                                                                        "seed": seed}))
+        return [e["seed"] for e in entries]
+
+    assert len(seeds_after(45)) == 40  # the default
+    monkeypatch.setenv("PLAYGROUND_HISTORY_MAX", "3")
+    assert seeds_after(5) == [4, 3, 2]  # newest first, the oldest dropped
