@@ -18,12 +18,12 @@ This module is pure (no torch, no network); the local loading lives in `backends
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from playground.params import Problem
+from playground.storage import multi_user
 
 Source = Literal["hub", "url", "file"]
 # owner/repo as the Hub allows it, then an optional path to the weights inside the repo.
@@ -50,12 +50,6 @@ class AdapterRef:
             if stem.lower().endswith(suffix):
                 stem = stem[: -len(suffix)]
         return stem or self.path
-
-
-def shared_server() -> bool:
-    """True on a server many visitors share (a Hugging Face Space, or PLAYGROUND_MULTI_USER=1)."""
-    multi = os.environ.get("PLAYGROUND_MULTI_USER", "").strip().lower() in ("1", "true", "yes", "on")
-    return multi or bool(os.environ.get("SPACE_ID"))
 
 
 def parse_path(path: str) -> AdapterRef | None:
@@ -89,7 +83,7 @@ def path_problems(loras: list[dict[str, Any]] | None, backend: str, field: str =
         elif ref.source == "file" and backend not in ("local", "auto"):
             problems.append(Problem(where, path, f"a Hugging Face repo id or an https URL on {backend} "
                                                  f"(a hosted provider cannot read files on this machine)"))
-        elif ref.source == "file" and shared_server():
+        elif ref.source == "file" and multi_user():
             problems.append(Problem(where, path, "a Hugging Face repo id or an https URL (this server is shared: "
                                                  "it does not read its own files for visitors)"))
         elif backend == "replicate" and ref.source != "url":

@@ -57,9 +57,9 @@ class StorageError(PlaygroundError):
 def multi_user() -> bool:
     """Whether this is a shared server: on a Hugging Face Space (SPACE_ID) or PLAYGROUND_MULTI_USER=1."""
     flag = os.environ.get("PLAYGROUND_MULTI_USER", "").strip().lower()
-    if flag in ("0", "false", "no"):
+    if flag in ("0", "false", "no", "off"):
         return False
-    return flag in ("1", "true", "yes") or bool(os.environ.get("SPACE_ID"))
+    return flag in ("1", "true", "yes", "on") or bool(os.environ.get("SPACE_ID"))
 
 
 def set_identity_source(source: Callable[[], str | None] | None) -> None:

@@ -26,9 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from playground.adapters import AdapterRef, parse_path, shared_server
+from playground.adapters import AdapterRef, parse_path
 from playground.errors import BackendUnavailable, TransportError
 from playground.params import Problem, ValidationError
+from playground.storage import multi_user
 
 log = logging.getLogger("playground.lora")
 
@@ -184,7 +185,7 @@ def _hub_file(ref: AdapterRef, where: str) -> Path:
 
     offline = os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes", "on")
     # A shared server never lends its own Hub token: visitors reach public repos only.
-    token = False if shared_server() else None
+    token = False if multi_user() else None
     weight = ref.weight_name
     try:
         if weight is None and offline:
@@ -230,7 +231,7 @@ def _url_file(ref: AdapterRef, where: str) -> Path:
         raise ValidationError([Problem(where, ref.path, "an adapter already downloaded (HF_HUB_OFFLINE is set)")])
     import httpx
 
-    if shared_server():
+    if multi_user():
         _refuse_private_host(ref, where)
     limit = max_bytes()
     folder.mkdir(parents=True, exist_ok=True)
