@@ -63,9 +63,15 @@ def content_hash(image: Image.Image) -> str:
     return digest.hexdigest()
 
 
-def load_image(value: Any, field: str, limits: Limits | None = None) -> InputImage:
-    """Decode `value` into an RGB `InputImage`, or raise ValidationError naming `field`."""
-    image = _decode(value, field, limits or Limits.from_env())
+def load_image(value: Any, field: str, limits: Limits | None = None, fit: int | None = None) -> InputImage:
+    """Decode `value` into an RGB `InputImage`, or raise ValidationError naming `field`.
+
+    `fit`: the longest side the route can use; a larger image is scaled down to it (aspect kept) as
+    it is decoded, so no more pixels than the run can use stay in memory. The hash is of what runs.
+    """
+    image = _decode(value, field, limits or Limits.from_env(), fit)
+    if fit and max(image.size) > fit:
+        image.thumbnail((fit, fit), Image.Resampling.LANCZOS)
     if image.mode != "RGB":
         image = _to_rgb(image)
     return InputImage(image, content_hash(image))
@@ -130,7 +136,7 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _decode(value: Any, field: str, limits: Limits) -> Image.Image:
+def _decode(value: Any, field: str, limits: Limits, fit: int | None = None) -> Image.Image:
     def refuse(shown: Any, allowed: str) -> ValidationError:
         return ValidationError([Problem(field, shown, allowed)])
 
@@ -143,12 +149,14 @@ def _decode(value: Any, field: str, limits: Limits) -> Image.Image:
         return _from_array(value, field, limits)
     data = _read_bytes(value, field, limits)
     if len(data) > limits.max_bytes:
-        raise refuse(f"{len(data)} bytes", f"images up to {limits.max_bytes // (1024 * 1024)} MB")
+        raise refuse(f"{len(data)} bytes", f"images up to {limits.max_bytes} bytes")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
             _check_side(image.size, field, limits)
+            if fit and max(image.size) > fit:
+                image.draft("RGB", (fit, fit))  # JPEG decodes straight at a smaller scale; others ignore it
             image.load()
             image = ImageOps.exif_transpose(image)
     except ValidationError:

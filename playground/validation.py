@@ -252,6 +252,24 @@ def _check_seed(seed: Any, problems: list[Problem]) -> int | None:
         return None
 
 
+def usable_side(model: ModelSpec, mode: str, backend: str) -> int | None:
+    """The longest image side `model` can produce in `mode` on `backend` (on `auto`, on any of its
+    backends): input images larger than this carry pixels no route can use. None when a backend
+    sizes its output otherwise (aspect ratio, resolution names), so no such bound is known."""
+    size = model.param("image_size")
+    if size is None:
+        return None
+    sides = []
+    for name in model.backends if backend == "auto" else (backend,):
+        if mode not in model.modes_on(name):
+            continue
+        narrowed = size.for_backend(name, mode)
+        if not narrowed.applies(mode, name) or narrowed.max is None:
+            return None
+        sides.append(int(narrowed.max))
+    return max(sides) if sides else None
+
+
 def _check_images(model: ModelSpec, mode: str, backend: str, given: Any, mask_value: Any, problems: list[Problem],
                   limits: Limits) -> tuple[list[InputImage], list[int], InputImage | None]:
     given = [] if given is None else given
@@ -268,9 +286,10 @@ def _check_images(model: ModelSpec, mode: str, backend: str, given: Any, mask_va
         problems.append(Problem("images", f"{len(given)} images", f"at most {limit} for {model.id} in {mode}"))
         return [], [], None
     loaded: list[InputImage] = []
+    fit = usable_side(model, mode, backend)
     for i, value in enumerate(given):
         try:
-            loaded.append(load_image(value, f"images[{i}]", limits))
+            loaded.append(load_image(value, f"images[{i}]", limits, fit))
         except ValidationError as err:
             problems.extend(err.problems)
     images, image_map = dedupe(loaded)

@@ -3,13 +3,20 @@ command line), and `run --out FILE` on an existing file is refused before anythi
 
 from __future__ import annotations
 
+import io
 import struct
 import subprocess
 import sys
 import zlib
 from pathlib import Path
 
+import pytest
+
 from playground import records
+from playground.images import Limits, content_hash, load_image
+from playground.params import ValidationError
+from playground.request import Request
+from playground.validation import validate
 from tests.conftest import make_image
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,3 +68,30 @@ def test_run_out_on_an_existing_file_is_refused_before_anything_runs(tmp_path):
     assert done.returncode != 0
     assert "--out" in done.stderr and "not an existing file" in done.stderr and "Traceback" not in done.stderr
     assert target.read_bytes() == b"keep me"
+
+
+def _encoded(width: int, height: int, fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    make_image(width, height, pattern=3).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_reference_images_are_scaled_to_what_the_route_can_use_as_they_are_read(fmt):
+    # FLUX.2 dev on fal makes images up to 2048 px a side: a 3000x1500 reference carries pixels no run uses.
+    prepared = validate(Request(model="flux-2-dev", mode="image-to-image", prompt="x", backend="fal",
+                                images=[_encoded(3000, 1500, fmt)]))
+    (image,) = prepared.images
+    assert image.size == (2048, 1024)
+    assert image.sha256 == content_hash(image.image)  # the record names what ran
+    # The same picture for a route with no such bound (aspect ratios on Replicate) keeps every pixel.
+    kept = validate(Request(model="flux-2-dev", mode="image-to-image", prompt="x", backend="replicate",
+                            images=[_encoded(3000, 1500, fmt)]))
+    assert kept.images[0].size == (3000, 1500)
+
+
+def test_an_image_over_the_byte_limit_names_the_limit_in_bytes():
+    data = _encoded(64, 64, "PNG")
+    with pytest.raises(ValidationError) as err:
+        load_image(data, "images[0]", Limits(max_bytes=100))
+    assert str(err.value.problems[0]) == f"images[0]: got '{len(data)} bytes'; allowed: images up to 100 bytes"
