@@ -35,9 +35,11 @@ def test_add_a_lora_set_its_scale_run_and_find_it_in_the_record(page, adapter): 
     path.fill(str(adapter))
     path.blur()
     page.wait_for_function("() => (document.querySelector('#param-loras textarea')?.value || '').includes('style-a')")
-    scale = page.locator("#lora-scale-0 input[type=number]")
-    scale.fill("0.5")
-    scale.blur()
+    page.wait_for_timeout(1500)  # the rows re-render after each edit: touch the new row, not the old one
+    # Drag the scale slider to 0.5 and let go (the row reports on release, as a drag ends).
+    page.evaluate("""() => { const r = document.querySelector('#lora-scale-0 input[type=range]');
+        r.value = '0.5'; r.dispatchEvent(new Event('input', {bubbles: true}));
+        r.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); }""")
     page.wait_for_function("() => (document.querySelector('#param-loras textarea')?.value || '').includes('0.5')")
     assert slot_value(page) == [{"path": str(adapter), "scale": 0.5}]
     sync_api.expect(page.locator("#lora-add")).to_contain_text("1/5")

@@ -80,6 +80,11 @@ def launch(demo: gr.Blocks, **options: Any) -> Any:
     settings: dict[str, Any] = {"ssr_mode": False, "css": CSS, "footer_links": ["api", "gradio", "settings"],
                                 "run_history": False, "max_file_size": max_upload_bytes(),
                                 "app_kwargs": {"middleware": [Middleware(visitors.VisitorCookie)]}}
+    # Gradio reads its variables once, when it is imported; read them at launch so they always hold.
+    if os.environ.get("GRADIO_SERVER_NAME"):
+        settings["server_name"] = os.environ["GRADIO_SERVER_NAME"]
+    if os.environ.get("GRADIO_SERVER_PORT"):
+        settings["server_port"] = int(os.environ["GRADIO_SERVER_PORT"])
     settings.update(options)
     storage.remove_stale_tmp()  # what writes interrupted by the last stop left behind
     storage.prune_session_homes()
