@@ -211,3 +211,14 @@ def test_a_browser_gets_a_visitor_cookie_once_and_logins_come_first(app):
     assert visitor_identity(request(cookies={COOKIE: token})) == f"browser:{token}"
     assert visitor_identity(request(cookies={COOKIE: "../../not-a-token"})) == "session:abc"
     assert visitor_identity(request(cookies={COOKIE: token}, username="alice")) == "user:alice"
+
+
+def test_a_run_names_no_server_folder_to_the_visitor(alice, model_paths):
+    folder = model_paths["sdxl-base"]
+    _, _, record = alice.predict(model="sdxl-base", prompt="a fox", params={"image_size": "64x64",
+                                 "num_inference_steps": 1}, backend="local", api_name="/generate")
+    shown = json.dumps(record)
+    assert folder not in shown  # weights are named by their folder's name alone on a shared server
+    assert record["device"]["source"] == Path(folder).name
+    estimate = alice.predict(model="sdxl-base", prompt="a fox", api_name="/estimate")
+    assert folder not in json.dumps(estimate)

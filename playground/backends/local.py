@@ -34,6 +34,7 @@ from playground.infotext import scheduler_facts
 from playground.params import parse_size
 from playground.request import Prepared, Result
 from playground.speed import SpeedSettings
+from playground.storage import multi_user
 
 if TYPE_CHECKING:
     pass
@@ -140,8 +141,8 @@ class LocalBackend:
         src = self.source(model)
         if model.id in self.settings.model_paths:
             if not (Path(src) / "model_index.json").is_file():
-                return False, f"{src} (from PLAYGROUND_MODEL_PATHS) has no model_index.json"
-            where = f"weights in {src}"
+                return False, f"{shown_source(src)} (from PLAYGROUND_MODEL_PATHS) has no model_index.json"
+            where = f"weights in {shown_source(src)}"
         elif _hub_snapshot(src) is None:
             return False, f"weights for {model.id} are not downloaded: {_download_hint(model)}"
         else:
@@ -267,7 +268,7 @@ class LocalBackend:
                      "inference_s": round(finished - loaded_at, 4), "total_s": round(finished - started, 4)},
             cost=0.0,
             device={"device": self.device(), "dtype": speed.dtype, "generator_device": generator_device,
-                    "source": loaded.source, "pipeline": type(pipe).__name__},
+                    "source": shown_source(loaded.source), "pipeline": type(pipe).__name__},
             input_hashes=[img.sha256 for img in prepared.images],
             mask_hash=prepared.mask.sha256 if prepared.mask else None,
             adapters=[adapter.describe(scale) for adapter, scale in adapters],
@@ -400,6 +401,13 @@ def _commit_of(snapshot: str | None) -> str | None:
     if snapshot and "/snapshots/" in snapshot.replace(os.sep, "/"):
         return Path(snapshot).name
     return None
+
+
+def shown_source(source: str) -> str:
+    """Where weights come from, as visitors and records may see it: a hub repo id as it is, a local
+    folder by its name alone on a shared server (the server's folders are nobody else's business)."""
+    path = Path(source)
+    return path.name if multi_user() and path.is_absolute() else source
 
 
 def _download_hint(model: ModelSpec) -> str:
