@@ -25,7 +25,6 @@ what it has. The scratch folder is emptied after each model.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import shutil
 import statistics
@@ -165,6 +164,7 @@ def _bench_model(spec: Any, scale: str, device: str, scratch: Path, settings: li
     import torch
     from fullsize_models import build_pipeline, parameter_counts
 
+    from playground.backends.local import free_memory
     from playground.catalog import get_model
 
     model = get_model(spec.model_id)
@@ -191,7 +191,7 @@ def _bench_model(spec: Any, scale: str, device: str, scratch: Path, settings: li
         pipe.save_pretrained(folder)
         saved = time.perf_counter()
         del pipe
-        _free()
+        free_memory()
         on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
         print(f"build {built - started:.1f} s, save {saved - built:.1f} s "
               f"({on_disk / GIB:.2f} GiB safetensors on disk)")
@@ -202,7 +202,7 @@ def _bench_model(spec: Any, scale: str, device: str, scratch: Path, settings: li
     finally:
         _release_backend(device)
         shutil.rmtree(folder, ignore_errors=True)
-        _free()
+        free_memory()
     return row
 
 
@@ -466,17 +466,6 @@ def _peak(device: str) -> float:
 def _peak_text(device: str, gib: float) -> str:
     return f"{gib:.2f} GiB (torch.cuda.max_memory_allocated)" if device == "cuda" else \
         f"{gib:.2f} GiB (CPU: the process's peak RSS so far)"
-
-
-def _free() -> None:
-    gc.collect()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
 
 
 def _first_line(err: BaseException) -> str:

@@ -16,6 +16,7 @@ request's own `speed` wins over them key by key; the settings a run used go into
 
 from __future__ import annotations
 
+import gc
 import inspect
 import json
 import os
@@ -168,7 +169,7 @@ class LocalBackend:
                 self._cache[key] = loaded
                 while len(self._cache) > self.settings.max_pipelines:
                     self._cache.popitem(last=False)
-                    _free_memory()
+                    free_memory()
             self._cache.move_to_end(key)
             if class_name not in loaded.by_class:
                 import diffusers
@@ -416,9 +417,8 @@ def _download_hint(model: ModelSpec) -> str:
             f"folder and name that folder for \"{model.id}\" in the JSON file given by PLAYGROUND_MODEL_PATHS.")
 
 
-def _free_memory() -> None:
-    import gc
-
+def free_memory() -> None:
+    """Let go of what dropped pipelines held: Python garbage, then the GPU's cached blocks."""
     gc.collect()
     try:
         import torch
