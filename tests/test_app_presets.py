@@ -239,7 +239,8 @@ def test_a_record_loaded_into_the_page_sets_every_control(client, pictures, page
     assert updates[p.mode]["value"] == "image-to-image" and updates[p.backend]["value"] == "local"
     assert updates[p.prompt]["value"] == "a red fox, watercolour" and updates[p.negative]["value"] == "blurry"
     assert updates[p.seed] == 9 and updates[p.random_seed] is False
-    (ref,) = updates[p.refs]["value"]
+    ((ref, caption),) = updates[p.refs]["value"]
+    assert caption == "image 1"  # numbered as prompts refer to it
     assert content_hash(make_image()) == content_hash(_rgb(ref)), "the input image was found again"
     form = ns.h.form(page_after(ns, updates))
     shown = {panels.SLOTS[i].name for i, c in enumerate(p.slots) if updates[c].get("visible")}
