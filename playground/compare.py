@@ -23,7 +23,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import queue
 import re
 import tempfile
@@ -42,6 +41,7 @@ from PIL import Image, ImageDraw, ImageFont
 from playground import backends
 from playground.adapters import LORA_PARAM, axis_field, axis_label, axis_title, with_axis_value
 from playground.catalog import MODELS, ModelSpec
+from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
 from playground.params import Param, Problem, ValidationError, parse_size
 from playground.request import Prepared, Request, Result, draw_seed
@@ -365,12 +365,12 @@ def grid_from_dict(data: dict[str, Any]) -> GridSpec:
 # --- planning ---------------------------------------------------------------------------------------
 def max_cells_default() -> int:
     """The cell cap: PLAYGROUND_COMPARE_MAX_CELLS, else 64."""
-    return int(os.environ.get("PLAYGROUND_COMPARE_MAX_CELLS", DEFAULT_MAX_CELLS))
+    return env_int("PLAYGROUND_COMPARE_MAX_CELLS", DEFAULT_MAX_CELLS, minimum=1)
 
 
 def concurrency_default() -> int:
     """Hosted cells at once per provider: PLAYGROUND_COMPARE_CONCURRENCY, else 8."""
-    return int(os.environ.get("PLAYGROUND_COMPARE_CONCURRENCY", DEFAULT_CONCURRENCY))
+    return env_int("PLAYGROUND_COMPARE_CONCURRENCY", DEFAULT_CONCURRENCY, minimum=1)
 
 
 def plan_grid(spec: GridSpec | dict[str, Any], keys: dict[str, str] | None = None) -> Grid:

@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import math
-import os
 import tempfile
 import threading
 import time
@@ -49,6 +48,7 @@ from playground.compare import (
     run_in_background,
     text_size,
 )
+from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
 from playground.images import load_image
 from playground.params import Problem, ValidationError
@@ -334,12 +334,12 @@ def drift_from_dict(data: dict[str, Any]) -> DriftSpec:
 # --- running ----------------------------------------------------------------------------------------
 def max_chains() -> int:
     """The cap on chains in one drift: PLAYGROUND_DRIFT_MAX_CHAINS, else 8."""
-    return int(os.environ.get("PLAYGROUND_DRIFT_MAX_CHAINS", DEFAULT_MAX_CHAINS))
+    return env_int("PLAYGROUND_DRIFT_MAX_CHAINS", DEFAULT_MAX_CHAINS, minimum=1)
 
 
 def max_steps_default() -> int:
     """The cap on a chain's steps: PLAYGROUND_DRIFT_MAX_STEPS, else 50."""
-    return int(os.environ.get("PLAYGROUND_DRIFT_MAX_STEPS", DEFAULT_MAX_STEPS))
+    return env_int("PLAYGROUND_DRIFT_MAX_STEPS", DEFAULT_MAX_STEPS, minimum=1)
 
 
 def check_drift(spec: DriftSpec | dict[str, Any]) -> DriftSpec:

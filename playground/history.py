@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from playground.environment import env_int
 from playground.records import read_record
 
 DEFAULT_MAX_ENTRIES = 40
@@ -26,10 +27,7 @@ KINDS = ("generate", "compare", "drift")
 
 def max_entries() -> int:
     """How many runs a history keeps: PLAYGROUND_HISTORY_MAX, default 40."""
-    try:
-        return max(1, int(os.environ.get("PLAYGROUND_HISTORY_MAX", DEFAULT_MAX_ENTRIES)))
-    except ValueError:
-        return DEFAULT_MAX_ENTRIES
+    return env_int("PLAYGROUND_HISTORY_MAX", DEFAULT_MAX_ENTRIES, minimum=1)
 
 
 def generate_entry(files: list[str], record: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from playground.environment import env_int
 from playground.params import Problem, ValidationError
 
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
@@ -39,8 +40,8 @@ class Limits:
     def from_env(cls) -> Limits:
         """Limits from PLAYGROUND_MAX_IMAGE_BYTES / PLAYGROUND_MAX_IMAGE_SIDE, else the defaults."""
         return cls(
-            max_bytes=int(os.environ.get("PLAYGROUND_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES)),
-            max_side=int(os.environ.get("PLAYGROUND_MAX_IMAGE_SIDE", DEFAULT_MAX_SIDE)),
+            max_bytes=env_int("PLAYGROUND_MAX_IMAGE_BYTES", DEFAULT_MAX_BYTES, minimum=1),
+            max_side=env_int("PLAYGROUND_MAX_IMAGE_SIDE", DEFAULT_MAX_SIDE, minimum=1),
         )
 
 

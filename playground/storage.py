@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from playground.environment import env_float
 from playground.errors import PlaygroundError
 from playground.images import encode
 
@@ -264,7 +265,7 @@ def prune_session_homes(max_age_s: float | None = None) -> int:
     """Delete session homes (no login) unchanged for PLAYGROUND_SESSION_TTL seconds (default a
     week): their visitors cannot come back to them. Returns how many were removed."""
     if max_age_s is None:
-        max_age_s = float(os.environ.get("PLAYGROUND_SESSION_TTL", DEFAULT_SESSION_TTL_S))
+        max_age_s = env_float("PLAYGROUND_SESSION_TTL", DEFAULT_SESSION_TTL_S, minimum=0)
     root = server_home() / VISITORS_FOLDER
     if not root.is_dir():
         return 0

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from playground.environment import env_int
 from playground.request import Prepared, Result
 
 # Seconds per denoising step per output megapixel on a ZeroGPU H200 slice, by model (bf16/fp16),
@@ -69,10 +70,7 @@ def ran(model_id: str) -> None:
 
 def max_seconds() -> int:
     """The longest GPU request: PLAYGROUND_ZEROGPU_MAX_S, default 120."""
-    try:
-        return max(MIN_S, int(os.environ.get("PLAYGROUND_ZEROGPU_MAX_S", DEFAULT_MAX_S)))
-    except ValueError:
-        return DEFAULT_MAX_S
+    return max(MIN_S, env_int("PLAYGROUND_ZEROGPU_MAX_S", DEFAULT_MAX_S, minimum=1))
 
 
 def on_gpu(fn: Callable[[Prepared], Result]) -> Callable[[Prepared], Result]:

@@ -16,16 +16,17 @@ from pathlib import Path
 
 import pytest
 
-from playground import backends
+from playground import backends, compare, drift, history, zerogpu
 from playground.backends.fal import FalBackend
 from playground.backends.hosted import HostedSettings
 from playground.backends.local import LocalBackend, LocalSettings
 from playground.backends.replicate import ReplicateBackend
 from playground.catalog import get_model
 from playground.errors import BackendUnavailable, TransportError
-from playground.images import encode
+from playground.images import Limits, encode
 from playground.params import ValidationError
 from playground.request import Request
+from playground.ui import outputs, service
 from playground.validation import validate
 from tests.conftest import make_image
 
@@ -707,3 +708,31 @@ def test_history_max_bounds_each_browsers_history(monkeypatch):
     assert len(seeds_after(45)) == 40  # the default
     monkeypatch.setenv("PLAYGROUND_HISTORY_MAX", "3")
     assert seeds_after(5) == [4, 3, 2]  # newest first, the oldest dropped
+
+
+NUMERIC_SETTINGS = [
+    ("PLAYGROUND_CONCURRENCY", service.max_runs),
+    ("PLAYGROUND_OUTPUT_TTL", outputs.output_ttl),
+    ("PLAYGROUND_COMPARE_MAX_CELLS", compare.max_cells_default),
+    ("PLAYGROUND_DRIFT_MAX_STEPS", drift.max_steps_default),
+    ("PLAYGROUND_MAX_IMAGE_SIDE", Limits.from_env),
+    ("PLAYGROUND_HOSTED_TIMEOUT", HostedSettings.from_env),
+    ("PLAYGROUND_MAX_DOWNLOAD_BYTES", HostedSettings.from_env),
+    ("PLAYGROUND_MAX_PIPELINES", LocalSettings.from_env),
+    ("PLAYGROUND_HISTORY_MAX", history.max_entries),
+    ("PLAYGROUND_ZEROGPU_MAX_S", zerogpu.max_seconds),
+]
+
+
+@pytest.mark.parametrize(("name", "read"), NUMERIC_SETTINGS, ids=[n for n, _ in NUMERIC_SETTINGS])
+def test_a_number_setting_given_text_is_refused_naming_the_variable(name, read, monkeypatch):
+    monkeypatch.setenv(name, "lots")
+    with pytest.raises(ValidationError) as err:
+        read()
+    (problem,) = err.value.problems
+    assert (problem.field, problem.value) == (name, "lots") and problem.allowed.startswith(("an integer", "a number"))
+    monkeypatch.setenv(name, "-5")  # below its floor
+    with pytest.raises(ValidationError, match=name):
+        read()
+    monkeypatch.setenv(name, "")  # empty is unset: the default
+    read()

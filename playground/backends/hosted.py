@@ -25,6 +25,7 @@ from PIL import Image
 
 from playground.adapters import LORA_PARAM, native_loras
 from playground.catalog import HostedRoute, snapshots
+from playground.environment import env_float, env_int
 from playground.errors import BackendUnavailable, PlaygroundError, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
 from playground.params import Problem, ValidationError, parse_size
@@ -70,10 +71,10 @@ class HostedSettings:
         return cls(
             fal_url=(env.get("PLAYGROUND_FAL_URL") or "").rstrip("/") or None,
             replicate_url=(env.get("PLAYGROUND_REPLICATE_URL") or "").rstrip("/") or None,
-            timeout_s=float(env.get("PLAYGROUND_HOSTED_TIMEOUT", 180)),
-            poll_interval_s=max(0.5, float(env.get("PLAYGROUND_POLL_INTERVAL", 0.5))),
-            upload_threshold=int(env.get("PLAYGROUND_UPLOAD_THRESHOLD", 1_000_000)),
-            max_download_bytes=int(env.get("PLAYGROUND_MAX_DOWNLOAD_BYTES", 50 * 1024 * 1024)),
+            timeout_s=env_float("PLAYGROUND_HOSTED_TIMEOUT", 180.0, minimum=1),
+            poll_interval_s=max(0.5, env_float("PLAYGROUND_POLL_INTERVAL", 0.5, minimum=0)),
+            upload_threshold=env_int("PLAYGROUND_UPLOAD_THRESHOLD", 1_000_000, minimum=0),
+            max_download_bytes=env_int("PLAYGROUND_MAX_DOWNLOAD_BYTES", 50 * 1024 * 1024, minimum=1),
             server_keys=env.get("PLAYGROUND_SERVER_KEYS", "0").lower() in ("1", "true", "yes"),
         )
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from playground.backends import lora, speedups
 from playground.catalog import LocalRoute, ModelSpec
+from playground.environment import env_int
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
 from playground.infotext import scheduler_facts
 from playground.params import parse_size
@@ -78,7 +79,7 @@ class LocalSettings:
             model_paths=paths,
             device=os.environ.get("PLAYGROUND_DEVICE") or None,
             cpu_offload=os.environ.get("PLAYGROUND_CPU_OFFLOAD", "none"),
-            max_pipelines=max(1, int(os.environ.get("PLAYGROUND_MAX_PIPELINES", "1"))),
+            max_pipelines=env_int("PLAYGROUND_MAX_PIPELINES", 1, minimum=1),
             speed=SpeedSettings.from_env(),
         )
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from playground.adapters import AdapterRef, parse_path
+from playground.environment import env_int
 from playground.errors import BackendUnavailable, TransportError
 from playground.params import Problem, ValidationError
 from playground.storage import multi_user
@@ -71,7 +72,7 @@ class AdapterState:
 
 
 def max_bytes() -> int:
-    return int(os.environ.get("PLAYGROUND_MAX_LORA_BYTES", DEFAULT_MAX_BYTES))
+    return env_int("PLAYGROUND_MAX_LORA_BYTES", DEFAULT_MAX_BYTES, minimum=1)
 
 
 def fetch(loras: list[dict[str, Any]] | None) -> list[tuple[AdapterFile, float]]:

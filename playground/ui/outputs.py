@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from playground.environment import env_float
 from playground.formats import FileFormat
 from playground.request import Prepared, Request, Result
 from playground.storage import kept_folder, store_input
@@ -77,7 +78,7 @@ def _save(image: Any, record: dict[str, Any], index: int, path: Path, file_forma
 
 def output_ttl() -> float:
     """How long served files are kept: PLAYGROUND_OUTPUT_TTL seconds, default an hour."""
-    return float(os.environ.get("PLAYGROUND_OUTPUT_TTL", DEFAULT_OUTPUT_TTL_S))
+    return env_float("PLAYGROUND_OUTPUT_TTL", DEFAULT_OUTPUT_TTL_S, minimum=0)
 
 
 def fresh_folder(kind: str) -> Path:

@@ -27,6 +27,7 @@ from PIL import Image
 from playground import backends
 from playground.backends.hosted import malformed_key
 from playground.catalog import FAMILIES, MODELS, get_model
+from playground.environment import env_int
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.formats import FileFormat, choose
 from playground.images import load_image
@@ -309,7 +310,7 @@ def max_runs() -> int:
 
     Hosted runs overlap up to this limit; local runs also take turns on the device lock.
     """
-    return max(1, int(os.environ.get("PLAYGROUND_CONCURRENCY", "16")))
+    return env_int("PLAYGROUND_CONCURRENCY", 16, minimum=1)
 
 
 _RUNNERS: ThreadPoolExecutor | None = None
