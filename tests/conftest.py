@@ -10,7 +10,10 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 # Before anything imports huggingface_hub: fail fast instead of hanging on the network, and use an
 # empty hub cache so "weights not downloaded" is the truth in tests.
@@ -153,3 +156,39 @@ def isolated_backends():
     backends._backends.update(saved)
     for name, value in saved_fal.items():
         setattr(fcc, name, value)
+
+
+@contextmanager
+def running_app(model_paths: dict[str, str]) -> Iterator[SimpleNamespace]:
+    """The playground app launched in this process on 127.0.0.1 (a free port), its local backend on
+    the tiny pipelines (CPU). Restores the backend registry afterwards."""
+    from playground import backends
+    from playground.backends.local import LocalBackend, LocalSettings
+    from playground.ui import build_app, launch
+
+    saved = dict(backends._backends)
+    local = LocalBackend(LocalSettings(model_paths=model_paths, device="cpu", max_pipelines=2))
+    backends.set_backend("local", local)
+    demo = build_app()
+    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
+    try:
+        yield SimpleNamespace(demo=demo, url=demo.local_url, local=local)
+    finally:
+        demo.close()
+        backends._backends.clear()
+        backends._backends.update(saved)
+
+
+@pytest.fixture(scope="module")
+def app(model_paths):
+    """The app for a test module (modules needing other settings define their own `app`)."""
+    with running_app(model_paths) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(app, tmp_path_factory):
+    """A gradio_client session on the module's app (its own session hash and download folder)."""
+    from gradio_client import Client
+
+    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))

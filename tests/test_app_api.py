@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +17,7 @@ from PIL import Image
 from tests.conftest import make_image, make_mask
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 PUBLIC = {"/generate", "/estimate", "/models",
@@ -27,38 +25,6 @@ PUBLIC = {"/generate", "/estimate", "/models",
           "/compare", "/compare_plan", "/drift", "/drift_plan"}  # compare grids and drift
 FLUX_TINY = {"max_sequence_length": 128}
 SMALL_SDXL = {"image_size": "64x64", "num_inference_steps": 2}
-
-
-@contextmanager
-def running_app(model_paths: dict[str, str]) -> Iterator[SimpleNamespace]:
-    """The playground app launched in this process on 127.0.0.1 (a free port), its local backend on
-    the tiny pipelines (CPU). Restores the backend registry afterwards."""
-    from playground import backends
-    from playground.backends.local import LocalBackend, LocalSettings
-    from playground.ui import build_app, launch
-
-    saved = dict(backends._backends)
-    local = LocalBackend(LocalSettings(model_paths=model_paths, device="cpu", max_pipelines=2))
-    backends.set_backend("local", local)
-    demo = build_app()
-    launch(demo, server_name="127.0.0.1", prevent_thread_lock=True, quiet=True)
-    try:
-        yield SimpleNamespace(demo=demo, url=demo.local_url, local=local)
-    finally:
-        demo.close()
-        backends._backends.clear()
-        backends._backends.update(saved)
-
-
-@pytest.fixture(scope="module")
-def app(model_paths):
-    with running_app(model_paths) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory) -> Client:
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 @pytest.fixture(scope="module")

@@ -18,25 +18,12 @@ from PIL import Image, ImageSequence
 from tests.conftest import make_image
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
-
-from tests.test_app_api import running_app  # noqa: E402
 
 KEYS = {"fal_key": "test-compare-fal", "replicate_key": "test-compare-rep"}
 SMALL = {"image_size": "64x64"}
 TINY_SCHNELL = {"image_size": "64x64", "num_inference_steps": 2, "max_sequence_length": 128}
-
-
-@pytest.fixture(scope="module")
-def app(model_paths):
-    with running_app(model_paths) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory) -> Client:
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 def opened(path: str) -> Image.Image:

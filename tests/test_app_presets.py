@@ -14,10 +14,11 @@ import pytest
 from tests.conftest import make_image, make_mask
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from tests.test_app_api import SMALL_SDXL, running_app  # noqa: E402
+from tests.conftest import running_app  # noqa: E402
+from tests.test_app_api import SMALL_SDXL  # noqa: E402
 
 NEW_ENDPOINTS = {"/presets/list", "/presets/load", "/presets/save", "/presets/delete", "/inspect"}
 SHIPPED = Path(__file__).resolve().parent.parent / "presets"
@@ -35,11 +36,6 @@ def home(tmp_path_factory):
 def app(home, model_paths):
     with running_app(model_paths) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory) -> Client:
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ gradio_client = pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
-from tests.test_app_api import running_app  # noqa: E402
+from tests.conftest import running_app  # noqa: E402
 
 KEYS = {"fal_key": "test-security-fal", "replicate_key": "test-security-rep"}
 

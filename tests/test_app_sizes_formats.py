@@ -16,24 +16,12 @@ from playground.records import read_record
 from playground.request import Request
 from playground.validation import validate
 from tests.conftest import make_image, make_mask
-from tests.test_app_api import running_app
 
 gradio_client = pytest.importorskip("gradio_client")
-from gradio_client import Client, handle_file  # noqa: E402
+from gradio_client import handle_file  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 STEPS = {"num_inference_steps": 2}
-
-
-@pytest.fixture(scope="module")
-def app(model_paths):
-    with running_app(model_paths) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def client(app, tmp_path_factory) -> Client:
-    return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
 
 
 @pytest.fixture(scope="module")

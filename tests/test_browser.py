@@ -28,7 +28,7 @@ if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
     pytest.skip(reason, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="BROWSER TESTS SKIPPED: playwright is not installed")
 
-from tests.test_app_api import running_app  # noqa: E402
+from tests.conftest import running_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")

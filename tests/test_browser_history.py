@@ -10,8 +10,7 @@ import zipfile
 
 import pytest
 
-from tests.conftest import make_image
-from tests.test_app_api import running_app
+from tests.conftest import make_image, running_app
 from tests.test_browser import ARTIFACTS, browser, has_value, page, pick_model, sync_api  # noqa: F401 - fixtures
 
 expect = sync_api.expect

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_app_api import running_app
+from tests.conftest import running_app
 from tests.test_browser import ARTIFACTS, browser, has_value, page, sync_api  # noqa: F401 - fixtures, and the skip
 
 expect = sync_api.expect

@@ -23,7 +23,7 @@ PUBLIC = {"generate": api.generate, "estimate": api.estimate, "models": api.mode
 
 @pytest.fixture(scope="module")
 def mcp_url(model_paths, tmp_path_factory):
-    from tests.test_app_api import running_app
+    from tests.conftest import running_app
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADIO_MCP_SERVER", "true")
