@@ -30,12 +30,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playground import importers, provider_schemas
+from playground import importers, provider_schemas, records, runs
 from playground.catalog import MODELS, get_model, models_by_family
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
 from playground.presets import preset_json
-from playground.request import Request, Result
+from playground.request import Request
+from playground.rerun import rerun_and_verify
+from playground.storage import store_inputs
 
 EXIT_DIFFERENT = 3
 
@@ -193,13 +195,13 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from playground import backends, presets
+    from playground import presets
 
     request = build_request(args)
     out_dir(args.out)
-    keys = operator_keys()
-    result = backends.run(request, progress=None if args.json else _print_progress, keys=keys)
-    files = write_images(result, Path(args.out), request, secrets=keys.values())
+    done = runs.run(request, keys=operator_keys(), progress=None if args.json else _print_progress)
+    result = done.result
+    files = write_images(done, Path(args.out))
     saved = presets.save_request(request, args.save_preset, on_conflict="rename") if args.save_preset else None
     if args.json:
         out = {"files": [str(f) for f in files], **result.summary()}
@@ -278,20 +280,17 @@ def out_dir(value: str) -> Path:
     return path
 
 
-def write_images(result: Result, out: Path, request: Request | None = None, *, secrets: Any = (),
-                 fmt: str = "png") -> list[Path]:
-    """Write each image into `out` named by model, seed and index, with its record embedded and a
-    `.json` sidecar; copy the request's inputs into `out/inputs/` (named by hash) for `rerun`."""
-    from playground.records import build_record, for_image, save_image, store_inputs
-
+def write_images(done: runs.Run, out: Path, fmt: str = "png") -> list[Path]:
+    """Write each image of a run into `out` named by model, seed and index, with its record embedded
+    and a `.json` sidecar; copy the request's inputs into `out/inputs/` (named by hash) for `rerun`."""
+    result, record, request = done.result, done.record, done.request
     out.mkdir(parents=True, exist_ok=True)
-    record = build_record(result, request, secrets=secrets)
-    if request is not None and (request.images or request.mask is not None):
+    if request.images or request.mask is not None:
         store_inputs(request, out / "inputs")
     paths = []
     for i, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
         path = out / f"{result.model}-{seed}-{i}.{fmt}"
-        save_image(image, for_image(record, i), path, fmt)
+        records.save_image(image, records.for_image(record, i), path, fmt)
         paths.append(path)
     return paths
 
@@ -431,9 +430,7 @@ def build_drift(args: argparse.Namespace) -> Any:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from playground.records import inspect
-
-    report = inspect(args.image)
+    report = records.inspect(args.image)
     if report["status"] == "no record":
         report["import"] = importers.import_image(args.image)
     if args.json:
@@ -480,8 +477,6 @@ def _print_foreign(report: dict[str, Any], out: Any = None) -> None:
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:
-    from playground.records import rerun_and_verify, save_image
-
     if args.out:
         out_dir(args.out)
     keys = operator_keys()
@@ -493,7 +488,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         record = verdict["record"]
-        written = save_image(verdict["image"], record, out / f"{record['model']}-{record['seed']}-rerun.png")
+        written = records.save_image(verdict["image"], record, out / f"{record['model']}-{record['seed']}-rerun.png")
     if args.json:
         shown = {k: v for k, v in verdict.items() if k not in ("image", "images")}
         if written:

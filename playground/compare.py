@@ -38,13 +38,13 @@ from typing import Any, TypeVar
 
 from PIL import Image, ImageDraw, ImageFont
 
-from playground import backends
+from playground import backends, runs
 from playground.adapters import LORA_PARAM, axis_field, axis_label, axis_title, with_axis_value
 from playground.catalog import MODELS, ModelSpec
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
 from playground.params import Param, Problem, ValidationError, parse_size
-from playground.request import Prepared, Request, Result, draw_seed
+from playground.request import Prepared, Request, draw_seed
 from playground.validation import validate
 
 log = logging.getLogger("playground.compare")
@@ -138,7 +138,7 @@ class Cell:
     `position` is (column, row, panel). `labels` maps each axis title to this cell's value label.
     `status` is one of STATUSES; `error` says why a cell failed, was cancelled or is n/a. `not_applied`
     holds the shared parameters this cell's model does not accept (left out of its request).
-    `record` is the reproducibility record of the run (see `record_for`).
+    `record` is the reproducibility record of the run (see `runs.run`).
     """
 
     index: int
@@ -764,7 +764,7 @@ def run_grid(grid: Grid | GridSpec | dict[str, Any], keys: dict[str, str] | None
             pool.shutdown(wait=True)
     grid.wall_s = round(time.perf_counter() - started, 4)
     grid.cancelled = cancel.is_set()
-    grid.record_source = record_source()
+    grid.record_source = runs.RECORD_SOURCE
     return grid
 
 
@@ -791,8 +791,8 @@ def _run_cell(cell: Cell, keys: dict[str, str] | None, cancel: threading.Event,
     emit(cell)
     started = time.perf_counter()
     try:
-        assert cell.prepared is not None
-        result = backends.run_prepared(cell.prepared, cancel=cancel, keys=keys)
+        assert cell.prepared is not None and cell.request is not None
+        done = runs.run(cell.request, prepared=cell.prepared, keys=keys, cancel=cancel)
     except Cancelled as err:
         cell.status, cell.error = "cancelled", str(err)
     except (PlaygroundError, ValidationError) as err:
@@ -801,9 +801,9 @@ def _run_cell(cell: Cell, keys: dict[str, str] | None, cancel: threading.Event,
         log.exception("cell %s crashed", cell.index)
         cell.status, cell.error = "failed", f"{type(err).__name__}: {err}"
     else:
-        cell.images = list(result.images)
-        cell.record = record_for(result, cell.request, keys)
-        cell.cost = result.cost
+        cell.images = list(done.result.images)
+        cell.record = done.record
+        cell.cost = done.result.cost
         cell.status = "done"
     cell.seconds = round(time.perf_counter() - started, 4)
     emit(cell)
@@ -868,26 +868,6 @@ def run_in_background(run: Callable[[Callable[[Any], None], threading.Event], T]
 
 
 # --- records ----------------------------------------------------------------------------------------
-def record_source() -> str:
-    """Where cell and step records come from: playground.records.build_record when that module exists,
-    else Result.summary()."""
-    try:
-        from playground.records import build_record  # noqa: F401
-    except ImportError:
-        return "Result.summary"
-    return "playground.records.build_record"
-
-
-def record_for(result: Result, request: Request | None = None, keys: dict[str, str] | None = None) -> dict[str, Any]:
-    """The reproducibility record of a result, JSON-ready: `playground.records.build_record(result,
-    request)` (the keys' values scrubbed) when that module exists, else `result.summary()`."""
-    try:
-        from playground.records import build_record
-    except ImportError:
-        return result.summary()
-    return build_record(result, request, secrets=[v for v in (keys or {}).values() if v])
-
-
 def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
     """PNG bytes of `image` with its record embedded (playground.records.encode_image) when records.py
     exists and the record is one of its records; plain PNG otherwise."""

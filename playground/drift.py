@@ -34,7 +34,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from playground import backends
+from playground import backends, runs
 from playground.catalog import MODELS
 from playground.compare import (
     font,
@@ -42,8 +42,6 @@ from playground.compare import (
     one_at_a_time,
     png_with_record,
     portable_image,
-    record_for,
-    record_source,
     resolve_seed,
     run_in_background,
     text_size,
@@ -438,7 +436,7 @@ def run_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = No
     for chain, plan in zip(chains, planned["chains"], strict=True):
         if not plan["ready"]:
             chain.status, chain.error = "failed", f"{chain.spec.model} cannot run now: {plan['why']}"
-    drift = Drift(spec=spec, genesis=None, chains=chains, record_source=record_source())
+    drift = Drift(spec=spec, genesis=None, chains=chains, record_source=runs.RECORD_SOURCE)
     runnable = [(i, c) for i, c in enumerate(chains) if c.status == "pending"]
     if not planned["genesis"]["ready"]:
         drift.error = f"The genesis model {spec.genesis_model} cannot run now: {planned['genesis']['why']}"
@@ -519,17 +517,16 @@ def _attempt(request: Request, chain: int | None, index: int, keys: dict[str, st
     if cancel.is_set():
         return DriftStep(chain, index, None, None, status="cancelled", error="Cancelled before it started.")
     try:
-        result = backends.run(request, cancel=cancel, keys=keys)
+        done = runs.run(request, keys=keys, cancel=cancel)
     except Cancelled as err:
         return DriftStep(chain, index, None, None, status="cancelled", error=str(err))
     except (PlaygroundError, ValidationError) as err:
         return DriftStep(chain, index, None, None, status="failed", error=str(err))
     except Exception as err:  # noqa: BLE001 - a crash ends the chain with its error; earlier steps stay
         return DriftStep(chain, index, None, None, status="failed", error=f"{type(err).__name__}: {err}")
-    if not result.images:
-        return DriftStep(chain, index, None, record_for(result, request, keys), status="failed",
-                         error="The run returned no image.")
-    return DriftStep(chain, index, result.images[0], record_for(result, request, keys))
+    if not done.result.images:
+        return DriftStep(chain, index, None, done.record, status="failed", error="The run returned no image.")
+    return DriftStep(chain, index, done.result.images[0], done.record)
 
 
 def _genesis_request(spec: DriftSpec, seed: int) -> Request:

@@ -22,24 +22,27 @@ import json
 import os
 import platform
 import subprocess
+import warnings
 import zlib
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import piexif
+import piexif.helper
+from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
 from playground import __version__, infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
+from playground.catalog import get_model
 from playground.errors import PlaygroundError
-from playground.images import Limits
-from playground.params import Problem, ValidationError
+from playground.images import Limits, content_hash
+from playground.params import Problem, Size, ValidationError
 from playground.request import Request, Result
-from playground.storage import StorageError, atomic_write, playground_home, shipped_presets_dir, store_input, user_dir
-
-if TYPE_CHECKING:
-    import threading
-
-    from PIL import Image
+from playground.storage import atomic_write, find_inputs
 
 RECORD_SCHEMA = "playground.record/1"
 SCHEMA_PREFIX = "playground.record/"
@@ -67,8 +70,6 @@ ZLIB_PREFIX = b"zlib:"
 # file; the pixels, and so the record's hashes, are the same at every level.
 PNG_COMPRESS_LEVEL = 1
 FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-MAX_SEARCH_FILES = 500
 
 
 class RecordError(PlaygroundError):
@@ -80,8 +81,6 @@ class RecordError(PlaygroundError):
 @functools.lru_cache(maxsize=1)
 def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages that shape the pixels (None: not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     versions: dict[str, str | None] = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
@@ -140,8 +139,6 @@ def build_record(result: Result, request: Request | None = None, *, secrets: Ite
     `secrets` (e.g. the keys used) and the values of key environment variables are scrubbed from
     every string, belt and braces: backends never put keys in a Result.
     """
-    from playground.images import content_hash
-
     seeds = [int(s) for s in result.seeds]
     inputs = [{"role": "image", "sha256": h} for h in result.input_hashes]
     if result.mask_hash:
@@ -188,8 +185,6 @@ def _hash_all(images: list[Any], content_hash: Callable[[Any], str]) -> list[str
     """Each image's content hash, once; a batch is hashed in threads (hashlib releases the GIL)."""
     if len(images) < 2:
         return [content_hash(img) for img in images]
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(max_workers=min(len(images), os.cpu_count() or 1)) as pool:
         return list(pool.map(content_hash, images))
 
@@ -235,8 +230,6 @@ def _secrets(extra: Iterable[str]) -> list[str]:
 
 
 def _jsonable(value: Any) -> Any:
-    from playground.params import Size
-
     if isinstance(value, Size):
         return value.as_value()
     if isinstance(value, (set, frozenset, tuple)):
@@ -290,10 +283,6 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
     JPEG is saved at quality 95 unless told otherwise; WebP is lossless unless told otherwise, so
     its pixels still match the record's hash.
     """
-    import piexif
-    import piexif.helper
-    from PIL import PngImagePlugin
-
     name = _format(fmt)
     text = json.dumps(record, ensure_ascii=False)
     parameters = a1111_parameters(record)
@@ -372,7 +361,7 @@ def read_record(source: Any) -> dict[str, Any] | None:
     record dict. Raises RecordError when a record is there but is not valid JSON, is not a
     playground record, or comes from a newer version of the playground.
     """
-    source = _unwrap(source)
+    source = unwrap_source(source)
     if isinstance(source, dict):
         return _checked(source, "the record")
     if isinstance(source, (str, os.PathLike)):
@@ -395,7 +384,7 @@ def read_record(source: Any) -> dict[str, Any] | None:
     raise RecordError(f"Cannot read a record from {type(source).__name__}: give an image, a path, bytes or a record.")
 
 
-def _unwrap(source: Any) -> Any:
+def unwrap_source(source: Any) -> Any:
     """A gradio file dict `{"path": ...}` stands for its path."""
     if isinstance(source, dict) and "path" in source and "schema" not in source:
         return source["path"]
@@ -404,7 +393,7 @@ def _unwrap(source: Any) -> Any:
 
 def embedded_parameters(source: Any) -> str | None:
     """The A1111-style `parameters` text of an image (from any tool), or None."""
-    image = _open(_unwrap(source))
+    image = open_image(unwrap_source(source))
     if image is None:
         return None
     text = image.info.get(PARAMETERS_KEY)
@@ -423,9 +412,8 @@ def embedded_parameters(source: Any) -> str | None:
     return None
 
 
-def _open(source: Any) -> Image.Image | None:
-    from PIL import Image, UnidentifiedImageError
-
+def open_image(source: Any) -> Image.Image | None:
+    """`source` (a path, bytes or an open PIL image) as a PIL image; None when it is not one."""
     if hasattr(source, "getexif"):
         return source
     try:
@@ -439,8 +427,6 @@ def _open(source: Any) -> Image.Image | None:
 
 
 def _from_image_bytes(data: bytes, where: str) -> dict[str, Any] | None:
-    from PIL import Image, UnidentifiedImageError
-
     try:
         image = Image.open(io.BytesIO(data))
     except (OSError, UnidentifiedImageError):
@@ -499,21 +485,19 @@ def verify_record(record: dict[str, Any], image: Any = None) -> dict[str, Any]:
     Returns `{"digest_ok", "pixels_match" (None: not checked), "problems": [...], "notes": [...]}`.
     A lossy file (JPEG, lossy WebP) cannot match the recorded pixel hash; that is a note, not a problem.
     """
-    from playground.images import content_hash
-
     problems, notes = [], []
     digest_ok = record.get("digest") == record_digest(record)
     if not digest_ok:
         problems.append("The record's digest does not match its content: the record was edited after the image "
                         "was made (or damaged), so its facts cannot be trusted.")
     pixels_match = None
-    picture = _open(image) if image is not None else None
+    picture = open_image(image) if image is not None else None
     if picture is not None:
-        expected = _expected_hash(record)
+        expected = expected_hash(record)
         actual = content_hash(_pixels(picture))
         pixels_match = expected is not None and actual == expected
         if not pixels_match:
-            if _lossy(picture, image):
+            if is_lossy(picture, image):
                 pixels_match = None
                 notes.append(f"{picture.format} is lossy, so the file's pixels differ from the recorded output; a "
                              f"re-run is checked against the recorded sha256 {str(expected)[:16]}… instead.")
@@ -534,7 +518,7 @@ def inspect(source: Any) -> dict[str, Any]:
     """
     out: dict[str, Any] = {"status": "ok", "message": "", "record": None, "table": [], "problems": [], "notes": [],
                            "parameters": None}
-    source = _unwrap(source)
+    source = unwrap_source(source)
     try:
         _check_image_size(source)
         return _inspect(source, out)
@@ -548,10 +532,6 @@ def inspect(source: Any) -> dict[str, Any]:
 def _check_image_size(source: Any) -> None:
     """Refuse (RecordError) an image whose header claims more pixels than the playground reads
     (PLAYGROUND_MAX_IMAGE_SIDE), before any pixel is decoded: a decompression bomb stays a header."""
-    import warnings
-
-    from PIL import Image
-
     if not isinstance(source, (str, os.PathLike, bytes, bytearray)):
         return
     if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json":
@@ -560,7 +540,7 @@ def _check_image_size(source: Any) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = _open(source)
+            image = open_image(source)
             size = image.size if image is not None else None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise RecordError(f"The image claims far more pixels than it could hold (a decompression bomb); the "
@@ -572,8 +552,6 @@ def _check_image_size(source: Any) -> None:
 
 def _damaged(err: BaseException) -> str:
     """A decoder failure in words."""
-    from PIL import Image
-
     if isinstance(err, (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError)):
         return "The image is too large to read (a decompression bomb?)."
     return f"The image is damaged or truncated ({type(err).__name__}); it cannot be read."
@@ -645,16 +623,14 @@ def record_table(record: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
-# -- restoring and re-running -----------------------------------------------------------------------
+# -- restoring --------------------------------------------------------------------------------------
 
 def record_to_request(record: dict[str, Any], *, images: list[Any] | None = None, mask: Any = None,
                       backend: str | None = None, search_dirs: Iterable[Path] | None = None) -> Request:
     """The Request that reproduces a record: same model, mode, prompt, parameters, seed, and the
     backend that ran it (or `backend`). Inputs: `images` / `mask` when given, else files found by
-    their sha256 in `search_dirs` (default: `default_search_dirs()`); any not found are left out,
+    their sha256 in `search_dirs` (default: `storage.default_search_dirs()`); any not found are left out,
     so validation names them (see `find_inputs` for which)."""
-    from playground.catalog import get_model
-
     model = get_model(record["model"])
     asked = record.get("request")
     target = backend or record.get("backend") or "auto"
@@ -683,98 +659,6 @@ def _replayable_params(model: Any, mode: str, backend: str, params: dict[str, An
     return {k: v for k, v in params.items() if v is not None and k in accepted}
 
 
-def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Where inputs are looked for by hash: next to `near` (and its `inputs/`), the user's
-    `$PLAYGROUND_HOME/inputs` and preset inputs, and the shipped preset inputs."""
-    dirs = []
-    if near is not None:
-        folder = Path(near).parent
-        dirs += [folder / "inputs", folder]
-    try:
-        dirs += [playground_home() / "inputs", user_dir() / "inputs"]
-    except StorageError:  # a shared server outside a visit: nobody's own folders
-        pass
-    return [*dirs, shipped_presets_dir() / "inputs"]
-
-
-def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
-    """Files whose pixels match the record's inputs. Returns `{"images": [path or None, ...],
-    "mask": path or None, "missing": [{"role", "sha256"}]}`."""
-    wanted = record.get("inputs") or []
-    index = _HashIndex(list(search_dirs) if search_dirs is not None else default_search_dirs())
-    images: list[str | None] = []
-    mask, missing = None, []
-    for entry in wanted:
-        path = index.find(entry.get("sha256", ""), entry.get("role", "image"))
-        if path is None:
-            missing.append({"role": entry.get("role"), "sha256": entry.get("sha256")})
-        if entry.get("role") == "mask":
-            mask = path
-        else:
-            images.append(path)
-    return {"images": images, "mask": mask, "missing": missing}
-
-
-class _HashIndex:
-    """Lazily hashes image files in some folders; files named by their hash are tried first."""
-
-    def __init__(self, dirs: list[Path]):
-        self.dirs = [d for d in dirs if d.is_dir()]
-        self._hashed: dict[tuple[str, str], str] = {}
-        self._done: set[tuple[Path, str]] = set()
-
-    def find(self, sha256: str, role: str) -> str | None:
-        if not sha256:
-            return None
-        for folder in self.dirs:
-            for path in sorted(folder.glob(f"{sha256[:16]}*")):
-                if path.suffix.lower() in IMAGE_SUFFIXES and self._hash(path, role) == sha256:
-                    return str(path)
-        if (role, sha256) in self._hashed:
-            return self._hashed[(role, sha256)]
-        for folder in self.dirs:
-            if (folder, role) in self._done:
-                continue
-            self._done.add((folder, role))
-            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:MAX_SEARCH_FILES]
-            for path in files:
-                digest = self._hash(path, role)
-                if digest:
-                    self._hashed.setdefault((role, digest), str(path))
-            if (role, sha256) in self._hashed:
-                return self._hashed[(role, sha256)]
-        return None
-
-    @staticmethod
-    def _hash(path: Path, role: str) -> str | None:
-        from PIL import Image
-
-        from playground.images import load_image, load_mask
-
-        try:
-            if role == "mask":
-                with Image.open(path) as img:
-                    size = img.size
-                return load_mask(str(path), size).sha256
-            return load_image(str(path), "input").sha256
-        except (ValidationError, OSError):
-            return None
-
-
-def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]:
-    """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
-    its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
-    from playground.images import load_image, load_mask
-
-    folder = Path(folder)
-    pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
-    stored = [store_input(p.image, p.sha256, folder) for p in pictures]
-    if request.mask is not None and pictures:
-        mask = load_mask(request.mask, pictures[0].size)
-        stored.append(store_input(mask.image, mask.sha256, folder))
-    return stored
-
-
 def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
     """How far `actual` is from `expected`, on RGB pixels 0-255.
 
@@ -784,8 +668,8 @@ def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
     import numpy as np
     from skimage.metrics import peak_signal_noise_ratio
 
-    a = np.asarray(_pixels(_open(expected) or expected).convert("RGB"), dtype=np.uint8)
-    b = np.asarray(_pixels(_open(actual) or actual).convert("RGB"), dtype=np.uint8)
+    a = np.asarray(_pixels(open_image(expected) or expected).convert("RGB"), dtype=np.uint8)
+    b = np.asarray(_pixels(open_image(actual) or actual).convert("RGB"), dtype=np.uint8)
     if a.shape != b.shape:
         return {"identical": False, "same_size": False, "expected_size": [a.shape[1], a.shape[0]],
                 "actual_size": [b.shape[1], b.shape[0]], "max": None, "mean": None, "psnr_db": None,
@@ -802,135 +686,8 @@ def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
     }
 
 
-def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images: list[Any] | None = None,
-                     mask: Any = None, backend: str | None = None, overrides: dict[str, Any] | None = None,
-                     search_dirs: Iterable[Path] | None = None,
-                     progress: Callable[[dict[str, Any]], None] | None = None,
-                     cancel: threading.Event | None = None) -> dict[str, Any]:
-    """Re-run what an image (or record) records and say whether the new output matches.
-
-    `source`: what `read_record` takes. `overrides` changes parameters on purpose (they then show
-    among the differences). Inputs come from `images`/`mask` or are found by hash (see
-    `record_to_request`); a missing one is a ValidationError naming its sha256.
-
-    Returns a dict, JSON-ready except `image` (the new PIL image) and `images` (all of them):
-    `verdict` ("identical" or "different"), `identical` (the recorded pixels, byte for byte),
-    `message`, `image_index`, `expected_sha256`, `actual_sha256`, `difference` (see
-    `compare_images`; None when only a record was given and the pixels differ), `differences`
-    ([{field, recorded, now}] for the request, parameters, payload, backend, endpoint, model
-    revision, device and package versions), `problems` (a tampered record), `notes` and `record`
-    (the new output's record).
-    """
-    from playground import backends
-
-    source = _unwrap(source)
-    record = read_record(source)
-    if record is None:
-        raise RecordError("This image has no playground record, so there is nothing to re-run.")
-    carrier = None if isinstance(source, dict) and "schema" in source else source
-    if isinstance(carrier, (str, os.PathLike)) and Path(carrier).suffix.lower() == ".json":
-        carrier = None
-    check = verify_record(record, carrier)
-    near = carrier if isinstance(carrier, (str, os.PathLike)) else None
-    dirs = list(search_dirs) if search_dirs is not None else default_search_dirs(near)
-    if images is None and record.get("inputs"):
-        found = find_inputs(record, dirs)
-        if found["missing"]:
-            raise ValidationError([Problem(f"inputs[{i}]", f"{m['role']} with sha256 {m['sha256']}",
-                                           "the input this image was made from: give it (--image / --mask), or "
-                                           "keep it in one of " + ", ".join(str(d) for d in dirs))
-                                   for i, m in enumerate(found["missing"])])
-    request = record_to_request(record, images=images, mask=mask, backend=backend, search_dirs=dirs)
-    if overrides:
-        request.params = {**request.params, **overrides}
-    result = backends.run(request, progress=progress, cancel=cancel, keys=keys)
-    new = build_record(result, request, secrets=(keys or {}).values())
-    index = int((record.get("image") or {}).get("index", 0))
-    if index >= len(result.images):
-        raise RecordError(f"The re-run made {len(result.images)} images; the recorded image was number {index + 1}.")
-    new_image = result.images[index]
-    expected = _expected_hash(record)
-    actual = new["outputs"][index]["sha256"]  # build_record hashed it already
-    identical = actual == expected
-    original = _open(carrier) if carrier is not None else None
-    notes = list(check["notes"])
-    if identical:
-        difference = {"identical": True, "same_size": True, "max": 0, "mean": 0.0, "psnr_db": None,
-                      "changed_fraction": 0.0}
-    elif original is not None:
-        difference = compare_images(original, new_image)
-        if _lossy(original, carrier):
-            notes.append(f"Compared with the {original.format} file's pixels, which lossy compression changed.")
-    else:
-        difference = None
-        notes.append("Only a record was given, so the pixels can be compared by hash only.")
-    differences = fact_differences(record, new)
-    new_for_image = for_image(new, index)
-    return {
-        "verdict": "identical" if identical else "different",
-        "identical": identical,
-        "message": _verdict_message(identical, difference, differences),
-        "image_index": index,
-        "expected_sha256": expected,
-        "actual_sha256": actual,
-        "difference": difference,
-        "differences": differences,
-        "problems": check["problems"],
-        "notes": notes,
-        "record": new_for_image,
-        "image": new_image,
-        "images": list(result.images),
-    }
-
-
-FACT_FIELDS: tuple[str, ...] = ("model", "mode", "backend", "endpoint", "model_revision", "prompt", "negative_prompt",
-                                "seed")
-
-
-def fact_differences(recorded: dict[str, Any], now: dict[str, Any]) -> list[dict[str, Any]]:
-    """Facts that differ between two records: request, params, payload, backend, model revision,
-    device, app and package versions (timings, ids, dates and hashes are expected to differ)."""
-    out: list[dict[str, Any]] = []
-
-    def compare(field: str, a: Any, b: Any) -> None:
-        if a != b:
-            out.append({"field": field, "recorded": a, "now": b})
-
-    for key in FACT_FIELDS:
-        compare(key, recorded.get(key), now.get(key))
-    for section in ("params", "native", "device", "speed", "app", "packages"):
-        a, b = recorded.get(section) or {}, now.get(section) or {}
-        for key in sorted(set(a) | set(b)):
-            compare(f"{section}.{key}", a.get(key), b.get(key))
-    compare("inputs", [e.get("sha256") for e in recorded.get("inputs") or []],
-            [e.get("sha256") for e in now.get("inputs") or []])
-    return out
-
-
-def _verdict_message(identical: bool, difference: dict[str, Any] | None, differences: list[dict[str, Any]]) -> str:
-    if identical:
-        text = "Reproduced exactly: the new pixels are byte-identical to the recorded output."
-    elif difference and not difference.get("same_size", True):
-        text = (f"Not reproduced: the new image is {difference['actual_size'][0]}x{difference['actual_size'][1]}, "
-                f"the recorded one {difference['expected_size'][0]}x{difference['expected_size'][1]}.")
-    elif difference:
-        text = (f"Not reproduced: pixels differ (max {difference['max']}, mean {difference['mean']:.3f}, "
-                f"PSNR {difference['psnr_db']} dB, {difference['changed_fraction']:.1%} of pixels changed).")
-    else:
-        text = "Not reproduced: the new pixels do not have the recorded sha256."
-    if differences:
-        shown = "; ".join(f"{d['field']}: {_short(d['recorded'])} → {_short(d['now'])}" for d in differences[:8])
-        more = f" (+{len(differences) - 8} more)" if len(differences) > 8 else ""
-        text += f" Facts that differ: {shown}{more}."
-    return text
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _expected_hash(record: dict[str, Any]) -> str | None:
+def expected_hash(record: dict[str, Any]) -> str | None:
+    """The recorded sha256 of the image that carried `record` (else of its first output)."""
     image = record.get("image") or {}
     if image.get("sha256"):
         return image["sha256"]
@@ -944,7 +701,8 @@ def _pixels(image: Any) -> Any:
     return image if image.mode in ("RGB", "L") else image.convert("RGB")
 
 
-def _lossy(picture: Any, source: Any) -> bool:
+def is_lossy(picture: Any, source: Any) -> bool:
+    """Whether `picture` (opened from `source`) lost pixels to its format: JPEG, or WebP not lossless."""
     fmt = getattr(picture, "format", None)
     if fmt == "JPEG":
         return True
@@ -962,7 +720,7 @@ def _lossy(picture: Any, source: Any) -> bool:
 
 __all__ = [
     "RECORD_SCHEMA", "RecordError", "a1111_parameters", "app_info", "build_record", "compare_images",
-    "default_search_dirs", "embedded_parameters", "encode_image", "fact_differences", "find_inputs", "for_image",
-    "inspect", "package_versions", "read_record", "record_digest", "record_table", "record_to_request",
-    "rerun_and_verify", "save_image", "sidecar_path", "store_inputs", "verify_record", "write_sidecar",
+    "embedded_parameters", "encode_image", "expected_hash", "for_image", "inspect", "is_lossy", "open_image",
+    "package_versions", "read_record", "record_digest", "record_table", "record_to_request", "save_image",
+    "sidecar_path", "unwrap_source", "verify_record", "write_sidecar",
 ]

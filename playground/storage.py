@@ -28,13 +28,17 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from playground.environment import env_float
 from playground.errors import PlaygroundError
-from playground.images import encode
+from playground.images import encode, load_image, load_mask
+from playground.params import ValidationError
+from playground.request import Request
 
 SHIPPED_PRESETS = Path(__file__).resolve().parent.parent / "presets"
 VISITORS_FOLDER = "visitors"
@@ -43,6 +47,9 @@ SECRET_FILE = ".visitor-secret"
 TMP_SUFFIX = ".tmp"
 # Session homes (no login) are dropped this long after their last change; logged-in homes are kept.
 DEFAULT_SESSION_TTL_S = 7 * 24 * 3600.0
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# Folders searched for a record's inputs are hashed up to this many image files each.
+MAX_SEARCH_FILES = 500
 
 _identity_source: Callable[[], str | None] | None = None
 _secret_lock = threading.Lock()
@@ -285,3 +292,91 @@ __all__ = [
     "playground_home", "prune_session_homes", "remove_stale_tmp", "server_home", "set_identity_source",
     "shipped_presets_dir", "store_input", "user_dir", "visitor_key",
 ]
+
+
+# -- kept inputs, found again by their pixel hash ------------------------------------------------
+
+def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Where inputs are looked for by hash: next to `near` (and its `inputs/`), the user's
+    `$PLAYGROUND_HOME/inputs` and preset inputs, and the shipped preset inputs."""
+    dirs = []
+    if near is not None:
+        folder = Path(near).parent
+        dirs += [folder / "inputs", folder]
+    try:
+        dirs += [playground_home() / "inputs", user_dir() / "inputs"]
+    except StorageError:  # a shared server outside a visit: nobody's own folders
+        pass
+    return [*dirs, shipped_presets_dir() / "inputs"]
+
+
+def find_inputs(record: dict[str, Any], search_dirs: Iterable[Path] | None = None) -> dict[str, Any]:
+    """Files whose pixels match the record's inputs. Returns `{"images": [path or None, ...],
+    "mask": path or None, "missing": [{"role", "sha256"}]}`."""
+    wanted = record.get("inputs") or []
+    index = _HashIndex(list(search_dirs) if search_dirs is not None else default_search_dirs())
+    images: list[str | None] = []
+    mask, missing = None, []
+    for entry in wanted:
+        path = index.find(entry.get("sha256", ""), entry.get("role", "image"))
+        if path is None:
+            missing.append({"role": entry.get("role"), "sha256": entry.get("sha256")})
+        if entry.get("role") == "mask":
+            mask = path
+        else:
+            images.append(path)
+    return {"images": images, "mask": mask, "missing": missing}
+
+
+class _HashIndex:
+    """Lazily hashes image files in some folders; files named by their hash are tried first."""
+
+    def __init__(self, dirs: list[Path]):
+        self.dirs = [d for d in dirs if d.is_dir()]
+        self._hashed: dict[tuple[str, str], str] = {}
+        self._done: set[tuple[Path, str]] = set()
+
+    def find(self, sha256: str, role: str) -> str | None:
+        if not sha256:
+            return None
+        for folder in self.dirs:
+            for path in sorted(folder.glob(f"{sha256[:16]}*")):
+                if path.suffix.lower() in IMAGE_SUFFIXES and self._hash(path, role) == sha256:
+                    return str(path)
+        if (role, sha256) in self._hashed:
+            return self._hashed[(role, sha256)]
+        for folder in self.dirs:
+            if (folder, role) in self._done:
+                continue
+            self._done.add((folder, role))
+            files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)[:MAX_SEARCH_FILES]
+            for path in files:
+                digest = self._hash(path, role)
+                if digest:
+                    self._hashed.setdefault((role, digest), str(path))
+            if (role, sha256) in self._hashed:
+                return self._hashed[(role, sha256)]
+        return None
+
+    @staticmethod
+    def _hash(path: Path, role: str) -> str | None:
+        try:
+            if role == "mask":
+                with Image.open(path) as img:
+                    size = img.size
+                return load_mask(str(path), size).sha256
+            return load_image(str(path), "input").sha256
+        except (ValidationError, OSError):
+            return None
+
+
+def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]:
+    """Keep a lossless copy of each input of `request` (as validation sees it) in `folder`, named by
+    its sha256, so a later re-run finds it. Returns the files (existing ones are kept)."""
+    folder = Path(folder)
+    pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
+    stored = [store_input(p.image, p.sha256, folder) for p in pictures]
+    if request.mask is not None and pictures:
+        mask = load_mask(request.mask, pictures[0].size)
+        stored.append(store_input(mask.image, mask.sha256, folder))
+    return stored

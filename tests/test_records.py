@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from skimage.metrics import peak_signal_noise_ratio
 
-from playground import __version__, backends, presets, records
+from playground import __version__, backends, presets, records, rerun, runs, storage
 from playground.images import content_hash, load_image
 from playground.params import ValidationError
 from playground.records import RecordError
@@ -189,7 +189,7 @@ def test_an_image_without_a_record_is_reported(tmp_path):
     assert report["status"] == "no record" and report["record"] is None
     assert report["message"].startswith("This image has no playground record")
     with pytest.raises(RecordError, match="no playground record"):
-        records.rerun_and_verify(tmp_path / "plain.png")
+        rerun.rerun_and_verify(tmp_path / "plain.png")
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, Seed: 1")
     make_image().save(tmp_path / "a1111.png", pnginfo=info)
@@ -239,7 +239,7 @@ def test_a_record_loads_back_into_the_request_that_made_it(local, tmp_path):
                            params={"num_inference_steps": 4, "edit_style": "copy"}, negative_prompt="grey")
     result = backends.run(request)
     record = records.build_record(result, request)
-    records.store_inputs(request, tmp_path / "inputs")
+    storage.store_inputs(request, tmp_path / "inputs")
     back = records.record_to_request(record, search_dirs=[tmp_path / "inputs"])
     for name in ("model", "mode", "prompt", "negative_prompt", "params", "seed", "backend"):
         assert getattr(back, name) == getattr(request, name), name
@@ -255,10 +255,9 @@ def test_a_local_run_reruns_byte_identical_from_its_embedded_record(local, tmp_p
 
     request = sdxl_request(mode="image-to-image", images=[make_image(color=(30, 160, 90))],
                            params={"num_inference_steps": 4, "num_images": 2})
-    result = backends.run(request)
-    files = write_images(result, tmp_path / "out", request, secrets=[SECRET])
+    files = write_images(runs.run(request), tmp_path / "out")
     assert len(files) == 2 and all(records.sidecar_path(f).is_file() for f in files)
-    verdict = records.rerun_and_verify(files[1])
+    verdict = rerun.rerun_and_verify(files[1])
     assert verdict["verdict"] == "identical" and verdict["identical"] is True
     assert verdict["image_index"] == 1 and verdict["expected_sha256"] == verdict["actual_sha256"]
     assert verdict["differences"] == [] and verdict["problems"] == []
@@ -273,7 +272,7 @@ def test_a_changed_parameter_is_reported_as_a_difference(local, tmp_path):
     result = backends.run(request)
     record = records.for_image(records.build_record(result, request), 0)
     path = records.save_image(result.images[0], record, tmp_path / "fox.png")
-    verdict = records.rerun_and_verify(path, overrides={"num_inference_steps": 3})
+    verdict = rerun.rerun_and_verify(path, overrides={"num_inference_steps": 3})
     assert verdict["verdict"] == "different" and not verdict["identical"]
     diff = verdict["difference"]
     assert diff["same_size"] and diff["max"] > 0 and 0 < diff["mean"] and 0 < diff["changed_fraction"] <= 1
@@ -289,7 +288,7 @@ def test_recorded_facts_that_changed_are_listed():
     now["packages"]["diffusers"] = "9.9.9"
     now["model_revision"] = "fedcba"
     now["device"]["device"] = "cuda"
-    fields = {d["field"]: (d["recorded"], d["now"]) for d in records.fact_differences(old, now)}
+    fields = {d["field"]: (d["recorded"], d["now"]) for d in rerun.fact_differences(old, now)}
     assert fields == {"packages.diffusers": (old["packages"]["diffusers"], "9.9.9"),
                       "model_revision": ("0123456789abcdef", "fedcba"), "device.device": ("cpu", "cuda")}
 
@@ -299,9 +298,9 @@ def test_a_rerun_from_a_jpeg_checks_the_recorded_hash(local, tmp_path):
     result = backends.run(request)
     record = records.for_image(records.build_record(result, request), 0)
     path = records.save_image(result.images[0], record, tmp_path / "fox.jpg")
-    verdict = records.rerun_and_verify(path)
+    verdict = rerun.rerun_and_verify(path)
     assert verdict["identical"] and verdict["notes"] and "lossy" in verdict["notes"][0]
-    changed = records.rerun_and_verify(path, overrides={"guidance_scale": 9.0})
+    changed = rerun.rerun_and_verify(path, overrides={"guidance_scale": 9.0})
     assert not changed["identical"] and any("lossy" in n for n in changed["notes"])
 
 
@@ -312,11 +311,11 @@ def test_a_rerun_names_the_inputs_it_cannot_find(local, tmp_path):
     record = records.for_image(records.build_record(result, request), 0)
     path = records.save_image(result.images[0], record, tmp_path / "lonely.png")
     with pytest.raises(ValidationError) as err:
-        records.rerun_and_verify(path)
+        rerun.rerun_and_verify(path)
     (problem,) = err.value.problems
     assert problem.field == "inputs[0]" and result.input_hashes[0] in str(problem.value)
     assert "give it (--image / --mask)" in problem.allowed
-    assert records.rerun_and_verify(path, images=[make_image(color=(1, 2, 3))])["identical"]
+    assert rerun.rerun_and_verify(path, images=[make_image(color=(1, 2, 3))])["identical"]
 
 
 def test_a_shipped_preset_reruns_from_its_output(local, tmp_path):
@@ -327,7 +326,7 @@ def test_a_shipped_preset_reruns_from_its_output(local, tmp_path):
     result = backends.run(request)
     path = records.save_image(result.images[0], records.for_image(records.build_record(result, request), 0),
                               tmp_path / "turbo.webp")
-    assert records.rerun_and_verify(path)["identical"]
+    assert rerun.rerun_and_verify(path)["identical"]
 
 
 def test_compare_images_matches_scikit_image():
@@ -354,8 +353,9 @@ def test_no_key_reaches_a_record_sidecar_preset_or_image_on_hosted_runs(hosted, 
                                          ("flux-2-pro", "replicate", "image-to-image", [make_image()])]:
         request = Request(model=model, mode=mode, prompt="a lighthouse", images=images, seed=4, backend=backend,
                           params={"image_size": "square"} if backend == "fal" else {})
-        result = backends.run(request, keys=keys)
-        written += write_images(result, tmp_path / "out" / backend, request, secrets=keys.values())
+        done = runs.run(request, keys=keys)
+        result = done.result
+        written += write_images(done, tmp_path / "out" / backend)
         record = records.for_image(records.build_record(result, request, secrets=keys.values()), 0)
         for fmt in ("jpeg", "webp"):
             written.append(records.save_image(result.images[0], record, tmp_path / "out" / f"{backend}.{fmt}"))

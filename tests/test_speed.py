@@ -9,8 +9,9 @@ import torch
 from playground import backends
 from playground.backends import speedups
 from playground.params import ValidationError
-from playground.records import build_record, encode_image, for_image, read_record, rerun_and_verify
+from playground.records import build_record, encode_image, for_image, read_record
 from playground.request import Request
+from playground.rerun import rerun_and_verify
 from playground.speed import ATTENTION_BACKENDS, SpeedSettings
 from playground.validation import validate
 

@@ -22,7 +22,7 @@ from gradio.data_classes import FileData
 from gradio.utils import get_function_description
 from gradio_client.utils import python_type_to_json_schema
 
-from playground import importers, presets, records
+from playground import importers, presets, records, storage
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
@@ -349,7 +349,7 @@ def _kept_inputs(doc: dict[str, Any]) -> tuple[list[str], str | None]:
         return [], None
     folders = [presets.user_dir() / presets.INPUTS_FOLDER, presets.shipped_dir() / presets.INPUTS_FOLDER,
                service.inputs_dir()]
-    found = records.find_inputs({"inputs": wanted}, folders)
+    found = storage.find_inputs({"inputs": wanted}, folders)
     if found["missing"]:
         return [], None  # saved by hash only; the preset check says what is wrong with the entries
     return [p for p in found["images"] if p], found["mask"]

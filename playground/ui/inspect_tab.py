@@ -15,7 +15,8 @@ import gradio as gr
 
 from playground import importers
 from playground.presets import preset_to_request
-from playground.records import IMAGE_SUFFIXES, inspect, read_record, record_to_request, save_image
+from playground.records import inspect, read_record, record_to_request, save_image
+from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
 from playground.ui.form import file_path, gallery_paths
 from playground.ui.outputs import fresh_folder

@@ -16,7 +16,8 @@ from typing import Any
 
 from playground.environment import env_float
 from playground.formats import FileFormat
-from playground.request import Prepared, Request, Result
+from playground.records import for_image, save_image
+from playground.request import Prepared, Result
 from playground.storage import kept_folder, store_input
 
 OUTPUT_DIR_NAME = "playground-runs"
@@ -32,15 +33,6 @@ def upload_root() -> Path:
     from gradio.utils import get_upload_folder
 
     return Path(get_upload_folder()).resolve()
-
-
-def record_of(result: Result, request: Request | None = None, keys: dict[str, str] | None = None) -> dict[str, Any]:
-    """The run's reproducibility record (playground.records), or `Result.summary()` without it."""
-    try:
-        from playground.records import build_record
-    except ImportError:
-        return result.summary()
-    return build_record(result, request, secrets=list((keys or {}).values()))
 
 
 def save_outputs(result: Result, record: dict[str, Any], file_format: FileFormat | None = None) -> list[str]:
@@ -64,16 +56,7 @@ def save_outputs(result: Result, record: dict[str, Any], file_format: FileFormat
 
 
 def _save(image: Any, record: dict[str, Any], index: int, path: Path, file_format: FileFormat) -> None:
-    try:
-        from playground.records import for_image, save_image
-    except ImportError:
-        image.save(path, **file_format.save_args())
-        return
-    try:
-        save_image(image, for_image(record, index), path, file_format.format, sidecar=False,
-                   **file_format.save_args())
-    except (KeyError, IndexError, TypeError):  # a summary instead of a record: keep the pixels anyway
-        image.save(path, **file_format.save_args())
+    save_image(image, for_image(record, index), path, file_format.format, sidecar=False, **file_format.save_args())
 
 
 def output_ttl() -> float:

@@ -19,7 +19,7 @@ import gradio as gr
 
 from playground import presets
 from playground.params import Problem, ValidationError
-from playground.records import IMAGE_SUFFIXES
+from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
 from playground.ui.outputs import fresh_folder
 

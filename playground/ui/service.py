@@ -24,7 +24,7 @@ from typing import Any
 import gradio as gr
 from PIL import Image
 
-from playground import backends
+from playground import backends, runs
 from playground.backends.hosted import malformed_key
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.environment import env_int
@@ -33,9 +33,11 @@ from playground.formats import FileFormat, choose
 from playground.images import load_image
 from playground.params import Problem, ValidationError, parse_size
 from playground.presets import PresetStoreError, preset_slug, shipped_dir
-from playground.records import RecordError, default_search_dirs, rerun_and_verify
+from playground.records import RecordError
 from playground.request import Prepared, Request, Result
-from playground.ui.outputs import inputs_dir, keep_inputs, record_of, save_outputs, upload_root
+from playground.rerun import rerun_and_verify
+from playground.storage import default_search_dirs
+from playground.ui.outputs import inputs_dir, keep_inputs, save_outputs, upload_root
 from playground.ui.progress import LOCAL_TURNS, ProgressRelay
 from playground.validation import for_backend, resolve_params, validate
 
@@ -263,11 +265,11 @@ def run_blocking(request: Request, keys: dict[str, str], relay: ProgressRelay, c
             LOCAL_TURNS.wait(ticket, lambda ahead: relay.say(
                 f"Waiting for the local device: {ahead} run{'s' if ahead != 1 else ''} ahead of yours"), cancel)
         relay.say("Starting")
-        result = backends.run_prepared(prepared, progress=relay, cancel=cancel, keys=keys)
+        done = runs.run(request, prepared=prepared, keys=keys, progress=relay, cancel=cancel)
     finally:
         if ticket is not None:
             LOCAL_TURNS.leave(ticket)
-    record = record_of(result, request, keys)
+    result, record = done.result, done.record
     files = save_outputs(result, record, chosen)
     keep_inputs(prepared)
     return Outcome(files=files, seed=int(result.seeds[0]) if result.seeds else prepared.seed, backend=result.backend,
@@ -299,7 +301,7 @@ def search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
 
 
 def rerun_blocking(source: Any, keys: dict[str, str], relay: ProgressRelay, cancel: threading.Event) -> dict[str, Any]:
-    """`records.rerun_and_verify` on `source`, its inputs found by hash (see `search_dirs`); blocking."""
+    """`rerun.rerun_and_verify` on `source`, its inputs found by hash (see `search_dirs`); blocking."""
     near = source if isinstance(source, (str, os.PathLike)) else None
     relay.say("Starting the re-run")
     return rerun_and_verify(source, keys, search_dirs=search_dirs(near), progress=relay, cancel=cancel)
