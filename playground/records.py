@@ -1,33 +1,31 @@
 """Reproducibility records: what ran, with what, and what came out; embedded in every output file.
 
 A record (schema `playground.record/1`) is built from a `Result` (and the `Request`, when known):
-app version and git commit, package versions (read with importlib.metadata, never importing the
-heavy packages), backend, endpoint and resolved model revision, device, dtype and generator
-device, the local speed settings (`speed`: attention, compile, fused QKV... see playground.speed;
-a re-run asks for them again), canonical parameters and the native payload as sent, the final prompt, the seed of each
-image, the pixel sha256 of every input, mask and output, timings, estimated cost and fallbacks.
+app version and git commit and package versions (playground.installation), backend, endpoint and
+resolved model revision, device, dtype and generator device, the local speed settings (`speed`:
+attention, compile, fused QKV... see playground.speed; a re-run asks for them again), canonical
+parameters and the native payload as sent, the final prompt, the seed of each image, the pixel
+sha256 of every input, mask and output, timings, estimated cost and fallbacks.
 A `digest` over the rest of the record shows whether it was edited afterwards. Never a key.
 
 Records travel inside the images: PNG text chunks (`playground.record` with the JSON, and an
 AUTOMATIC1111-style `parameters` text that other tools show), EXIF for JPEG and WebP (MakerNote
 with the JSON, UserComment with the `parameters` text), and a JSON sidecar next to saved files.
+A record turns back into the Request that made it (`record_to_request`); `playground.rerun` runs
+it again and compares.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import io
 import json
 import os
-import platform
-import subprocess
 import warnings
 import zlib
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +33,12 @@ import piexif
 import piexif.helper
 from PIL import Image, PngImagePlugin, UnidentifiedImageError
 
-from playground import __version__, infotext
+from playground import infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.catalog import get_model
 from playground.errors import PlaygroundError
 from playground.images import Limits, content_hash
+from playground.installation import APP_NAME, app_info, package_versions
 from playground.params import Problem, Size, ValidationError
 from playground.request import Request, Result
 from playground.storage import atomic_write, find_inputs
@@ -47,10 +46,6 @@ from playground.storage import atomic_write, find_inputs
 RECORD_SCHEMA = "playground.record/1"
 SCHEMA_PREFIX = "playground.record/"
 CURRENT_VERSION = 1
-APP_NAME = "playground"
-REPO_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES: tuple[str, ...] = ("torch", "diffusers", "transformers", "accelerate", "safetensors", "huggingface-hub",
-                             "gradio", "fal-client", "replicate", "pillow", "numpy")
 # Environment variables that may hold keys: their values are scrubbed from every record.
 SECRET_ENV: tuple[str, ...] = ("FAL_KEY", "FAL_KEY_ID", "FAL_KEY_SECRET", "REPLICATE_API_TOKEN", "HF_TOKEN",
                                "HUGGING_FACE_HUB_TOKEN")
@@ -74,59 +69,6 @@ FORMATS = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}
 
 class RecordError(PlaygroundError):
     """A record is present but unreadable, or from a newer playground, or a file has none."""
-
-
-# -- facts about this installation ------------------------------------------------------------------
-
-@functools.lru_cache(maxsize=1)
-def package_versions() -> dict[str, str | None]:
-    """Installed versions of the packages that shape the pixels (None: not installed)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = version(name)
-        except PackageNotFoundError:
-            versions[name] = None
-    return versions
-
-
-@functools.lru_cache(maxsize=1)
-def app_info() -> dict[str, Any]:
-    """App name, version, git commit (PLAYGROUND_GIT_COMMIT, else the checkout's HEAD) and whether
-    tracked files had uncommitted changes (None when unknown)."""
-    pinned = os.environ.get("PLAYGROUND_GIT_COMMIT", "").strip()
-    commit = pinned or _git_head(REPO_ROOT / ".git")
-    dirty = None if pinned or not commit else _git_dirty(REPO_ROOT)
-    return {"name": APP_NAME, "version": __version__, "git_commit": commit, "git_dirty": dirty}
-
-
-def _git_head(git: Path) -> str | None:
-    """The commit HEAD points at, read from the files (no git binary needed)."""
-    try:
-        head = (git / "HEAD").read_text().strip()
-        if not head.startswith("ref: "):
-            return head or None
-        ref = head[5:]
-        loose = git / ref
-        if loose.is_file():
-            return loose.read_text().strip() or None
-        packed = git / "packed-refs"
-        if packed.is_file():
-            for line in packed.read_text().splitlines():
-                if line.endswith(" " + ref):
-                    return line.split(" ", 1)[0]
-    except OSError:
-        pass
-    return None
-
-
-def _git_dirty(root: Path) -> bool | None:
-    try:
-        done = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                              capture_output=True, text=True, timeout=5)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return bool(done.stdout.strip()) if done.returncode == 0 else None
 
 
 # -- building ---------------------------------------------------------------------------------------
@@ -719,8 +661,8 @@ def is_lossy(picture: Any, source: Any) -> bool:
 
 
 __all__ = [
-    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "app_info", "build_record", "compare_images",
+    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "build_record", "compare_images",
     "embedded_parameters", "encode_image", "expected_hash", "for_image", "inspect", "is_lossy", "open_image",
-    "package_versions", "read_record", "record_digest", "record_table", "record_to_request", "save_image",
+    "read_record", "record_digest", "record_table", "record_to_request", "save_image",
     "sidecar_path", "unwrap_source", "verify_record", "write_sidecar",
 ]

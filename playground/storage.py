@@ -1,4 +1,5 @@
-"""Where bytes go, per visitor: the home folder, the user preset folder, atomic writes, kept inputs.
+"""Where bytes go, per visitor: the home folder, the user preset folder, atomic writes, kept inputs
+(stored under their pixel hash, and found again by it for a re-run).
 
 On a single-user machine (`python app.py` on your own computer) everything lives in the operator's
 `PLAYGROUND_HOME` (default `~/.playground`), as always. On a shared server (Hugging Face sets
@@ -294,7 +295,7 @@ __all__ = [
 ]
 
 
-# -- kept inputs, found again by their pixel hash ------------------------------------------------
+# -- kept inputs, found again by their pixel hash --------------------------------------------------
 
 def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
     """Where inputs are looked for by hash: next to `near` (and its `inputs/`), the user's

@@ -531,7 +531,8 @@ def test_drift_max_chains_refuses_more_chains(monkeypatch):
 
 # --- records ----------------------------------------------------------------------------------------
 def test_git_commit_is_written_into_the_record(emulator, monkeypatch):
-    from playground.records import app_info, build_record
+    from playground.installation import app_info
+    from playground.records import build_record
 
     on_emulator(monkeypatch, emulator)
     backends.set_backend("fal", FalBackend())
