@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from playground import __version__, infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.errors import PlaygroundError
-from playground.images import Limits
+from playground.images import Limits, encode
+from playground.metrics import compare_images
 from playground.params import Problem, ValidationError
 from playground.request import Request, Result
 from playground.storage import StorageError, atomic_write, playground_home, shipped_presets_dir, store_input, user_dir
@@ -319,6 +320,14 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         save_args.setdefault("lossless", True)
     picture.save(buffer, format=name, exif=exif, **save_args)
     return buffer.getvalue()
+
+
+def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
+    """PNG bytes of `image`, with `record` embedded for output `index` (see `for_image`) when it is a
+    record of a run (it has outputs); a plain PNG otherwise (no record, or an uploaded image's note)."""
+    if record is not None and record.get("outputs"):
+        return encode_image(image, for_image(record, index), "png")
+    return encode(image)
 
 
 def png_compress_level() -> int:
@@ -775,33 +784,6 @@ def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]
     return stored
 
 
-def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
-    """How far `actual` is from `expected`, on RGB pixels 0-255.
-
-    Returns `{"identical", "same_size", "max", "mean", "psnr_db", "changed_fraction"}`; psnr_db is
-    scikit-image's PSNR, None when the pixels are identical (it would be infinite) or sizes differ.
-    """
-    import numpy as np
-    from skimage.metrics import peak_signal_noise_ratio
-
-    a = np.asarray(_pixels(_open(expected) or expected).convert("RGB"), dtype=np.uint8)
-    b = np.asarray(_pixels(_open(actual) or actual).convert("RGB"), dtype=np.uint8)
-    if a.shape != b.shape:
-        return {"identical": False, "same_size": False, "expected_size": [a.shape[1], a.shape[0]],
-                "actual_size": [b.shape[1], b.shape[0]], "max": None, "mean": None, "psnr_db": None,
-                "changed_fraction": None}
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    identical = not diff.any()
-    return {
-        "identical": identical,
-        "same_size": True,
-        "max": int(diff.max()),
-        "mean": round(float(diff.mean()), 6),
-        "psnr_db": None if identical else round(float(peak_signal_noise_ratio(a, b, data_range=255)), 4),
-        "changed_fraction": round(float(diff.any(axis=-1).mean()), 6),
-    }
-
-
 def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images: list[Any] | None = None,
                      mask: Any = None, backend: str | None = None, overrides: dict[str, Any] | None = None,
                      search_dirs: Iterable[Path] | None = None,
@@ -816,7 +798,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
     Returns a dict, JSON-ready except `image` (the new PIL image) and `images` (all of them):
     `verdict` ("identical" or "different"), `identical` (the recorded pixels, byte for byte),
     `message`, `image_index`, `expected_sha256`, `actual_sha256`, `difference` (see
-    `compare_images`; None when only a record was given and the pixels differ), `differences`
+    `metrics.ImageDistance.summary`; None when only a record was given and the pixels differ), `differences`
     ([{field, recorded, now}] for the request, parameters, payload, backend, endpoint, model
     revision, device and package versions), `problems` (a tampered record), `notes` and `record`
     (the new output's record).
@@ -858,7 +840,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
         difference = {"identical": True, "same_size": True, "max": 0, "mean": 0.0, "psnr_db": None,
                       "changed_fraction": 0.0}
     elif original is not None:
-        difference = compare_images(original, new_image)
+        difference = compare_images(original, new_image).summary()
         if _lossy(original, carrier):
             notes.append(f"Compared with the {original.format} file's pixels, which lossy compression changed.")
     else:
@@ -961,8 +943,9 @@ def _lossy(picture: Any, source: Any) -> bool:
 
 
 __all__ = [
-    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "app_info", "build_record", "compare_images",
+    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "app_info", "build_record",
     "default_search_dirs", "embedded_parameters", "encode_image", "fact_differences", "find_inputs", "for_image",
-    "inspect", "package_versions", "read_record", "record_digest", "record_table", "record_to_request",
+    "inspect", "package_versions", "png_with_record", "read_record", "record_digest", "record_table",
+    "record_to_request",
     "rerun_and_verify", "save_image", "sidecar_path", "store_inputs", "verify_record", "write_sidecar",
 ]

@@ -157,6 +157,13 @@ def draw_seed() -> int:
     return secrets.randbelow(SEED_MAX + 1)
 
 
+def resolve_seed(seed: Any) -> int:
+    """A seed as given, or a fresh one for None, "" or -1 (ValidationError if out of range)."""
+    if seed is None or seed == "" or (seed == -1 and not isinstance(seed, bool)):
+        return draw_seed()
+    return Param("seed", "seed").coerce(seed, "seed")
+
+
 def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
     """Apply the Modify/Copy image-to-image semantics to filled-in params; returns a new dict.
 

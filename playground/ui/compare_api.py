@@ -25,9 +25,10 @@ import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
-from playground.compare import DEFAULT_CELL_PX, Grid, GridSpec, grid_from_dict, plan_grid, png_with_record, run_grid
-from playground.compare import resolve_seed as draw_if_unset
+from playground.compare import DEFAULT_CELL_PX, Grid, GridSpec, grid_from_dict, plan_grid, run_grid
 from playground.drift import Chain, Drift, DriftSpec, DriftStep, check_drift, drift_from_dict, plan_drift, run_drift
+from playground.records import png_with_record
+from playground.request import resolve_seed as draw_if_unset
 from playground.ui import api, service
 from playground.ui.outputs import OUTPUT_DIR_NAME, fresh_folder
 

@@ -18,8 +18,9 @@ import gradio as gr
 
 from playground import presets
 from playground.adapters import axis_title
+from playground.axis_values import format_value
 from playground.catalog import FAMILIES, MODELS, get_model
-from playground.compare import MAX_AXES, Axis, GridSpec, format_value, max_cells_default, plan_grid
+from playground.compare import MAX_AXES, Axis, GridSpec, max_cells_default, plan_grid
 from playground.params import INPUT_KINDS, Param, Problem, ValidationError
 from playground.ui import api, catalog_view, service
 from playground.ui.compare_api import CANCELS, USAGE, GridView, error_markdown, grid_views
