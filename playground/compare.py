@@ -13,6 +13,9 @@ most `concurrency` at once per provider (the backends themselves wait out 429s a
 cells one at a time; a cell that fails keeps its error and the grid carries on; `on_cell` hears every
 change of a cell's status; once `cancel` is set no further cell starts and running ones are cancelled.
 The resulting `Grid` renders the labelled grid image, the manifest JSON and one zip with everything.
+
+What an axis's values are (lists, ranges, models, seeds, a parameter's values and labels) is read in
+`axis_values`; the grid image is drawn by `drawing` from the plain data `render_grid` hands it.
 """
 
 from __future__ import annotations
