@@ -215,8 +215,8 @@ class Handlers:
 
     # -- Modify / Copy -----------------------------------------------------------------------------
     def edit_style(self, data: dict[Any, Any]) -> dict[Any, Any]:
-        """Copy sets reference strength 0.95, guidance 1, 15 steps (and no prompt expansion); Modify
-        puts them back to the defaults."""
+        """Set the controls the chosen edit style drives (`request.EDIT_STYLE_DEFAULTS`): Copy's values, or
+        back to the defaults for Modify."""
         p = self.page
         ctx = data[p.ctx] or {}
         model = catalog_view.get(ctx.get("model"))
