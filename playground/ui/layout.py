@@ -1,4 +1,5 @@
-"""The Generate tab's components (the presets bar on top); the wiring lives in `wire`.
+"""The Generate tab's components, the presets bar on top; what they do is wired in `events` (the
+presets bar's own events in `presets_view`).
 
 The parameter panel is a fixed pool of components (one per `panels.SLOTS` entry), placed once:
 basic ones in the parameter column, advanced ones in an accordion, the Modify/Copy toggle by the

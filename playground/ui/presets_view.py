@@ -1,5 +1,6 @@
-"""The presets bar of the Generate tab: pick a preset (shipped or yours) and load it into every
-control; save the current controls as a preset; rename, delete, import and export yours.
+"""What the presets bar of the Generate tab does (its components are built in `layout`): pick a preset
+(shipped or yours) and load it into every control; save the current controls as a preset; rename,
+delete, import and export yours.
 
 User presets live in PLAYGROUND_HOME on a single-user machine, and in the visitor's own folder on
 a shared server (see `playground.storage`). Keys are never part of a preset: saving reads the
