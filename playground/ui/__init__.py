@@ -6,7 +6,8 @@ events), `api` and `compare_api` (the public endpoints), `common` (event options
 readable-error decorator every endpoint wears), `service` (what the page and the API share), `form`
 (page values → Request), `catalog_view` (what the page says about models), the other tabs
 (`inspect_tab`, `compare_tab`, `drift_tab`, `history_view`), `samples` (examples), `visitors` (who is
-visiting). Imports run one way: tabs and endpoints → handlers → layout → panels → service.
+visiting). Imports run one way, from `events` and the tabs down to `handlers`, `layout`, `panels` and
+`service`, never back.
 Importing this imports Gradio but nothing heavy (torch, diffusers, fal_client, replicate load when a
 run needs them).
 """
