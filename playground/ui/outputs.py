@@ -16,6 +16,7 @@ from typing import Any
 
 from playground.environment import env_float
 from playground.formats import FileFormat
+from playground.records import for_image, save_image
 from playground.request import Prepared, Request, Result
 from playground.storage import kept_folder, store_input
 
@@ -64,11 +65,6 @@ def save_outputs(result: Result, record: dict[str, Any], file_format: FileFormat
 
 
 def _save(image: Any, record: dict[str, Any], index: int, path: Path, file_format: FileFormat) -> None:
-    try:
-        from playground.records import for_image, save_image
-    except ImportError:
-        image.save(path, **file_format.save_args())
-        return
     try:
         save_image(image, for_image(record, index), path, file_format.format, sidecar=False,
                    **file_format.save_args())
