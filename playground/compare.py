@@ -13,17 +13,18 @@ most `concurrency` at once per provider (the backends themselves wait out 429s a
 cells one at a time; a cell that fails keeps its error and the grid carries on; `on_cell` hears every
 change of a cell's status; once `cancel` is set no further cell starts and running ones are cancelled.
 The resulting `Grid` renders the labelled grid image, the manifest JSON and one zip with everything.
+
+What an axis's values are (lists, ranges, models, seeds, a parameter's values and labels) is read in
+`axis_values`; the grid image is drawn by `drawing` from the plain data `render_grid` hands it.
 """
 
 from __future__ import annotations
 
 import copy
-import io
 import itertools
 import json
 import logging
 import math
-import queue
 import re
 import tempfile
 import threading
@@ -34,17 +35,30 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
-from playground import backends, runs
-from playground.adapters import LORA_PARAM, axis_field, axis_label, axis_title, with_axis_value
+from playground import backends, drawing, runs
+from playground.adapters import LORA_PARAM, axis_field, with_axis_value
+from playground.axis_values import (
+    ModelChoice,
+    expand_values,
+    model_choices,
+    model_label,
+    param_values,
+    seed_values,
+    shorten,
+)
+from playground.background import one_at_a_time, run_in_background
 from playground.catalog import MODELS, ModelSpec
+from playground.drawing import AxisLabels, GridLayout, Tile, cell_size, tile_image
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
-from playground.params import Param, Problem, ValidationError, parse_size
-from playground.request import Prepared, Request, draw_seed
+from playground.images import encode, load_image, portable_image
+from playground.params import Problem, ValidationError
+from playground.records import png_with_record
+from playground.request import Prepared, Request, resolve_seed
 from playground.validation import validate
 
 log = logging.getLogger("playground.compare")
@@ -56,13 +70,10 @@ AXIS_ROLES: tuple[str, ...] = ("columns", "rows", "panels")
 MAX_AXES = 3
 DEFAULT_MAX_CELLS = 64
 DEFAULT_CONCURRENCY = 8
-# A range like 0:1e9:1 is refused before it is expanded.
-MAX_AXIS_VALUES = 1000
 DEFAULT_CELL_PX = 384
 STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed", "cancelled", "n/a")
 FINAL_STATUSES = frozenset({"done", "failed", "cancelled", "n/a"})
 
-T = TypeVar("T")
 CellCallback = Callable[["Cell"], None]
 
 
@@ -118,17 +129,6 @@ class ResolvedAxis:
     def as_dict(self) -> dict[str, Any]:
         return {"role": self.role, "kind": self.kind, "name": self.name, "title": self.title,
                 "values": [_jsonable(v) for v in self.values], "labels": list(self.labels)}
-
-
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model and the backend asked for it ("auto" or a backend name)."""
-
-    model: str
-    backend: str = "auto"
-
-    def label(self) -> str:
-        return self.model if self.backend == "auto" else f"{self.model}@{self.backend}"
 
 
 @dataclass
@@ -240,8 +240,8 @@ class Grid:
 
     def gallery(self) -> list[tuple[Image.Image, str]]:
         """Every cell as (image or status tile, caption), for a gallery."""
-        size = _cell_box(self.cells, DEFAULT_CELL_PX)
-        return [(c.image if c.image is not None else _status_tile(c, size), c.caption()) for c in self.cells]
+        size = cell_size([c.image for c in self.cells if c.image is not None], DEFAULT_CELL_PX)
+        return [(c.image if c.image is not None else tile_image(_tile(c), size), c.caption()) for c in self.cells]
 
     def manifest(self) -> dict[str, Any]:
         """The grid described as JSON (see MANIFEST_SCHEMA in the module's report)."""
@@ -270,7 +270,7 @@ class Grid:
         target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-grid-")) / "grid.zip"
         manifest = self.manifest()
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("grid.png", _png(self.grid_image(cell_px)))
+            archive.writestr("grid.png", encode(self.grid_image(cell_px)))
             archive.writestr("manifest.json", json.dumps(manifest, indent=2))
             for cell, entry in zip(self.cells, manifest["cells"], strict=True):
                 for i, (image, name) in enumerate(zip(cell.images, entry["files"], strict=True)):
@@ -300,16 +300,6 @@ def grid_to_dict(spec: GridSpec, include_images: bool = False) -> dict[str, Any]
         if spec.mask is not None:
             data["mask"] = portable_image(spec.mask, "mask")
     return data
-
-
-def portable_image(value: Any, field_name: str) -> str:
-    """An input as text for a preset: data URIs stay as they are, PIL images become PNG data URIs as they
-    are (a mask keeps its alpha), anything else is decoded to RGB first."""
-    from playground.images import load_image, to_data_uri
-
-    if isinstance(value, str) and value.startswith("data:"):
-        return value
-    return to_data_uri(value if isinstance(value, Image.Image) else load_image(value, field_name).image)
 
 
 def grid_from_dict(data: dict[str, Any]) -> GridSpec:
@@ -400,7 +390,7 @@ def plan_grid(spec: GridSpec | dict[str, Any], keys: dict[str, str] | None = Non
     resolved = {choice: _resolve_backend(choice, spec, images, mask, seed, keys) for choice in choices}
     for axis in axes:
         if axis.kind == "model":
-            axis.labels = [_model_label(c, resolved[c][0]) for c in axis.values]
+            axis.labels = [model_label(c, resolved[c][0]) for c in axis.values]
     cells = []
     columns = len(axes[0].values) if axes else 1
     rows = len(axes[1].values) if len(axes) > 1 else 1
@@ -426,10 +416,9 @@ def _resolve_axes(spec: GridSpec) -> tuple[list[ResolvedAxis], list[ModelChoice]
     choices: list[ModelChoice] = []
     model_at = next((i for i, a in enumerate(raw) if a.kind == "model"), None)
     if model_at is not None:
-        choices = _model_choices(raw[model_at], problems, field_name=f"axes[{model_at}].values")
+        choices = model_choices(raw[model_at].values, problems, field_name=f"axes[{model_at}].values")
     else:
-        choices = _model_choices(Axis("model", [spec.model], ""), problems, field_name="model",
-                                 default_backend=spec.backend or "auto")
+        choices = model_choices([spec.model], problems, field_name="model", default_backend=spec.backend or "auto")
     seen_params: set[str] = set()
     axes: list[ResolvedAxis] = []
     for i, axis in enumerate(raw):
@@ -441,13 +430,7 @@ def _resolve_axes(spec: GridSpec) -> tuple[list[ResolvedAxis], list[ModelChoice]
         if axis.kind == "model":
             axes.append(ResolvedAxis("model", "model", "Model", role, list(choices), [c.label() for c in choices]))
         elif axis.kind == "seed":
-            values = _expand(axis.values, integer=True, where=where, problems=problems, ranges=True)
-            seeds = []
-            for value in values:
-                try:
-                    seeds.append(Param("seed", "seed").coerce(value, f"{where}.values"))
-                except ValidationError as err:
-                    problems.extend(err.problems)
+            seeds = seed_values(axis.values, where, problems)
             axes.append(ResolvedAxis("seed", "seed", "Seed", role, seeds, [str(s) for s in seeds]))
         elif axis.kind == "prompt":
             search = axis.name or ""
@@ -455,81 +438,19 @@ def _resolve_axes(spec: GridSpec) -> tuple[list[ResolvedAxis], list[ModelChoice]
                 problems.append(Problem(f"{where}.name", search, "the text to replace in the prompt"))
             elif search not in (spec.prompt or ""):
                 problems.append(Problem(f"{where}.name", search, "text that occurs in the prompt"))
-            values = [str(v) for v in _expand(axis.values, integer=False, where=where, problems=problems,
-                                              ranges=False)]
-            axes.append(ResolvedAxis("prompt", search, f"Prompt: {_short(search, 24)}", role, values,
-                                     [_short(v, 40) for v in values]))
+            values = [str(v) for v in expand_values(axis.values, False, where, problems, ranges=False)]
+            axes.append(ResolvedAxis("prompt", search, f"Prompt: {shorten(search, 24)}", role, values,
+                                     [shorten(v, 40) for v in values]))
         else:
-            axes.append(_param_axis(axis, i, role, spec.mode, choices, seen_params, problems))
+            title, values, labels = param_values(axis.name, axis.values, where, spec.mode, choices, seen_params,
+                                                 problems)
+            axes.append(ResolvedAxis("param", axis.name, title, role, values, labels))
     for axis in axes:
         if not axis.values:
             problems.append(Problem(f"axes[{AXIS_ROLES.index(axis.role)}].values", [], "at least one value"))
     if problems:
         raise ValidationError(problems)
     return axes, choices
-
-
-def _param_axis(axis: Axis, i: int, role: str, mode: str, choices: list[ModelChoice], seen: set[str],
-                problems: list[Problem]) -> ResolvedAxis:
-    where = f"axes[{i}]"
-    name = axis.name
-    adapter = axis_field(name)  # `loras[i].scale` / `loras[i].path`: one adapter of the list
-    lookup = LORA_PARAM if adapter else name
-    specs = [p for c in choices if c.model in MODELS for p in MODELS[c.model].params_for(mode)
-             if p.name == lookup and p.kind not in ("image", "image_list", "mask")]
-    if name == "seed":
-        problems.append(Problem(f"{where}.name", name, 'a seed axis (kind "seed"), not a parameter axis'))
-    elif not specs:
-        known = sorted({p.name for c in choices if c.model in MODELS for p in MODELS[c.model].params_for(mode)})
-        problems.append(Problem(f"{where}.name", name, f"a parameter of the grid's models in {mode}: "
-                                                     + ", ".join(known)))
-    elif name in seen:
-        problems.append(Problem(f"{where}.name", name, "a parameter not already on another axis"))
-    seen.add(name)
-    if adapter:
-        values = _expand(axis.values, integer=False, where=where, problems=problems, ranges=adapter[1] == "scale")
-        return ResolvedAxis("param", name, axis_title(name), role, values, [axis_label(name, v) for v in values])
-    numeric = next((p for p in specs if p.kind in ("int", "float")), None)
-    values = _expand(axis.values, integer=bool(numeric and numeric.kind == "int"), where=where,
-                     problems=problems, ranges=numeric is not None)
-    if specs and specs[0].kind == "size":
-        values = [_size_value(v) for v in values]
-    title = specs[0].title if specs else name
-    return ResolvedAxis("param", name, title, role, values, [format_value(v) for v in values])
-
-
-def _model_choices(axis: Axis, problems: list[Problem], field_name: str,
-                   default_backend: str = "auto") -> list[ModelChoice]:
-    where = field_name
-    raw = axis.values
-    if isinstance(raw, str):
-        raw = _split_values(raw)
-    choices: list[ModelChoice] = []
-    for value in raw or []:
-        if isinstance(value, dict):
-            model, backend = value.get("model"), value.get("backend") or "auto"
-        elif isinstance(value, str):
-            model, _, backend = value.strip().partition("@")
-            backend = backend.strip() or default_backend
-        else:
-            problems.append(Problem(where, value, 'a model id, "model@backend" or {"model", "backend"}'))
-            continue
-        if model not in MODELS:
-            problems.append(Problem(where, model, "one of " + ", ".join(MODELS)))
-            continue
-        spec = MODELS[model]
-        if backend != "auto" and backend not in spec.backends:
-            problems.append(Problem(where, f"{model}@{backend}", f"a backend of {model}: auto, "
-                                                                 + ", ".join(spec.backends)))
-            continue
-        choice = ModelChoice(model, backend)
-        if choice in choices:
-            problems.append(Problem(where, choice.label(), "each model once"))
-            continue
-        choices.append(choice)
-    if not choices and not problems:
-        problems.append(Problem(where, raw, "at least one model"))
-    return choices
 
 
 def _resolve_backend(choice: ModelChoice, spec: GridSpec, images: list[Image.Image], mask: Any,
@@ -618,112 +539,6 @@ def _combinations(axes: list[ResolvedAxis]) -> Iterator[tuple[int, ...]]:
     """Value indices per cell in cell order: the first axis varies fastest."""
     for combo in itertools.product(*(range(len(a.values)) for a in reversed(axes))):
         yield tuple(reversed(combo))
-
-
-# --- values -----------------------------------------------------------------------------------------
-def parse_range(text: str, integer: bool = False) -> list[int | float]:
-    """Expand "start:stop[:step]" (step default 1; stop included when the steps land on it).
-
-    Raises ValueError for unreadable numbers, a zero step, a step pointing away from stop, or more
-    than MAX_AXIS_VALUES values.
-    """
-    parts = [p.strip() for p in text.split(":")]
-    if len(parts) not in (2, 3):
-        raise ValueError("a range is start:stop or start:stop:step")
-    start, stop = float(parts[0]), float(parts[1])
-    step = float(parts[2]) if len(parts) == 3 else 1.0
-    if step == 0 or not all(math.isfinite(x) for x in (start, stop, step)):
-        raise ValueError("the step must be a non-zero number")
-    if (stop - start) * step < 0:
-        raise ValueError("the step goes away from stop")
-    count = int(math.floor((stop - start) / step + 1e-9)) + 1
-    if count > MAX_AXIS_VALUES:
-        raise ValueError(f"{count} values; at most {MAX_AXIS_VALUES}")
-    values = [start + i * step for i in range(count)]
-    if integer:
-        if any(abs(v - round(v)) > 1e-9 for v in values):
-            raise ValueError("an integer parameter needs whole-number start and step")
-        return [int(round(v)) for v in values]
-    return [int(v) if float(v).is_integer() else round(v, 10) for v in values]
-
-
-def _expand(values: list[Any] | str, integer: bool, where: str, problems: list[Problem],
-            ranges: bool) -> list[Any]:
-    if isinstance(values, str):
-        text = values.strip()
-        if ranges and ":" in text and "\n" not in text and "," not in text:
-            try:
-                return list(parse_range(text, integer))
-            except ValueError as err:
-                problems.append(Problem(f"{where}.values", text, f"start:stop:step ({err})"))
-                return []
-        values = [_number_text(v, integer) for v in _split_values(text)] if ranges else _split_values(text)
-    if not isinstance(values, (list, tuple)):
-        problems.append(Problem(f"{where}.values", values, "a list of values or a start:stop:step range"))
-        return []
-    if len(values) > MAX_AXIS_VALUES:
-        problems.append(Problem(f"{where}.values", f"{len(values)} values", f"at most {MAX_AXIS_VALUES}"))
-        return []
-    out: list[Any] = []
-    for value in values:
-        if any(_same(value, seen) for seen in out):
-            problems.append(Problem(f"{where}.values", value, "each value once"))
-            continue
-        out.append(value)
-    return out
-
-
-def _number_text(text: str, integer: bool) -> Any:
-    """A number typed in a list ("2", "2.5") as a number, like a range's values; other text unchanged."""
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if not math.isfinite(number) or (integer and not number.is_integer()):
-        return text
-    return int(number) if number.is_integer() else number
-
-
-def _split_values(text: str) -> list[str]:
-    parts = text.split("\n") if "\n" in text else text.split(",")
-    return [p.strip() for p in parts if p.strip()]
-
-
-def _size_value(value: Any) -> Any:
-    size = parse_size(value)
-    return value if size is None else size.as_value()
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def format_value(value: Any) -> str:
-    """A short label for an axis value: 2.5, 64x64, true, a model id..."""
-    if isinstance(value, ModelChoice):
-        return value.label()
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:g}"
-    if isinstance(value, dict) and set(value) == {"width", "height"}:
-        return f"{value['width']}x{value['height']}"
-    if value is None:
-        return "default"
-    return _short(str(value), 40)
-
-
-def _model_label(choice: ModelChoice, backend: str | None) -> str:
-    if choice.backend != "auto":
-        return choice.label()
-    return f"{choice.model} (auto: {backend or 'none'})"
-
-
-def resolve_seed(seed: Any) -> int:
-    """A seed as given, or a fresh one for None, "" or -1 (ValidationError if out of range)."""
-    if seed is None or seed == "" or (seed == -1 and not isinstance(seed, bool)):
-        return draw_seed()
-    return Param("seed", "seed").coerce(seed, "seed")
 
 
 # --- running ----------------------------------------------------------------------------------------
@@ -815,284 +630,38 @@ def _limits(concurrency: int | dict[str, int] | None) -> dict[str, int]:
     return {"*": int(concurrency) if concurrency else concurrency_default()}
 
 
-def one_at_a_time(callback: Callable[[T], None] | None) -> Callable[[T], None]:
-    """`callback` made safe to call from worker threads: one call at a time, exceptions logged, None ignored."""
-    lock = threading.Lock()
-
-    def emit(item: T) -> None:
-        if callback is None:
-            return
-        with lock:
-            try:
-                callback(item)
-            except Exception:  # noqa: BLE001 - a UI callback's failure must not stop the runs
-                log.exception("progress callback failed")
-
-    return emit
-
-
-def run_in_background(run: Callable[[Callable[[Any], None], threading.Event], T],
-                      cancel: threading.Event | None = None) -> Iterator[Any]:
-    """Run `run(callback, cancel)` in a thread; yield what it passes to `callback`, then its return value.
-
-    Its exception is raised here. Closing the generator early sets `cancel` and waits for the run.
-    """
-    stop = cancel or threading.Event()
-    events: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def target() -> None:
-        try:
-            events.put(("done", run(lambda item: events.put(("item", item)), stop)))
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer to raise
-            events.put(("error", err))
-
-    thread = threading.Thread(target=target, name="playground-background", daemon=True)
-    thread.start()
-    finished = False
-    try:
-        while True:
-            kind, item = events.get()
-            if kind == "item":
-                yield item
-            elif kind == "error":
-                finished = True
-                raise item
-            else:
-                finished = True
-                yield item
-                return
-    finally:
-        if not finished:
-            stop.set()
-            thread.join()
-
-
-# --- records ----------------------------------------------------------------------------------------
-def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
-    """PNG bytes of `image` with its record embedded (playground.records.encode_image) when records.py
-    exists and the record is one of its records; plain PNG otherwise."""
-    if record is not None and record.get("outputs"):
-        try:
-            from playground.records import encode_image, for_image
-        except ImportError:
-            pass
-        else:
-            return encode_image(image, for_image(record, index), "png")
-    return _png(image)
-
-
-# --- drawing ----------------------------------------------------------------------------------------
-BACKGROUND = (255, 255, 255)
-TILE = (236, 236, 236)
-INK = (20, 20, 20)
-MUTED = (110, 110, 110)
-FAILED_INK = (170, 20, 20)
-LETTERBOX = (24, 24, 24)
-PAD = 8
-
-
-def font(size: int = 14) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
-    """Pillow's bundled font at `size` (its bitmap font where FreeType is missing)."""
-    try:
-        return ImageFont.load_default(size=size)
-    except (OSError, TypeError, AttributeError):
-        return ImageFont.load_default()
-
-
-def letterbox(image: Image.Image, size: tuple[int, int], fill: tuple[int, int, int] = LETTERBOX) -> Image.Image:
-    """`image` scaled to fit inside `size` (aspect ratio kept, Lanczos) and centred on `fill`."""
-    width, height = size
-    scale = min(width / image.width, height / image.height)
-    fitted = image.convert("RGB").resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                         Image.Resampling.LANCZOS)
-    canvas = Image.new("RGB", size, fill)
-    canvas.paste(fitted, ((width - fitted.width) // 2, (height - fitted.height) // 2))
-    return canvas
-
-
-def text_size(draw: ImageDraw.ImageDraw, text: str, face: Any) -> tuple[int, int]:
-    left, top, right, bottom = draw.textbbox((0, 0), text, font=face)
-    return right - left, bottom - top
-
-
-def wrap(draw: ImageDraw.ImageDraw, text: str, face: Any, width: int, max_lines: int = 8) -> list[str]:
-    """`text` broken into at most `max_lines` lines no wider than `width` pixels (long words are cut)."""
-    lines: list[str] = []
-    for paragraph in text.split("\n"):
-        line = ""
-        for word in paragraph.split(" "):
-            while len(word) > 1 and text_size(draw, word, face)[0] > width:
-                cut = len(word) - 1
-                while cut > 1 and text_size(draw, word[:cut], face)[0] > width:
-                    cut -= 1
-                if line:
-                    lines.append(line)
-                    line = ""
-                lines.append(word[:cut])
-                word = word[cut:]
-            candidate = f"{line} {word}" if line else word
-            if text_size(draw, candidate, face)[0] <= width:
-                line = candidate
-            else:
-                lines.append(line)
-                line = word
-        lines.append(line)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] = lines[-1][:-1] + "\u2026" if lines[-1] else "\u2026"
-    return lines
-
-
-def _cell_box(cells: list[Cell], cell_px: int) -> tuple[int, int]:
-    """The cell size: the largest output's aspect ratio, scaled so its longer side is `cell_px`."""
-    sizes = [c.image.size for c in cells if c.image is not None]
-    if not sizes:
-        return cell_px, cell_px
-    width, height = max(sizes, key=lambda s: s[0] * s[1])
-    scale = cell_px / max(width, height)
-    return max(32, round(width * scale)), max(32, round(height * scale))
-
-
-def _status_tile(cell: Cell, size: tuple[int, int]) -> Image.Image:
-    tile = Image.new("RGB", size, TILE)
-    draw = ImageDraw.Draw(tile)
-    head, body = font(max(12, size[1] // 10)), font(max(10, size[1] // 24))
-    title = {"n/a": "n/a", "failed": "FAILED", "cancelled": "cancelled"}.get(cell.status, cell.status)
-    ink = FAILED_INK if cell.status == "failed" else MUTED
-    draw.text((PAD, PAD), title, font=head, fill=ink)
-    y = PAD + text_size(draw, title, head)[1] + PAD
-    line_height = text_size(draw, "Ag", body)[1] + 3
-    for line in wrap(draw, cell.error or "", body, size[0] - 2 * PAD, max(1, (size[1] - y) // line_height)):
-        draw.text((PAD, y), line, font=body, fill=INK)
-        y += line_height
-    return tile
-
-
-def _cell_tile(cell: Cell, size: tuple[int, int]) -> Image.Image:
-    if cell.image is None:
-        return _status_tile(cell, size)
-    tile = letterbox(cell.image, size)
-    if cell.not_applied:
-        draw = ImageDraw.Draw(tile)
-        face = font(max(10, size[1] // 28))
-        text = "n/a: " + ", ".join(cell.not_applied)
-        lines = wrap(draw, text, face, size[0] - 2 * PAD, 3)
-        line_height = text_size(draw, "Ag", face)[1] + 3
-        top = size[1] - len(lines) * line_height - PAD
-        draw.rectangle((0, top - 2, size[0], size[1]), fill=(0, 0, 0))
-        for i, line in enumerate(lines):
-            draw.text((PAD, top + i * line_height), line, font=face, fill=(255, 210, 90))
-    return tile
-
-
-@dataclass
-class GridLayout:
-    """Where everything of a grid image goes: cell size, label gutters and block heights, in pixels."""
-
-    cell: tuple[int, int]
-    row_w: int
-    header_h: int
-    panel_h: int
-    title_h: int
-    line_h: int
-    columns: int
-    rows: int
-    panels: int
-
-    @property
-    def block_h(self) -> int:
-        return self.panel_h + self.header_h + self.rows * (self.cell[1] + PAD)
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self.row_w + self.columns * (self.cell[0] + PAD) + PAD, self.panels * self.block_h + PAD
-
-    def cell_box(self, position: tuple[int, int, int]) -> tuple[int, int, int, int]:
-        """(left, top, right, bottom) of the cell at (column, row, panel)."""
-        column, row, panel = position
-        left = self.row_w + PAD + column * (self.cell[0] + PAD)
-        top = panel * self.block_h + self.panel_h + self.header_h + row * (self.cell[1] + PAD)
-        return left, top, left + self.cell[0], top + self.cell[1]
+# --- pictures ---------------------------------------------------------------------------------------
+_STATUS_TITLES = {"n/a": "n/a", "failed": "FAILED", "cancelled": "cancelled"}
 
 
 def grid_layout(grid: Grid, cell_px: int = DEFAULT_CELL_PX) -> GridLayout:
     """The layout `render_grid` uses for `grid` at `cell_px` (the longer side of a cell)."""
-    columns, rows, panels = grid.shape
-    cell_w, cell_h = _cell_box(grid.cells, cell_px)
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    label_font, title_font = _fonts(cell_h)
-    col_axis, row_axis, panel_axis = (grid.axes + [None, None, None])[:3]
-    line_h = text_size(probe, "Ag", label_font)[1] + 4
-    title_h = text_size(probe, "Ag", title_font)[1] + 2 * PAD
-    col_lines = max((len(wrap(probe, lab, label_font, cell_w - 2 * PAD, 3)) for lab in col_axis.labels),
-                    default=1) if col_axis else 0
-    header_h = title_h + col_lines * line_h + PAD if col_axis else PAD
-    row_w = 0
-    if row_axis:
-        widest = max([text_size(probe, lab, label_font)[0] for lab in row_axis.labels]
-                     + [text_size(probe, row_axis.title, title_font)[0]])
-        row_w = min(widest, max(cell_w, 160)) + 2 * PAD
-    return GridLayout(cell=(cell_w, cell_h), row_w=row_w, header_h=header_h, panel_h=title_h if panel_axis else 0,
-                      title_h=title_h, line_h=line_h, columns=columns, rows=rows, panels=panels)
+    return drawing.grid_layout(*_drawn(grid), cell_px)
 
 
 def render_grid(grid: Grid, cell_px: int = DEFAULT_CELL_PX) -> Image.Image:
-    """Draw `grid`: the column axis title and values along the top, the row axis title (in the corner) and
-    values down the left, and one block per panel value under its own title. Outputs of different sizes
-    are letterboxed into one cell size; failed, cancelled and n/a cells show their reason."""
-    layout = grid_layout(grid, cell_px)
-    (cell_w, cell_h), row_w, line_h, title_h = layout.cell, layout.row_w, layout.line_h, layout.title_h
-    label_font, title_font = _fonts(cell_h)
-    col_axis, row_axis, panel_axis = (grid.axes + [None, None, None])[:3]
-    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    canvas = Image.new("RGB", layout.size, BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    for panel in range(layout.panels):
-        top = panel * layout.block_h
-        head_top, grid_top = top + layout.panel_h, top + layout.panel_h + layout.header_h
-        if panel_axis:
-            draw.rectangle((0, top, layout.size[0], head_top - 2), fill=(230, 236, 248))
-            draw.text((PAD, top + PAD), f"{panel_axis.title}: {panel_axis.labels[panel]}", font=title_font, fill=INK)
-        if col_axis:
-            draw.text((row_w + PAD, head_top + PAD), col_axis.title, font=title_font, fill=INK)
-            for c, label in enumerate(col_axis.labels):
-                x = row_w + PAD + c * (cell_w + PAD)
-                for i, line in enumerate(wrap(probe, label, label_font, cell_w - 2 * PAD, 3)):
-                    draw.text((x, head_top + title_h + i * line_h), line, font=label_font, fill=INK)
-        if row_axis:
-            title_lines = wrap(probe, row_axis.title, title_font, row_w - 2 * PAD, 2)
-            title_y = grid_top - len(title_lines) * (title_h - 2 * PAD + 4) - PAD
-            for i, line in enumerate(title_lines):
-                draw.text((PAD, title_y + i * (title_h - 2 * PAD + 4)), line, font=title_font, fill=INK)
-            for r, label in enumerate(row_axis.labels):
-                y = grid_top + r * (cell_h + PAD)
-                for i, line in enumerate(wrap(probe, label, label_font, row_w - 2 * PAD, cell_h // line_h)):
-                    draw.text((PAD, y + i * line_h), line, font=label_font, fill=INK)
-    for cell in grid.cells:
-        canvas.paste(_cell_tile(cell, layout.cell), layout.cell_box(cell.position)[:2])
-    return canvas
+    """Draw `grid` (see `drawing.draw_grid`): the column axis along the top, the row axis down the left, one
+    block per panel value. Outputs of different sizes are letterboxed into one cell size; failed, cancelled
+    and n/a cells show their reason; a cell's parameters its model did not take are listed along its foot."""
+    return drawing.draw_grid(*_drawn(grid), cell_px)
 
 
-def _fonts(cell_h: int) -> tuple[Any, Any]:
-    return font(max(12, cell_h // 18)), font(max(14, cell_h // 14))
+def _drawn(grid: Grid) -> tuple[list[AxisLabels], list[Tile]]:
+    """The grid as the plain data `drawing` draws: axis titles and labels, one tile per cell."""
+    return [AxisLabels(a.title, list(a.labels)) for a in grid.axes], [_tile(c) for c in grid.cells]
 
 
-# --- helpers ----------------------------------------------------------------------------------------
+def _tile(cell: Cell) -> Tile:
+    if cell.image is not None:
+        footer = "n/a: " + ", ".join(cell.not_applied) if cell.not_applied else ""
+        return Tile(cell.position, cell.image, footer=footer)
+    return Tile(cell.position, title=_STATUS_TITLES.get(cell.status, cell.status), message=cell.error or "",
+                alarm=cell.status == "failed")
+
+
 def _as_pil(value: Any) -> Image.Image:
     """Inputs as RGB PIL images, decoded once for the whole grid (ValidationError if unreadable)."""
-    from playground.images import load_image
-
     return value if isinstance(value, Image.Image) else load_image(value, "images").image
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 def _jsonable(value: Any) -> Any:

@@ -5,11 +5,11 @@ edit model to its own previous output, N times, with an instruction asking for a
 chains (e.g. two edit models) start from the same genesis image and run side by side. Every step keeps
 its image, its reproducibility record and its metrics against the first and the previous image.
 
-Metrics (`compare_images`): mean squared error, PSNR and SSIM from scikit-image, and the perceptual-hash
-(`imagehash.phash`, 64 bits) Hamming distance. Pixels are compared as 8-bit RGB. Size rule: when the two
-images differ in size, the later image of the pair is resized to the earlier image's size with Pillow's
-Lanczos filter before any metric is computed (`Metrics.resized` says so). PSNR is None for identical
-images (it is infinite).
+Metrics (`metrics.compare_images`): mean squared error, PSNR and SSIM from scikit-image, and the
+perceptual-hash (`imagehash.phash`, 64 bits) Hamming distance. Pixels are compared as 8-bit RGB. Size rule:
+when the two images differ in size, the later image of the pair is resized to the earlier image's size with
+Pillow's Lanczos filter before any metric is computed (`ImageDistance.resized` says so). PSNR is None for
+identical images (it is infinite). The metrics plot and the GIF are drawn by `drawing`.
 
 `run_drift` returns a `Drift` that keeps every step done so far whatever happens: a failure or a cancel
 ends that chain with its error, and the other chains carry on (a cancel stops them all). The spec is
@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import tempfile
 import threading
 import time
@@ -32,25 +31,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from playground import backends, runs
+from playground.background import one_at_a_time, run_in_background
 from playground.catalog import MODELS
-from playground.compare import (
-    font,
-    letterbox,
-    one_at_a_time,
-    png_with_record,
-    portable_image,
-    resolve_seed,
-    run_in_background,
-    text_size,
-)
+from playground.drawing import Line, Plot, captioned_row, draw_line_plots
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
-from playground.images import load_image
+from playground.images import encode, load_image, portable_image
+from playground.metrics import RESIZE_RULE, ImageDistance, compare_images
 from playground.params import Problem, ValidationError
-from playground.request import Prepared, Request
+from playground.records import png_with_record
+from playground.request import Prepared, Request, resolve_seed
 from playground.validation import validate
 
 DRIFT_SCHEMA = "playground.drift/1"
@@ -62,10 +55,10 @@ DEFAULT_MAX_CHAINS = 8
 DEFAULT_GENESIS = "flux-schnell"
 GENESIS_MODE = "text-to-image"
 EDIT_MODE = "image-to-image"
-RESIZE_RULE = ("When two images differ in size, the later image is resized to the earlier image's size "
-               "(Pillow LANCZOS) before the metrics are computed.")
 METRICS: tuple[str, ...] = ("mse", "psnr", "ssim", "phash")
 METRIC_TITLES = {"mse": "Mean squared error", "psnr": "PSNR (dB)", "ssim": "SSIM", "phash": "pHash distance (bits)"}
+# Each chain's metrics against the first image (solid) and the previous one (dashed).
+LINE_STYLES: tuple[tuple[str, bool], ...] = (("first", False), ("previous", True))
 CHAIN_COLORS: tuple[tuple[int, int, int], ...] = (
     (31, 119, 180), (214, 39, 40), (44, 160, 44), (255, 127, 14), (148, 103, 189), (140, 86, 75),
 )
@@ -110,21 +103,6 @@ class DriftSpec:
 
 
 # --- results ----------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Metrics:
-    """How far an image is from a reference: MSE (0 = identical), PSNR in dB (None = identical),
-    SSIM (1 = identical), pHash Hamming distance in bits (0 = same hash); `resized` if sizes differed."""
-
-    mse: float
-    psnr: float | None
-    ssim: float
-    phash: int
-    resized: bool = False
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"mse": self.mse, "psnr": self.psnr, "ssim": self.ssim, "phash": self.phash, "resized": self.resized}
-
-
 @dataclass
 class DriftStep:
     """One step: `chain` is the chain's index (None for the genesis, shared by every chain), `index`
@@ -135,8 +113,8 @@ class DriftStep:
     index: int
     image: Image.Image | None
     record: dict[str, Any] | None
-    vs_first: Metrics | None = None
-    vs_previous: Metrics | None = None
+    vs_first: ImageDistance | None = None
+    vs_previous: ImageDistance | None = None
     seconds: float | None = None
     status: str = "done"
     error: str | None = None
@@ -256,7 +234,7 @@ class Drift:
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
             archive.writestr("metrics.csv", _csv(self.table()))
-            archive.writestr("metrics.png", _png(self.plot()))
+            archive.writestr("metrics.png", encode(self.plot()))
             if self.genesis is not None and self.genesis.image is not None:
                 archive.writestr("genesis.png", png_with_record(self.genesis.image, self.genesis.record))
                 archive.writestr("genesis.json", json.dumps(self.genesis.record, indent=2, default=str))
@@ -568,80 +546,25 @@ def _default_label(chain: ChainSpec, index: int, chains: list[ChainSpec]) -> str
     return f"{label} #{index + 1}" if len(same) > 1 else label
 
 
-# --- metrics ----------------------------------------------------------------------------------------
-def compare_images(reference: Image.Image, image: Image.Image) -> Metrics:
-    """Metrics of `image` against `reference` (see the module docstring for the size rule).
-
-    MSE: skimage.metrics.mean_squared_error; PSNR: peak_signal_noise_ratio with data_range 255 (None when
-    MSE is 0); SSIM: structural_similarity over the RGB channels (channel_axis=2, data_range 255, a 7-pixel
-    window or the largest odd window that fits); pHash: imagehash.phash(reference) - imagehash.phash(image).
-    """
-    import imagehash
-    import numpy as np
-    from skimage.metrics import mean_squared_error, peak_signal_noise_ratio, structural_similarity
-
-    ref = reference.convert("RGB")
-    other = image.convert("RGB")
-    resized = other.size != ref.size
-    if resized:
-        other = other.resize(ref.size, Image.Resampling.LANCZOS)
-    a, b = np.asarray(ref), np.asarray(other)
-    mse = float(mean_squared_error(a, b))
-    psnr = None if mse == 0 else float(peak_signal_noise_ratio(a, b, data_range=255))
-    window = min(7, *(s if s % 2 else s - 1 for s in ref.size))
-    ssim = float(structural_similarity(a, b, channel_axis=2, data_range=255, win_size=max(window, 1)))
-    distance = int(imagehash.phash(ref) - imagehash.phash(other))
-    return Metrics(mse=mse, psnr=psnr, ssim=ssim, phash=distance, resized=resized)
-
-
 # --- pictures ---------------------------------------------------------------------------------------
 def plot_metrics(chains: list[Chain], width: int = 960, height: int = 640) -> Image.Image:
-    """Four panels (MSE, PSNR, SSIM, pHash distance) of each chain's metrics over the steps, drawn with
-    Pillow: one colour per chain, solid lines against the first image, dashed against the previous one.
-    Missing values (an infinite PSNR, a failed step) break the line."""
-    canvas = Image.new("RGB", (width, height), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-    small, title_font = font(12), font(15)
-    legend_h = 24 + 18 * ((len(chains) + 2) // 3)
-    panel_w, panel_h = width // 2, (height - legend_h) // 2
-    longest = max((len(c.steps) for c in chains), default=1)
-    for n, metric in enumerate(METRICS):
-        left, top = (n % 2) * panel_w, (n // 2) * panel_h
-        box = (left + 58, top + 30, left + panel_w - 16, top + panel_h - 34)
-        draw.text((left + 58, top + 8), METRIC_TITLES[metric], font=title_font, fill=(20, 20, 20))
-        values = [v for c in chains for a in ("first", "previous") for v in c.series(metric, a) if v is not None]
-        low, high = _axis_range(metric, values)
-        draw.rectangle(box, outline=(160, 160, 160))
-        for tick in _ticks(low, high):
-            y = _scale(tick, low, high, box[3], box[1])
-            draw.line((box[0], y, box[2], y), fill=(232, 232, 232))
-            label = f"{tick:g}" if abs(tick) < 1e5 else f"{tick:.1e}"
-            draw.text((box[0] - 6 - text_size(draw, label, small)[0], y - 7), label, font=small, fill=(90, 90, 90))
-        last = max(1, longest - 1)
-        for step in range(0, last + 1, max(1, math.ceil(last / 10))):
-            x = _scale(step, 0, last, box[0], box[2])
-            draw.line((x, box[3], x, box[3] + 4), fill=(160, 160, 160))
-            draw.text((x - 4, box[3] + 6), str(step), font=small, fill=(90, 90, 90))
-        draw.text(((box[0] + box[2]) // 2 - 12, box[3] + 19), "step", font=small, fill=(90, 90, 90))
-        for c_index, chain in enumerate(chains):
-            color = CHAIN_COLORS[c_index % len(CHAIN_COLORS)]
-            for against, dashed in (("first", False), ("previous", True)):
-                points = [(_scale(s.index, 0, last, box[0], box[2]), _scale(v, low, high, box[3], box[1]))
-                          if v is not None else None for s, v in zip(chain.steps, chain.series(metric, against),
-                                                                     strict=True)]
-                _polyline(draw, points, color, dashed)
-    y = height - legend_h + 6
-    draw.line((12, y + 7, 42, y + 7), fill=(60, 60, 60), width=2)
-    draw.text((48, y), "against the first image", font=small, fill=(20, 20, 20))
-    _polyline(draw, [(240, y + 7), (270, y + 7)], (60, 60, 60), True)
-    draw.text((276, y), "against the previous image", font=small, fill=(20, 20, 20))
-    for c_index, chain in enumerate(chains):
-        x, row_y = 12 + (c_index % 3) * (width // 3), y + 18 * (1 + c_index // 3)
-        color = CHAIN_COLORS[c_index % len(CHAIN_COLORS)]
-        draw.rectangle((x, row_y + 3, x + 22, row_y + 11), fill=color)
-        status = "" if chain.status == "done" else f" ({chain.status} after step {len(chain.steps) - 1})"
-        draw.text((x + 28, row_y), chain.label + status, font=small, fill=(20, 20, 20))
-    return canvas
+    """Four panels (MSE, PSNR, SSIM, pHash distance) of each chain's metrics over the steps: one colour per
+    chain, solid lines against the first image, dashed against the previous one. Missing values (an
+    infinite PSNR, a failed step) break the line."""
+    colors = [CHAIN_COLORS[n % len(CHAIN_COLORS)] for n in range(len(chains))]
+    plots = []
+    for metric in METRICS:
+        lines = [Line([(step.index, value) for step, value in zip(chain.steps, chain.series(metric, against),
+                                                                   strict=True)], color, dashed)
+                 for chain, color in zip(chains, colors, strict=True) for against, dashed in LINE_STYLES]
+        values = [y for line in lines for _, y in line.points if y is not None]
+        plots.append(Plot(METRIC_TITLES[metric], lines, _axis_range(metric, values)))
+    keys = [(chain.label if chain.status == "done" else
+             f"{chain.label} ({chain.status} after step {len(chain.steps) - 1})", color)
+            for chain, color in zip(chains, colors, strict=True)]
+    styles = [(f"against the {against} image", dashed) for against, dashed in LINE_STYLES]
+    last_step = max((len(c.steps) for c in chains), default=1) - 1
+    return draw_line_plots(plots, last_step, "step", styles, keys, width, height)
 
 
 def gif_frames(drift: Drift, frame_px: int = 384) -> list[Image.Image]:
@@ -651,22 +574,19 @@ def gif_frames(drift: Drift, frame_px: int = 384) -> list[Image.Image]:
     first = drift.genesis.image
     scale = frame_px / max(first.size)
     tile = (max(16, round(first.width * scale)), max(16, round(first.height * scale)))
-    caption_h = 22
     chains = drift.chains or []
     count = max((len(c.steps) for c in chains), default=1)
     frames = []
     for index in range(count):
-        frame = Image.new("RGB", (tile[0] * max(1, len(chains)), tile[1] + caption_h), (255, 255, 255))
-        draw = ImageDraw.Draw(frame)
-        for c_index, chain in enumerate(chains or [None]):
+        items = []
+        for chain in chains or [None]:
             steps = (chain.steps if chain else []) or [drift.genesis]
             step = steps[min(index, len(steps) - 1)]
-            frame.paste(letterbox(step.image, tile), (c_index * tile[0], caption_h))
             label = f"{chain.label}: step {step.index}" if chain else "genesis"
             if chain and index >= len(steps) and chain.status != "done":
                 label += f" ({chain.status})"
-            draw.text((c_index * tile[0] + 4, 4), label, font=font(13), fill=(20, 20, 20))
-        frames.append(frame)
+            items.append((step.image, label))
+        frames.append(captioned_row(items, tile))
     return frames
 
 
@@ -682,46 +602,9 @@ def _axis_range(metric: str, values: list[float]) -> tuple[float, float]:
     return (low - pad if metric == "psnr" else low), high + pad
 
 
-def _ticks(low: float, high: float, count: int = 5) -> list[float]:
-    raw = (high - low) / max(1, count - 1)
-    magnitude = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1.0
-    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
-    first = math.ceil(low / step) * step
-    return [round(first + i * step, 10) for i in range(int((high - first) / step + 1e-9) + 1)]
-
-
-def _scale(value: float, low: float, high: float, out_low: float, out_high: float) -> float:
-    return out_low + (value - low) / (high - low) * (out_high - out_low) if high != low else out_low
-
-
-def _polyline(draw: ImageDraw.ImageDraw, points: list[tuple[float, float] | None], color: tuple[int, int, int],
-              dashed: bool) -> None:
-    for a, b in zip(points, points[1:], strict=False):
-        if a is None or b is None:
-            continue
-        if not dashed:
-            draw.line((a, b), fill=color, width=2)
-            continue
-        length = math.dist(a, b)
-        dashes = max(1, int(length // 6))
-        for i in range(0, dashes, 2):
-            t0, t1 = i / dashes, min(1.0, (i + 1) / dashes)
-            draw.line(((a[0] + (b[0] - a[0]) * t0, a[1] + (b[1] - a[1]) * t0),
-                       (a[0] + (b[0] - a[0]) * t1, a[1] + (b[1] - a[1]) * t1)), fill=color, width=1)
-    for point in points:
-        if point is not None:
-            draw.ellipse((point[0] - 2, point[1] - 2, point[0] + 2, point[1] + 2), fill=color)
-
-
 def _chain_dir(index: int, chain: Chain) -> str:
     slug = "".join(ch if ch.isalnum() or ch in "-._" else "_" for ch in chain.label)[:40]
     return f"chain-{index + 1}-{slug}"
-
-
-def _png(image: Image.Image) -> bytes:
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

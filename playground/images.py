@@ -133,6 +133,14 @@ def to_data_uri(image: Image.Image, fmt: str = "PNG") -> str:
     return f"data:{mime};base64,{base64.b64encode(encode(image, fmt)).decode()}"
 
 
+def portable_image(value: Any, field_name: str) -> str:
+    """An input as text for a preset: data URIs stay as they are, PIL images become PNG data URIs as they
+    are (a mask keeps its alpha), anything else is decoded to RGB first."""
+    if isinstance(value, str) and value.startswith("data:"):
+        return value
+    return to_data_uri(value if isinstance(value, Image.Image) else load_image(value, field_name).image)
+
+
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 

@@ -37,7 +37,7 @@ from playground import infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.catalog import get_model
 from playground.errors import PlaygroundError
-from playground.images import Limits, content_hash
+from playground.images import Limits, content_hash, encode
 from playground.installation import APP_NAME, app_info, package_versions
 from playground.params import Problem, Size, ValidationError
 from playground.request import Request, Result
@@ -250,6 +250,14 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         save_args.setdefault("lossless", True)
     picture.save(buffer, format=name, exif=exif, **save_args)
     return buffer.getvalue()
+
+
+def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
+    """PNG bytes of `image`, with `record` embedded for output `index` (see `for_image`) when it is a
+    record of a run (it has outputs); a plain PNG otherwise (no record, or an uploaded image's note)."""
+    if record is not None and record.get("outputs"):
+        return encode_image(image, for_image(record, index), "png")
+    return encode(image)
 
 
 def png_compress_level() -> int:
@@ -601,33 +609,6 @@ def _replayable_params(model: Any, mode: str, backend: str, params: dict[str, An
     return {k: v for k, v in params.items() if v is not None and k in accepted}
 
 
-def compare_images(expected: Any, actual: Any) -> dict[str, Any]:
-    """How far `actual` is from `expected`, on RGB pixels 0-255.
-
-    Returns `{"identical", "same_size", "max", "mean", "psnr_db", "changed_fraction"}`; psnr_db is
-    scikit-image's PSNR, None when the pixels are identical (it would be infinite) or sizes differ.
-    """
-    import numpy as np
-    from skimage.metrics import peak_signal_noise_ratio
-
-    a = np.asarray(_pixels(open_image(expected) or expected).convert("RGB"), dtype=np.uint8)
-    b = np.asarray(_pixels(open_image(actual) or actual).convert("RGB"), dtype=np.uint8)
-    if a.shape != b.shape:
-        return {"identical": False, "same_size": False, "expected_size": [a.shape[1], a.shape[0]],
-                "actual_size": [b.shape[1], b.shape[0]], "max": None, "mean": None, "psnr_db": None,
-                "changed_fraction": None}
-    diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    identical = not diff.any()
-    return {
-        "identical": identical,
-        "same_size": True,
-        "max": int(diff.max()),
-        "mean": round(float(diff.mean()), 6),
-        "psnr_db": None if identical else round(float(peak_signal_noise_ratio(a, b, data_range=255)), 4),
-        "changed_fraction": round(float(diff.any(axis=-1).mean()), 6),
-    }
-
-
 def expected_hash(record: dict[str, Any]) -> str | None:
     """The recorded sha256 of the image that carried `record` (else of its first output)."""
     image = record.get("image") or {}
@@ -661,8 +642,8 @@ def is_lossy(picture: Any, source: Any) -> bool:
 
 
 __all__ = [
-    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "build_record", "compare_images",
+    "RECORD_SCHEMA", "RecordError", "a1111_parameters", "build_record",
     "embedded_parameters", "encode_image", "expected_hash", "for_image", "inspect", "is_lossy", "open_image",
-    "read_record", "record_digest", "record_table", "record_to_request", "save_image",
+    "png_with_record", "read_record", "record_digest", "record_table", "record_to_request", "save_image",
     "sidecar_path", "unwrap_source", "verify_record", "write_sidecar",
 ]

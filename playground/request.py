@@ -25,6 +25,13 @@ COPY_REFERENCE_STRENGTH = 0.95
 COPY_GUIDANCE = 1.0
 COPY_STEPS = 15
 COPY_MAX_DENOISE = 0.05
+# The Modify/Copy table: what each edit style sets unless the user set it (`resolve_edit_style`). A parameter
+# one style sets and another does not is back at its catalog default under the other (the page's toggle).
+EDIT_STYLE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "modify": {"reference_strength": MODIFY_REFERENCE_STRENGTH},
+    "copy": {"reference_strength": COPY_REFERENCE_STRENGTH, "guidance_scale": COPY_GUIDANCE,
+             "num_inference_steps": COPY_STEPS, "enable_prompt_expansion": False},
+}
 DEFAULT_PIXELS = (1024, 1024)
 # `strength` in image-to-image, where the Modify/Copy control's reference strength is the other name.
 EDIT_STRENGTH = Param("strength", "float", None, 0.0, 1.0, 0.01, label="Denoising strength",
@@ -157,6 +164,13 @@ def draw_seed() -> int:
     return secrets.randbelow(SEED_MAX + 1)
 
 
+def resolve_seed(seed: Any) -> int:
+    """A seed as given, or a fresh one for None, "" or -1 (ValidationError if out of range)."""
+    if seed is None or seed == "" or (seed == -1 and not isinstance(seed, bool)):
+        return draw_seed()
+    return Param("seed", "seed").coerce(seed, "seed")
+
+
 def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict[str, Any]:
     """Apply the Modify/Copy image-to-image semantics to filled-in params; returns a new dict.
 
@@ -172,9 +186,7 @@ def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict
         return dict(params)
     out = dict(params)
     if style == "copy":
-        defaults = {"reference_strength": COPY_REFERENCE_STRENGTH, "guidance_scale": COPY_GUIDANCE,
-                    "num_inference_steps": COPY_STEPS, "enable_prompt_expansion": False}
-        for name, value in defaults.items():
+        for name, value in EDIT_STYLE_DEFAULTS["copy"].items():
             if name not in explicit and (name in out or name == "reference_strength"):
                 out[name] = value
         out["strength"] = round(min(1.0 - out["reference_strength"], COPY_MAX_DENOISE), 6)
@@ -183,6 +195,6 @@ def resolve_edit_style(params: dict[str, Any], explicit: dict[str, Any]) -> dict
         out["reference_strength"] = round(1.0 - explicit["strength"], 6)
     else:
         if "reference_strength" not in explicit:
-            out["reference_strength"] = MODIFY_REFERENCE_STRENGTH
+            out["reference_strength"] = EDIT_STYLE_DEFAULTS["modify"]["reference_strength"]
         out["strength"] = round(1.0 - out["reference_strength"], 6)
     return out

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from playground import runs
+from playground.metrics import compare_images
 from playground.params import Problem, ValidationError
 from playground.records import (
     RecordError,
-    compare_images,
     expected_hash,
     for_image,
     is_lossy,
@@ -46,7 +46,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
     Returns a dict, JSON-ready except `image` (the new PIL image) and `images` (all of them):
     `verdict` ("identical" or "different"), `identical` (the recorded pixels, byte for byte),
     `message`, `image_index`, `expected_sha256`, `actual_sha256`, `difference` (see
-    `compare_images`; None when only a record was given and the pixels differ), `differences`
+    `metrics.ImageDistance.summary`; None when only a record was given and the pixels differ), `differences`
     ([{field, recorded, now}] for the request, parameters, payload, backend, endpoint, model
     revision, device and package versions), `problems` (a tampered record), `notes` and `record`
     (the new output's record).
@@ -86,7 +86,7 @@ def rerun_and_verify(source: Any, keys: dict[str, str] | None = None, *, images:
         difference = {"identical": True, "same_size": True, "max": 0, "mean": 0.0, "psnr_db": None,
                       "changed_fraction": 0.0}
     elif original is not None:
-        difference = compare_images(original, new_image)
+        difference = compare_images(original, new_image).summary()
         if is_lossy(original, carrier):
             notes.append(f"Compared with the {original.format} file's pixels, which lossy compression changed.")
     else:

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from playground import backends
+from playground.axis_values import parse_range
 from playground.compare import (
     GRID_SCHEMA,
     Axis,
@@ -20,11 +21,10 @@ from playground.compare import (
     grid_layout,
     grid_to_dict,
     iter_grid,
-    letterbox,
-    parse_range,
     plan_grid,
     run_grid,
 )
+from playground.drawing import letterbox
 from playground.images import content_hash
 from playground.params import ValidationError
 from playground.request import Request

@@ -23,13 +23,13 @@ from playground.drift import (
     ChainSpec,
     DriftSpec,
     check_drift,
-    compare_images,
     drift_from_dict,
     drift_to_dict,
     plan_drift,
     run_drift,
 )
 from playground.images import content_hash
+from playground.metrics import compare_images
 from playground.params import ValidationError
 from tests.conftest import make_image
 

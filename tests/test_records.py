@@ -329,18 +329,6 @@ def test_a_shipped_preset_reruns_from_its_output(local, tmp_path):
     assert rerun.rerun_and_verify(path)["identical"]
 
 
-def test_compare_images_matches_scikit_image():
-    a = make_image()
-    b = make_image(pattern=1)
-    diff = records.compare_images(a, b)
-    expected = peak_signal_noise_ratio(np.asarray(a), np.asarray(b), data_range=255)
-    delta = np.abs(np.asarray(a).astype(int) - np.asarray(b).astype(int))
-    assert diff["psnr_db"] == round(expected, 4) and not diff["identical"]
-    assert (diff["max"], diff["mean"]) == (delta.max(), round(delta.mean(), 6))
-    other = records.compare_images(a, make_image(32, 32))
-    assert other["same_size"] is False and other["expected_size"] == [64, 64] and other["actual_size"] == [32, 32]
-
-
 # -- no key anywhere --------------------------------------------------------------------------------
 
 def test_no_key_reaches_a_record_sidecar_preset_or_image_on_hosted_runs(hosted, tmp_path, monkeypatch):

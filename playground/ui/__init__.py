@@ -1,11 +1,15 @@
 """The Gradio playground: `build_app()` makes the Blocks app, `launch(app)` serves it.
 
-Modules: `layout` (components), `panels` (the parameter panel generated from the catalog),
-`events` (wiring) and `handlers` (private UI events), `api` (the public `/generate`, `/estimate`,
-`/models`), `service` (what the page and the API share), `form` (page values → Request),
-`catalog_view` (what the page says about models), `samples` (examples), `visitors` (who is
-visiting). Importing this imports Gradio but nothing heavy (torch, diffusers, fal_client,
-replicate load when a run needs them).
+Modules: `layout` (the Generate tab's components), `panels` (the parameter panel generated from the
+catalog), `events` (wiring) and `handlers` (private UI events), `presets_view` (the presets bar's
+events), `api` and `compare_api` (the public endpoints), `common` (event options and `door`, the
+readable-error decorator every endpoint wears), `service` (what the page and the API share), `form`
+(page values → Request), `catalog_view` (what the page says about models), the other tabs
+(`inspect_tab`, `compare_tab`, `drift_tab`, `history_view`), `samples` (examples), `visitors` (who is
+visiting). Imports run one way, from `events` and the tabs down to `handlers`, `layout`, `panels` and
+`service`, never back.
+Importing this imports Gradio but nothing heavy (torch, diffusers, fal_client, replicate load when a
+run needs them).
 """
 
 from __future__ import annotations

@@ -26,10 +26,12 @@ from playground import importers, presets, records, storage
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
+from playground.ui.common import door
 
 RUN_CONCURRENCY_ID = "runs"
 
 
+@door
 async def generate(
     model: str,
     mode: str = "text-to-image",
@@ -72,18 +74,16 @@ async def generate(
         The output images (files with the record embedded, in output_format), the seed of the first image, and
         the reproducibility record of the run (JSON).
     """
-    try:
-        request = Request(model=model, mode=mode, prompt=prompt or "", negative_prompt=negative_prompt,
-                          images=service.checked_files(images, "images"),
-                          mask=service.checked_file(mask, "mask"), params=params or {}, seed=seed,
-                          backend=backend or "auto")
-        outcome = await service.run(request, service.visitor_keys(fal_key, replicate_key), progress,
-                                    file_format=(output_format, output_quality))
-    except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise service.app_error(err) from None
+    request = Request(model=model, mode=mode, prompt=prompt or "", negative_prompt=negative_prompt,
+                      images=service.checked_files(images, "images"),
+                      mask=service.checked_file(mask, "mask"), params=params or {}, seed=seed,
+                      backend=backend or "auto")
+    outcome = await service.run(request, service.visitor_keys(fal_key, replicate_key), progress,
+                                file_format=(output_format, output_quality))
     return [FileData(path=path) for path in outcome.files], outcome.seed, outcome.record
 
 
+@door
 def estimate(
     model: str,
     mode: str = "text-to-image",
@@ -107,15 +107,13 @@ def estimate(
         "availability": {backend: {"available": bool, "reason": str}},
         "output_size": the size the run will make, e.g. "256x192 (the input's size)"}.
     """
-    try:
-        request = Request(model=model, mode=mode, prompt=prompt or "", negative_prompt=negative_prompt,
-                          images=service.checked_files(images, "images"),
-                          mask=service.checked_file(mask, "mask"), params=params or {}, backend=backend or "auto")
-        return service.estimate(request, service.visitor_keys(fal_key, replicate_key))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    request = Request(model=model, mode=mode, prompt=prompt or "", negative_prompt=negative_prompt,
+                      images=service.checked_files(images, "images"),
+                      mask=service.checked_file(mask, "mask"), params=params or {}, backend=backend or "auto")
+    return service.estimate(request, service.visitor_keys(fal_key, replicate_key))
 
 
+@door
 def models() -> dict[str, Any]:
     """The model catalog.
 
@@ -128,6 +126,7 @@ def models() -> dict[str, Any]:
     return service.models_listing()
 
 
+@door
 def presets_list() -> dict[str, Any]:
     """List the presets: the shipped ones, then yours (on a shared server, only this session's or login's).
 
@@ -136,15 +135,13 @@ def presets_list() -> dict[str, Any]:
         "source" ("shipped" or "user")}], "problems": [{"id", "error"}] for preset files that do not
         load (they are left out of the list)}.
     """
-    try:
-        listing = presets.list_presets()
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    listing = presets.list_presets()
     return {"presets": [{k: e[k] for k in ("id", "name", "description", "model", "mode", "source")}
                         for e in listing["presets"]],
             "problems": [{"id": e["id"], "error": e["error"]} for e in listing["problems"]]}
 
 
+@door
 def presets_load(name: str) -> dict[str, Any]:
     """Load one preset, checked against the catalog (every problem is reported at once).
 
@@ -158,12 +155,10 @@ def presets_load(name: str) -> dict[str, Any]:
         prompt, negative_prompt, params, seed and backend are /generate's arguments; pass it back to
         /presets/save to keep a changed copy.
     """
-    try:
-        return _loaded(presets.load_preset(service.preset_ref(name)))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    return _loaded(presets.load_preset(service.preset_ref(name)))
 
 
+@door
 def presets_save(
     preset: dict[str, Any],
     name: str | None = None,
@@ -188,31 +183,29 @@ def presets_save(
     Returns:
         {"id": "user:NAME", "source": "user", "preset": the document as saved}.
     """
-    try:
-        if not isinstance(preset, dict):
-            raise ValidationError([Problem("preset", type(preset).__name__, "a preset document (JSON object)")])
-        doc = {k: v for k, v in preset.items() if k != presets.LOCATION_FIELD}
-        if name:
-            doc["name"] = name
-        on_conflict = "overwrite" if overwrite else "error"
-        given = service.checked_files(images, "images"), service.checked_file(mask, "mask")
-        if not images and mask is None:
-            # Callers never see server paths: inputs are named by hash and found among the kept pictures.
-            if isinstance(doc.get("inputs"), list):
-                doc["inputs"] = [{k: v for k, v in e.items() if k != "path"} if isinstance(e, dict) else e
-                                 for e in doc["inputs"]]
-            given = _kept_inputs(doc)
-        if given[0] or given[1] is not None:
-            request = presets.preset_to_request(doc, images=given[0], mask=given[1])
-            saved = presets.save_request(request, doc.get("name"), doc.get("description") or "",
-                                         on_conflict=on_conflict)
-        else:
-            saved = presets.save_preset(doc, on_conflict=on_conflict)
-        return _loaded(presets.load_preset(saved["id"]))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    if not isinstance(preset, dict):
+        raise ValidationError([Problem("preset", type(preset).__name__, "a preset document (JSON object)")])
+    doc = {k: v for k, v in preset.items() if k != presets.LOCATION_FIELD}
+    if name:
+        doc["name"] = name
+    on_conflict = "overwrite" if overwrite else "error"
+    given = service.checked_files(images, "images"), service.checked_file(mask, "mask")
+    if not images and mask is None:
+        # Callers never see server paths: inputs are named by hash and found among the kept pictures.
+        if isinstance(doc.get("inputs"), list):
+            doc["inputs"] = [{k: v for k, v in e.items() if k != "path"} if isinstance(e, dict) else e
+                             for e in doc["inputs"]]
+        given = _kept_inputs(doc)
+    if given[0] or given[1] is not None:
+        request = presets.preset_to_request(doc, images=given[0], mask=given[1])
+        saved = presets.save_request(request, doc.get("name"), doc.get("description") or "",
+                                     on_conflict=on_conflict)
+    else:
+        saved = presets.save_preset(doc, on_conflict=on_conflict)
+    return _loaded(presets.load_preset(saved["id"]))
 
 
+@door
 def presets_delete(name: str) -> dict[str, Any]:
     """Delete one of your presets (shipped presets cannot be deleted).
 
@@ -222,12 +215,10 @@ def presets_delete(name: str) -> dict[str, Any]:
     Returns:
         {"deleted": "user:NAME"}.
     """
-    try:
-        return presets.delete_preset(service.preset_ref(name))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    return presets.delete_preset(service.preset_ref(name))
 
 
+@door
 def inspect_image(image: FileData | None = None, record: dict[str, Any] | None = None) -> dict[str, Any]:
     """Read how an image was made: the playground record embedded in it (or a record given as JSON).
 
@@ -242,20 +233,18 @@ def inspect_image(image: FileData | None = None, record: dict[str, Any] | None =
         other tools (None otherwise), "import": for an image without a record, what /import makes of
         the settings AUTOMATIC1111/Forge, ComfyUI or InvokeAI embedded (see /import)}.
     """
-    try:
-        if record is not None:
-            return records.inspect(checked_record(record))
-        if image is None:
-            raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
-        source = _uploaded(image)
-        report = records.inspect(source)
-        if report["status"] == "no record":
-            report["import"] = importers.import_image(source)
-        return _as_named(report, source, image)
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    if record is not None:
+        return records.inspect(checked_record(record))
+    if image is None:
+        raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file) or a record")])
+    source = _uploaded(image)
+    report = records.inspect(source)
+    if report["status"] == "no record":
+        report["import"] = importers.import_image(source)
+    return _as_named(report, source, image)
 
 
+@door
 def import_image(image: FileData, name: str | None = None, save: bool = False) -> dict[str, Any]:
     """Turn an image made by AUTOMATIC1111/Forge, ComfyUI or InvokeAI into a playground preset.
 
@@ -274,16 +263,13 @@ def import_image(image: FileData, name: str | None = None, save: bool = False) -
         value, preset field]], "unmapped": [[their field, value, why]] (nothing is dropped
         silently), "notes", "found": the metadata as the tool wrote it, "saved": {"id", "name"} or None}.
     """
-    try:
-        if image is None:
-            raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file)")])
-        source = _uploaded(image)
-        report = importers.import_image(source, name)
-        saved = importers.save_imported(report) if save else None
-        report["saved"] = {"id": saved["id"], "name": saved["name"]} if saved else None
-        return _as_named(report, source, image)
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    if image is None:
+        raise ValidationError([Problem("image", None, "an image (gradio_client.handle_file)")])
+    source = _uploaded(image)
+    report = importers.import_image(source, name)
+    saved = importers.save_imported(report) if save else None
+    report["saved"] = {"id": saved["id"], "name": saved["name"]} if saved else None
+    return _as_named(report, source, image)
 
 
 def _as_named(report: dict[str, Any], source: Any, image: Any) -> dict[str, Any]:

@@ -25,10 +25,12 @@ import gradio as gr
 from gradio.data_classes import FileData
 from PIL import Image
 
-from playground.compare import DEFAULT_CELL_PX, Grid, GridSpec, grid_from_dict, plan_grid, png_with_record, run_grid
-from playground.compare import resolve_seed as draw_if_unset
+from playground.compare import DEFAULT_CELL_PX, Grid, GridSpec, grid_from_dict, plan_grid, run_grid
 from playground.drift import Chain, Drift, DriftSpec, DriftStep, check_drift, drift_from_dict, plan_drift, run_drift
+from playground.records import png_with_record
+from playground.request import resolve_seed as draw_if_unset
 from playground.ui import api, service
+from playground.ui.common import door
 from playground.ui.outputs import OUTPUT_DIR_NAME, fresh_folder
 
 T = TypeVar("T")
@@ -201,6 +203,7 @@ def grid_plan(grid: Grid) -> dict[str, Any]:
     return {**grid.summary(), "seed": grid.seed, "axes": [a.as_dict() for a in grid.axes], "cell_plan": cells}
 
 
+@door
 async def compare(
     model: str = "",
     axes: list[dict[str, Any]] | None = None,
@@ -252,18 +255,16 @@ async def compare(
         axes, and per cell its labels, status, error, not_applied, params, seed, cost and record), and
         finally one zip with all of it (None until the grid has finished).
     """
-    try:
-        spec = grid_spec(model, axes, mode, prompt, negative_prompt, images, mask, params, seed, backend,
-                         max_cells, max_cost)
-        keys = service.visitor_keys(fal_key, replicate_key)
-        grid = await asyncio.get_running_loop().run_in_executor(service.runners(), plan_grid, spec, keys)
-    except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise service.app_error(err) from None
+    spec = grid_spec(model, axes, mode, prompt, negative_prompt, images, mask, params, seed, backend,
+                     max_cells, max_cost)
+    keys = service.visitor_keys(fal_key, replicate_key)
+    grid = await asyncio.get_running_loop().run_in_executor(service.runners(), plan_grid, spec, keys)
     async for view in grid_views(grid, keys, threading.Event()):
         yield (FileData(path=view.image), [file_data(p) for p in view.cells], view.manifest,
                file_data(view.archive))
 
 
+@door
 def compare_plan(
     model: str = "",
     axes: list[dict[str, Any]] | None = None,
@@ -290,12 +291,9 @@ def compare_plan(
         "cell_plan": per cell {"index", "position", "labels", "model", "backend", "status" (pending, n/a
         or failed), "error", "not_applied", "prompt", "params", "seed", "estimated_cost"}}.
     """
-    try:
-        spec = grid_spec(model, axes, mode, prompt, negative_prompt, images, mask, params, seed, backend,
-                         max_cells, max_cost)
-        return grid_plan(plan_grid(spec, service.visitor_keys(fal_key, replicate_key)))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    spec = grid_spec(model, axes, mode, prompt, negative_prompt, images, mask, params, seed, backend,
+                     max_cells, max_cost)
+    return grid_plan(plan_grid(spec, service.visitor_keys(fal_key, replicate_key)))
 
 
 # --- drift -------------------------------------------------------------------------------------------
@@ -404,6 +402,7 @@ def drift_spec(chains: list[dict[str, Any]], prompt: str = "", genesis_model: st
     return spec
 
 
+@door
 async def drift(
     chains: list[dict[str, Any]],
     prompt: str = "",
@@ -447,19 +446,16 @@ async def drift(
         (None until finished), the manifest (schema playground.drift-manifest/1: per chain its status,
         error and steps with their metrics and records), and finally one zip with everything.
     """
-    try:
-        keys = service.visitor_keys(fal_key, replicate_key)
-        spec = drift_spec(chains, prompt, genesis_model, genesis_backend, genesis_params, genesis_seed,
-                          start_image, max_steps)
-        spec, planned = await asyncio.get_running_loop().run_in_executor(service.runners(), prepare_drift, spec,
-                                                                          keys)
-    except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-        raise service.app_error(err) from None
+    keys = service.visitor_keys(fal_key, replicate_key)
+    spec = drift_spec(chains, prompt, genesis_model, genesis_backend, genesis_params, genesis_seed,
+                      start_image, max_steps)
+    spec, planned = await asyncio.get_running_loop().run_in_executor(service.runners(), prepare_drift, spec, keys)
     async for view in drift_views(spec, planned, keys, threading.Event()):
         yield (FileData(path=view.plot), [FileData(path=p) for p, _ in view.filmstrip], file_data(view.gif),
                view.manifest, file_data(view.archive))
 
 
+@door
 def drift_plan(
     chains: list[dict[str, Any]],
     prompt: str = "",
@@ -479,12 +475,9 @@ def drift_plan(
         "steps", "backend", "ready", "why", "cost_per_step", "cost"}], "steps": edits that will run,
         "estimated_cost": dollars, "unpriced": how many parts have no published price}.
     """
-    try:
-        spec = drift_spec(chains, prompt, genesis_model, genesis_backend, genesis_params, genesis_seed,
-                          start_image, max_steps)
-        return plan_drift(spec, service.visitor_keys(fal_key, replicate_key))
-    except Exception as err:  # noqa: BLE001
-        raise service.app_error(err) from None
+    spec = drift_spec(chains, prompt, genesis_model, genesis_backend, genesis_params, genesis_seed,
+                      start_image, max_steps)
+    return plan_drift(spec, service.visitor_keys(fal_key, replicate_key))
 
 
 # --- registration ------------------------------------------------------------------------------------

@@ -18,10 +18,12 @@ import gradio as gr
 
 from playground import presets
 from playground.adapters import axis_title
+from playground.axis_values import format_value
 from playground.catalog import FAMILIES, MODELS, get_model
-from playground.compare import MAX_AXES, Axis, GridSpec, format_value, max_cells_default, plan_grid
+from playground.compare import MAX_AXES, Axis, GridSpec, max_cells_default, plan_grid
 from playground.params import INPUT_KINDS, Param, Problem, ValidationError
 from playground.ui import api, catalog_view, service
+from playground.ui.common import LIGHT, RAW, door
 from playground.ui.compare_api import CANCELS, USAGE, GridView, error_markdown, grid_views
 from playground.ui.form import gallery_paths
 from playground.ui.outputs import serve_copy
@@ -41,8 +43,6 @@ MODES = [("Text to image", "text-to-image"), ("Edit (image to image)", "image-to
 DEFAULT_MODEL = catalog_view.DEFAULT_MODEL
 DEFAULT_AXES: list[dict[str, Any]] = [{"kind": "param", "name": "guidance_scale", "values": "2, 4, 6"},
                                       {"kind": "seed", "values": "1, 2"}, {"kind": "none"}]
-LIGHT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
-RAW = {"preprocess": False}
 
 
 @dataclass
@@ -496,24 +496,19 @@ class Handlers:
         return cells[index] if 0 <= index < len(cells) else None
 
     # -- presets -----------------------------------------------------------------------------------
+    @door
     def save_preset(self, data: dict[Any, Any]) -> Any:
         form = self.read(data)
-        try:
-            saved = presets.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
-        except Exception as err:  # noqa: BLE001
-            raise error_markdown(err)[1] from None
+        saved = presets.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
         gr.Info(f"Saved the grid as preset “{saved['name']}”.")
         return gr.update(choices=presets_of_kind("grid"), value=saved["id"])
 
+    @door
     def load_preset(self, ref: str | None) -> list[Any]:
         """Fill the form from a grid preset (its input images included)."""
         if not ref:
             raise gr.Error("Pick a grid preset first.", title="No preset chosen", print_exception=False)
-        try:
-            spec = presets.preset_grid(presets.load_preset(ref))
-        except Exception as err:  # noqa: BLE001
-            raise error_markdown(err)[1] from None
-        return spec_values(spec)
+        return spec_values(presets.preset_grid(presets.load_preset(ref)))
 
     def load_outputs(self) -> list[Any]:
         t = self.tab

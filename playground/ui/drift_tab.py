@@ -30,10 +30,9 @@ from playground.drift import (
 )
 from playground.params import ValidationError
 from playground.ui import api, catalog_view, service
+from playground.ui.common import LIGHT, RAW, door
 from playground.ui.compare_api import CANCELS, USAGE, DriftView, drift_views, error_markdown, prepare_drift
 from playground.ui.compare_tab import (
-    LIGHT,
-    RAW,
     keys_accordion,
     params_text,
     parse_params,
@@ -315,23 +314,18 @@ class Handlers:
         return details[index] if details and 0 <= index < len(details) else None
 
     # -- presets -----------------------------------------------------------------------------------
+    @door
     def save_preset(self, data: dict[Any, Any]) -> Any:
-        try:
-            saved = presets.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
-        except Exception as err:  # noqa: BLE001
-            raise error_markdown(err)[1] from None
+        saved = presets.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
         gr.Info(f"Saved the drift as preset “{saved['name']}”.")
         return gr.update(choices=presets_of_kind("drift"), value=saved["id"])
 
+    @door
     def load_preset(self, ref: str | None) -> list[Any]:
         """Fill the form from a drift preset (its start image included)."""
         if not ref:
             raise gr.Error("Pick a drift preset first.", title="No preset chosen", print_exception=False)
-        try:
-            spec = presets.preset_drift(presets.load_preset(ref))
-        except Exception as err:  # noqa: BLE001
-            raise error_markdown(err)[1] from None
-        return spec_values(spec)
+        return spec_values(presets.preset_drift(presets.load_preset(ref)))
 
     def load_outputs(self) -> list[Any]:
         t = self.tab

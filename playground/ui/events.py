@@ -8,14 +8,10 @@ from typing import Any
 import gradio as gr
 
 from playground.ui import api, browser, inspect_tab, presets_view, samples, service
-from playground.ui.handlers import Handlers
+from playground.ui.common import LIGHT, PRIVATE, RAW
+from playground.ui.handlers import Handlers, fill_editor
 from playground.ui.layout import Page
 from playground.ui.panels import SLOTS
-
-PRIVATE = {"api_visibility": "private"}
-LIGHT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
-# Handlers that read the form take raw values; see playground.ui.layout for why.
-RAW = {"preprocess": False}
 
 COUNTER_JS = """(prompt) => {
   const box = document.querySelector('#prompt textarea');
@@ -50,7 +46,7 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     example = example_box.examples.load_input_event.then(
         lambda data: h.load_example(data, data[example_box.chosen]), {example_box.chosen, *everything},
         example_outputs, **LIGHT, **RAW)
-    example.success(presets_view.fill_editor, [page.pending_editor], [page.editor], **LIGHT).then(
+    example.success(fill_editor, [page.pending_editor], [page.editor], **LIGHT).then(
         h.update_estimate, everything, [page.estimate], **LIGHT, **RAW)
     slot_edits = [slot.input for slot in page.slots]
     # The editor's own events, not `.change`: a value set by the server passes through an empty one.
@@ -89,7 +85,7 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     gr.on([page.remember.change, page.fal_key.blur, page.replicate_key.blur], h.save_keys,
           [page.remember, page.fal_key, page.replicate_key], [page.saved_keys], **LIGHT)
 
-    presets_view.wire(demo, page.presets, h, everything, refresh_outputs, LIGHT, RAW)
+    presets_view.wire(demo, page.presets, h, everything, refresh_outputs)
     if inspector is not None and tabs is not None:
-        inspect_tab.wire(inspector, h, tabs, refresh_outputs, LIGHT, RAW, runs)
+        inspect_tab.wire(inspector, h, tabs, refresh_outputs, runs)
     return run

@@ -12,14 +12,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import gradio as gr
+from PIL import Image
 
 from playground import backends
+from playground.images import load_mask
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import catalog_view, panels, samples, service
 from playground.ui.form import Form, clamp_seed, gallery_paths
 from playground.ui.layout import Page
-from playground.ui.outputs import fresh_folder, serve_copy
+from playground.ui.outputs import SCRATCH_DIR_NAME, fresh_folder, serve_copy
 
 I2I, INPAINT = "image-to-image", "inpaint"
 MASK_TIP = "Tip: in inpaint mode, paint over the part to repaint; your strokes are the mask."
@@ -213,8 +215,8 @@ class Handlers:
 
     # -- Modify / Copy -----------------------------------------------------------------------------
     def edit_style(self, data: dict[Any, Any]) -> dict[Any, Any]:
-        """Copy sets reference strength 0.95, guidance 1, 15 steps (and no prompt expansion); Modify
-        puts them back to the defaults."""
+        """Set the controls the chosen edit style drives (`request.EDIT_STYLE_DEFAULTS`): Copy's values, or
+        back to the defaults for Modify."""
         p = self.page
         ctx = data[p.ctx] or {}
         model = catalog_view.get(ctx.get("model"))
@@ -342,10 +344,6 @@ def numbered(paths: list[str]) -> list[tuple[str, str]]:
 def _editor_value(background: str, mask: Any) -> dict[str, Any]:
     """An ImageEditor value: `background` with `mask` (a path or image; white = repaint) as a
     painted layer in the brush colour, and the composite showing it."""
-    from PIL import Image
-
-    from playground.images import load_mask
-
     with Image.open(background) as img:
         picture = img.convert("RGBA")
     value: dict[str, Any] = {"background": background, "layers": [], "composite": background}
@@ -354,11 +352,16 @@ def _editor_value(background: str, mask: Any) -> dict[str, Any]:
     alpha = load_mask(mask, picture.size).image
     layer = Image.new("RGBA", picture.size, (*MASK_COLOR, 0))
     layer.putalpha(alpha)
-    folder = fresh_folder("playground-scratch")
+    folder = fresh_folder(SCRATCH_DIR_NAME)
     layer_path, composite_path = folder / "mask-layer.png", folder / "composite.png"
     layer.save(layer_path)
     Image.alpha_composite(picture, layer).convert("RGB").save(composite_path)
     return {"background": background, "layers": [str(layer_path)], "composite": str(composite_path)}
+
+
+def fill_editor(value: dict[str, Any] | None) -> Any:
+    """The inpaint editor's value, set once the editor is on screen (a hidden editor drops layers)."""
+    return value if value else gr.update()
 
 
 def _plan(prepared: Any, keys: dict[str, str]) -> dict[str, Any]:

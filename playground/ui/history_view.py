@@ -20,12 +20,12 @@ from playground.compare import grid_from_dict
 from playground.drift import drift_from_dict
 from playground.records import record_to_request
 from playground.ui import catalog_view, compare_tab, drift_tab, send_to, service
+from playground.ui.common import LIGHT, RAW, door
 from playground.ui.compare_tab import CompareTab
 from playground.ui.drift_tab import DriftTab
 from playground.ui.form import gallery_paths
-from playground.ui.handlers import Handlers
-from playground.ui.outputs import fresh_folder, upload_root
-from playground.ui.presets_view import fill_editor
+from playground.ui.handlers import Handlers, fill_editor
+from playground.ui.outputs import SCRATCH_DIR_NAME, fresh_folder, upload_root
 
 HELP = ("Every run of this browser, newest first (kept here, in your browser, for the last "
         f"{history.max_entries()} runs while the server keeps their files). Click one to set every control back "
@@ -139,7 +139,7 @@ class HistoryHandlers:
         entries = history.owned(stored, upload_root())
         if not entries:
             raise gr.Error("No runs in the history yet.", title="Nothing to download", print_exception=False)
-        target = fresh_folder("playground-scratch") / "playground-history.zip"
+        target = fresh_folder(SCRATCH_DIR_NAME) / "playground-history.zip"
         return gr.update(value=str(history.to_zip(entries, target)), visible=True)
 
     # -- selecting: restore ------------------------------------------------------------------------
@@ -149,6 +149,7 @@ class HistoryHandlers:
             raise gr.Error("Click a run in the history first.", title="No run chosen", print_exception=False)
         return entries[index]
 
+    @door
     def restore(self, data: dict[Any, Any], evt: gr.SelectData) -> dict[Any, Any]:
         """Set every control of the run's tab back to it and show its record."""
         v, p = self.view, self.page
@@ -157,25 +158,19 @@ class HistoryHandlers:
         records = history.records_of(entry)
         shown = {v.selected: index, v.record: records[0] if entry["kind"] == "generate" else entry.get("spec"),
                  v.slider: None, v.differences: []}
-        try:
-            if entry["kind"] == "compare" and self.comparer is not None:
-                values = compare_tab.spec_values(grid_from_dict(entry["spec"]))
-                updates = dict(zip(compare_tab.Handlers(self.comparer, []).load_outputs(), values, strict=True))
-                return {**shown, **updates, **self._tab("compare")}
-            if entry["kind"] == "drift" and self.drifter is not None:
-                values = drift_tab.spec_values(drift_from_dict(entry["spec"]))
-                updates = dict(zip(drift_tab.Handlers(self.drifter, []).load_outputs(), values, strict=True))
-                return {**shown, **updates, **self._tab("drift")}
-            record = records[0]
-            if record is None:
-                raise gr.Error("This run's file carries no record any more.", title="No record",
-                               print_exception=False)
-            request = record_to_request(record, search_dirs=service.search_dirs(entry["files"][0]))
-            loaded = self.h.load_request(data, request)
-        except gr.Error:
-            raise
-        except Exception as err:  # noqa: BLE001 - every failure is a readable message
-            raise service.app_error(err) from None
+        if entry["kind"] == "compare" and self.comparer is not None:
+            values = compare_tab.spec_values(grid_from_dict(entry["spec"]))
+            updates = dict(zip(compare_tab.Handlers(self.comparer, []).load_outputs(), values, strict=True))
+            return {**shown, **updates, **self._tab("compare")}
+        if entry["kind"] == "drift" and self.drifter is not None:
+            values = drift_tab.spec_values(drift_from_dict(entry["spec"]))
+            updates = dict(zip(drift_tab.Handlers(self.drifter, []).load_outputs(), values, strict=True))
+            return {**shown, **updates, **self._tab("drift")}
+        record = records[0]
+        if record is None:
+            raise gr.Error("This run's file carries no record any more.", title="No record", print_exception=False)
+        request = record_to_request(record, search_dirs=service.search_dirs(entry["files"][0]))
+        loaded = self.h.load_request(data, request)
         label = catalog_view.BACKEND_LABELS.get(record.get("backend"), record.get("backend"))
         fmt = FORMATS.get(os.path.splitext(entry["files"][0])[1].lower(), "png")
         status = (f"**Restored from the history:** {catalog_view.get(record['model']).label}, seed "
@@ -235,45 +230,43 @@ def wire(demo: gr.Blocks, view: HistoryView, handlers: Handlers, everything: set
          run_event: Any, comparer: CompareTab | None = None, compare_run: Any = None, drifter: DriftTab | None = None,
          drift_run: Any = None, tabs: gr.Tabs | None = None) -> None:
     """Connect the History panel and the send-to buttons (all private)."""
-    light = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
-    raw = {"preprocess": False}
     hh = HistoryHandlers(view, handlers, comparer, drifter, tabs)
     page = handlers.page
     listed = [view.state, view.gallery, view.info, view.other]
-    demo.load(hh.on_load, [view.state], listed, **light)
-    run_event.success(hh.add_generate, [view.state, page.results, page.record], listed, **light, **raw)
+    demo.load(hh.on_load, [view.state], listed, **LIGHT)
+    run_event.success(hh.add_generate, [view.state, page.results, page.record], listed, **LIGHT, **RAW)
     if comparer is not None and compare_run is not None:
         compare_run.then(lambda s, g, a, m: hh.add_grid("compare", s, g, a, m),
-                         [view.state, comparer.grid_image, comparer.archive, comparer.manifest], listed, **light)
+                         [view.state, comparer.grid_image, comparer.archive, comparer.manifest], listed, **LIGHT)
     if drifter is not None and drift_run is not None:
         drift_run.then(lambda s, g, a, m: hh.add_grid("drift", s, g, a, m),
-                       [view.state, drifter.plot, drifter.archive, drifter.manifest], listed, **light)
-    view.clear.click(hh.clear, None, [*listed, view.record, view.selected, view.archive], **light)
-    view.download.click(hh.download, [view.state], [view.archive], **light)
+                       [view.state, drifter.plot, drifter.archive, drifter.manifest], listed, **LIGHT)
+    view.clear.click(hh.clear, None, [*listed, view.record, view.selected, view.archive], **LIGHT)
+    view.download.click(hh.download, [view.state], [view.archive], **LIGHT)
 
     restored = view.gallery.select(hh.restore, {view.state, *everything}, hh.restore_outputs(refresh_outputs),
-                                   **light, **raw)
-    restored.success(fill_editor, [page.pending_editor], [page.editor], **light).then(
-        handlers.update_estimate, everything, [page.estimate], **light, **raw)
-    view.other.input(hh.compare, [view.state, view.selected, view.other], [view.slider, view.differences], **light)
+                                   **LIGHT, **RAW)
+    restored.success(fill_editor, [page.pending_editor], [page.editor], **LIGHT).then(
+        handlers.update_estimate, everything, [page.estimate], **LIGHT, **RAW)
+    view.other.input(hh.compare, [view.state, view.selected, view.other], [view.slider, view.differences], **LIGHT)
 
     # Send to: from the selected result, or from the selected history item.
-    refresh = {"fn": handlers.refresh_panel, "inputs": everything, "outputs": refresh_outputs, **light, **raw}
+    refresh = {"fn": handlers.refresh_panel, "inputs": everything, "outputs": refresh_outputs, **LIGHT, **RAW}
     sources = [(page.send_to, lambda d: result_picture(d[page.results], d[page.result_selected]),
                 {page.results, page.result_selected}),
                (view.send_to, lambda d: hh.picture(d[view.state], d[view.selected]), {view.state, view.selected})]
     for (to_i2i, to_inpaint, to_compare), pick, picked_from in sources:
         asks = {page.model, page.prompt, *picked_from}
         sent = to_i2i.click(lambda d, pick=pick: send_to.to_image_to_image(page, d[page.model], pick(d)), asks,
-                            [page.model, page.mode, page.refs], **light, **raw)
+                            [page.model, page.mode, page.refs], **LIGHT, **RAW)
         sent.then(**refresh)
         sent = to_inpaint.click(lambda d, pick=pick: send_to.to_inpaint(page, d[page.model], pick(d)), asks,
-                                [page.model, page.mode, page.pending_editor], **light, **raw)
-        filled = sent.then(**refresh).then(fill_editor, [page.pending_editor], [page.editor], **light)
-        filled.then(handlers.update_estimate, everything, [page.estimate], **light, **raw)
+                                [page.model, page.mode, page.pending_editor], **LIGHT, **RAW)
+        filled = sent.then(**refresh).then(fill_editor, [page.pending_editor], [page.editor], **LIGHT)
+        filled.then(handlers.update_estimate, everything, [page.estimate], **LIGHT, **RAW)
         if comparer is not None:
             outputs = [comparer.model, comparer.mode, comparer.refs, comparer.prompt]
             to_compare.click(lambda d, pick=pick: {**send_to.to_compare(comparer, d[page.model], d[page.prompt],
                                                                         pick(d)),
                                                    **({tabs: gr.update(selected="compare")} if tabs else {})},
-                             asks, outputs + ([tabs] if tabs is not None else []), **light, **raw)
+                             asks, outputs + ([tabs] if tabs is not None else []), **LIGHT, **RAW)

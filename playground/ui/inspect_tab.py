@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
@@ -18,13 +18,11 @@ from playground.presets import preset_to_request
 from playground.records import inspect, read_record, record_to_request, save_image
 from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
+from playground.ui.common import LIGHT, RAW, door
 from playground.ui.form import file_path, gallery_paths
-from playground.ui.outputs import fresh_folder
-from playground.ui.presets_view import fill_editor
-
-if TYPE_CHECKING:
-    from playground.ui.handlers import Handlers
-    from playground.ui.layout import Page
+from playground.ui.handlers import Handlers, fill_editor
+from playground.ui.layout import Page
+from playground.ui.outputs import SCRATCH_DIR_NAME, fresh_folder
 
 INTRO = ("Drop a picture made here (PNG, JPEG or WebP) or its record (`.json`) to see how it was made. "
          "**Load into Generate** sets every control back to it; **Re-run and verify** makes it again with your "
@@ -110,24 +108,19 @@ class InspectHandlers:
                 v.preview: picture, v.load: gr.update(interactive=has_record),
                 v.rerun: gr.update(interactive=has_record)}
 
+    @door
     def load_into_generate(self, data: dict[Any, Any]) -> dict[Any, Any]:
         """Set every control of the Generate tab to what the record asked for, then show that tab."""
         p = self.page
         path = file_path(data[self.view.file])
-        try:
-            record = read_record(path) if path else None
-            imported = importers.import_image(path) if path and record is None else None
-            if imported and imported["preset"] is not None:
-                return self._load_imported(data, imported)
-            if record is None:
-                raise gr.Error("Drop an image made here (or its record) first.", title="No record",
-                               print_exception=False)
-            request = record_to_request(record, search_dirs=service.search_dirs(path))
-            loaded = self.h.load_request(data, request)
-        except gr.Error:
-            raise
-        except Exception as err:  # noqa: BLE001 - every failure is a readable message
-            raise service.app_error(err) from None
+        record = read_record(path) if path else None
+        imported = importers.import_image(path) if path and record is None else None
+        if imported and imported["preset"] is not None:
+            return self._load_imported(data, imported)
+        if record is None:
+            raise gr.Error("Drop an image made here (or its record) first.", title="No record", print_exception=False)
+        request = record_to_request(record, search_dirs=service.search_dirs(path))
+        loaded = self.h.load_request(data, request)
         wanted = record.get("inputs") or []
         found = len(request.images or []) + (request.mask is not None)
         if found < len(wanted):
@@ -164,30 +157,30 @@ class InspectHandlers:
             yield {v.verdict: f"**{title}:** {message}"}
             raise gr.Error(message, title=title, print_exception=False) from None
         made = outcome["record"]
-        saved = fresh_folder("playground-scratch") / f"{made['model']}-{made['seed']}-rerun.png"
+        saved = fresh_folder(SCRATCH_DIR_NAME) / f"{made['model']}-{made['seed']}-rerun.png"
         save_image(outcome["image"], outcome["record"], saved, "png", sidecar=False)
         rows = [[d["field"], _text(d["recorded"]), _text(d["now"])] for d in outcome["differences"]]
         yield {v.verdict: verdict_markdown(outcome), v.differences: gr.update(value=rows, visible=bool(rows)),
                v.rerun_image: gr.update(value=str(saved), visible=True)}
 
 
-def wire(view: InspectView, handlers: Handlers, tabs: gr.Tabs, refresh_outputs: list[Any], light: dict[str, Any],
-         raw: dict[str, Any], run_options: dict[str, Any]) -> None:
+def wire(view: InspectView, handlers: Handlers, tabs: gr.Tabs, refresh_outputs: list[Any],
+         run_options: dict[str, Any]) -> None:
     """Connect the Inspect tab (all events private)."""
     ih = InspectHandlers(view, handlers, tabs)
     page = handlers.page
     shown = [view.status, view.table, view.record, view.preview, view.load, view.rerun, view.verdict,
              view.differences, view.rerun_image]
-    view.file.change(ih.show, [view.file], shown, **light)
+    view.file.change(ih.show, [view.file], shown, **LIGHT)
     load_outputs = [*refresh_outputs, page.model, page.seed, page.random_seed, page.pending_editor, page.status,
                     tabs]
-    loaded = view.load.click(ih.load_into_generate, {view.file, *page.form_inputs()}, load_outputs, **light, **raw)
-    loaded.success(fill_editor, [page.pending_editor], [page.editor], **light)
+    loaded = view.load.click(ih.load_into_generate, {view.file, *page.form_inputs()}, load_outputs, **LIGHT, **RAW)
+    loaded.success(fill_editor, [page.pending_editor], [page.editor], **LIGHT)
     view.rerun.click(ih.rerun, [view.file, page.fal_key, page.replicate_key, page.use_server_keys],
                      [view.verdict, view.differences, view.rerun_image], show_progress_on=[view.verdict],
                      **run_options)
     page.inspect_result.click(inspect_selected, [page.results, page.result_selected], [view.file, tabs],
-                              **light, **raw)
+                              **LIGHT, **RAW)
 
 
 def inspect_selected(results: Any, selected: int | None) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""The Generate tab's components (the presets bar on top); the wiring lives in `wire`.
+"""The Generate tab's components, the presets bar on top; what they do is wired in `events` (the
+presets bar's own events in `presets_view`).
 
 The parameter panel is a fixed pool of components (one per `panels.SLOTS` entry), placed once:
 basic ones in the parameter column, advanced ones in an accordion, the Modify/Copy toggle by the
@@ -19,8 +20,9 @@ from typing import Any
 
 import gradio as gr
 
+from playground import presets
 from playground.params import SEED_MAX
-from playground.ui import catalog_view, lora_editor, panels, presets_view, service
+from playground.ui import catalog_view, lora_editor, panels, service
 
 TITLE = "Image model playground"
 INTRO = (
@@ -28,6 +30,10 @@ INTRO = (
     "defaults; it runs on this machine (**local**) or on **fal** / **Replicate** with your own API key. "
     "The same actions are an API: see the **API** tab."
 )
+PRESET_SOURCE_LABELS = {"shipped": "Shipped", "user": "Yours"}
+PRESETS_HELP = ("Loading a preset sets every control below: model, mode, backend, prompts, seed, its input images "
+                "and every parameter. Your own presets are kept on this server for you alone, never with your keys; "
+                "export them to keep a copy.")
 KEYS_NOTE = (
     "Your keys travel with each of your requests and are never stored on the server. Tick *Remember* to keep "
     "them in this browser only (encrypted local storage)."
@@ -88,7 +94,7 @@ class Page:
     ref_selected: gr.State
     result_selected: gr.State
     saved_keys: gr.BrowserState
-    presets: presets_view.PresetsView
+    presets: PresetsView
     # The inpaint editor's value from a loaded preset or record, set once the editor is on screen.
     pending_editor: gr.State
     # Text typed past a slider's range, filled in by the run event's js (playground.ui.browser).
@@ -113,7 +119,7 @@ def build_page() -> Page:
     initial = initial_props(model, mode, shown_backend)
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=360):
-            presets_bar = presets_view.build()
+            presets_bar = build_presets_bar()
             model_dd = gr.Dropdown(choices=catalog_view.model_choices(), value=model.id, label="Model",
                                    info="Grouped by family; the card below says what it does, where it runs and "
                                         "what it costs.", elem_id="model", filterable=True)
@@ -215,6 +221,68 @@ def build_page() -> Page:
         typed=gr.JSON(None, visible=False, elem_id="typed-values"), out_format=out_format, out_quality=out_quality,
         send_to=[send_i2i, send_inpaint, send_compare],
     )
+
+
+# -- the presets bar (its events: playground.ui.presets_view) --------------------------------------
+@dataclass
+class PresetsView:
+    """The presets bar's components."""
+
+    choice: gr.Dropdown
+    load: gr.Button
+    info: gr.Markdown
+    name: gr.Textbox
+    description: gr.Textbox
+    overwrite: gr.Checkbox
+    save: gr.Button
+    new_name: gr.Textbox
+    rename: gr.Button
+    delete: gr.Button
+    upload: gr.File
+    export: gr.Button
+    download: gr.File
+
+
+def build_presets_bar() -> PresetsView:
+    """Create the presets bar (call where it should appear, inside gr.Blocks)."""
+    choices, _ = preset_choices()
+    with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
+        choice = gr.Dropdown(choices=choices, value=None, label="Preset", elem_id="preset", scale=4,
+                             filterable=True, info="Shipped examples and your own saved settings.")
+        load = gr.Button("Load preset", elem_id="preset-load", scale=1, min_width=140)
+    info = gr.Markdown(PRESETS_HELP, elem_id="preset-info")
+    with gr.Accordion("Save, rename, delete, import or export presets", open=False, elem_id="preset-manage"):
+        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
+            name = gr.Textbox(label="Save the current settings as", placeholder="a name, e.g. My SDXL portrait",
+                              elem_id="preset-name", max_length=presets.NAME_MAX, scale=3)
+            description = gr.Textbox(label="Description (optional)", elem_id="preset-description", scale=4)
+        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
+            overwrite = gr.Checkbox(label="Replace my preset of the same name", value=False,
+                                    elem_id="preset-overwrite", scale=3)
+            save = gr.Button("Save preset", variant="primary", elem_id="preset-save", scale=1, min_width=140)
+        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
+            new_name = gr.Textbox(label="New name for the selected preset", elem_id="preset-new-name",
+                                  max_length=presets.NAME_MAX, scale=3)
+            rename = gr.Button("Rename", elem_id="preset-rename", scale=1, min_width=100)
+            delete = gr.Button("Delete selected", variant="stop", elem_id="preset-delete", scale=1, min_width=170)
+        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
+            upload = gr.File(label="Import a preset (.json, or a .zip made by Export)", file_types=[".json", ".zip"],
+                             type="filepath", elem_id="preset-import", height=150, scale=3)
+            with gr.Column(scale=2, min_width=160):
+                export = gr.Button("Export selected (.zip)", elem_id="preset-export")
+                download = gr.File(label="Exported preset", visible=False, interactive=False,
+                                   elem_id="preset-download", height=80)
+    return PresetsView(choice=choice, load=load, info=info, name=name, description=description, overwrite=overwrite,
+                       save=save, new_name=new_name, rename=rename, delete=delete, upload=upload, export=export,
+                       download=download)
+
+
+def preset_choices() -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
+    """(label, id) pairs for the picker, shipped first, and the files that were skipped and why."""
+    listing = presets.list_presets()
+    choices = [(f"{PRESET_SOURCE_LABELS.get(e['source'], e['source'])} › {e['name']}", e["id"])
+               for e in listing["presets"]]
+    return choices, listing["problems"]
 
 
 def initial_props(model: Any, mode: str, backend: str) -> dict[int, dict[str, Any]]:

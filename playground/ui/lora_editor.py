@@ -16,9 +16,8 @@ import gradio as gr
 from playground.catalog import MODELS
 from playground.params import Param
 from playground.ui import panels
+from playground.ui.common import LIGHT
 
-# Rendered events must go through the queue: `queue=False` ones are unknown to /run/predict (KeyError fn_index).
-EVENT = {"api_visibility": "private", "concurrency_limit": None, "show_progress": "hidden"}
 PATH_HINT = "owner/repo, owner/repo/file.safetensors or https://…"
 
 
@@ -69,13 +68,13 @@ def build(ctx: gr.JSON, slot: gr.Textbox) -> None:
                     remove = gr.Button("✕", size="sm", scale=0, min_width=40, elem_id=f"lora-remove-{i}")
                 # Each edit re-renders the rows (new event ids), so a row reports once, on blur: a submit
                 # followed by its blur would reach the server with the replaced row's event id.
-                path.blur(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot, **EVENT)
-                scale.release(lambda t, v, i=i: with_row(t, i, scale=float(v)), [slot, scale], slot, **EVENT)
-                remove.click(lambda t, i=i: without_row(t, i), [slot], slot, **EVENT)
+                path.blur(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot, **LIGHT)
+                scale.release(lambda t, v, i=i: with_row(t, i, scale=float(v)), [slot, scale], slot, **LIGHT)
+                remove.click(lambda t, i=i: without_row(t, i), [slot], slot, **LIGHT)
             limit = param.max_items or 0
             add = gr.Button(f"+ Add LoRA ({len(items)}/{limit})", size="sm", elem_id="lora-add",
                             interactive=len(items) < limit)
-            add.click(with_new_row, [slot], slot, **EVENT)
+            add.click(with_new_row, [slot], slot, **LIGHT)
 
 
 def _scale(item: dict[str, Any]) -> float:

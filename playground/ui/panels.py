@@ -20,7 +20,7 @@ from typing import Any, Literal
 from playground.backends import auto_order
 from playground.catalog import MODELS, ModelSpec
 from playground.params import INPUT_KINDS, Param, ValidationError, parse_size
-from playground.request import COPY_GUIDANCE, COPY_REFERENCE_STRENGTH, COPY_STEPS, MODIFY_REFERENCE_STRENGTH
+from playground.request import EDIT_STYLE_DEFAULTS
 
 Widget = Literal["slider", "number", "checkbox", "dropdown", "radio", "size", "text", "loras"]
 Placement = Literal["basic", "advanced", "edit"]
@@ -270,20 +270,16 @@ def typed_params(model: ModelSpec, mode: str, backend: str, typed: Any) -> dict[
 
 
 def edit_style_values(model: ModelSpec, mode: str, backend: str, style: str) -> dict[int, Any]:
-    """Slot values that switching the Modify/Copy toggle sets (see request.resolve_edit_style)."""
+    """Slot values that switching the Modify/Copy toggle sets: `request.EDIT_STYLE_DEFAULTS[style]`, and
+    the catalog default for what another style sets and this one does not."""
     shown = {p.name: p for p in panel_params(model, mode, backend)}
-    copy = style == "copy"
-    wanted = {
-        "reference_strength": COPY_REFERENCE_STRENGTH if copy else MODIFY_REFERENCE_STRENGTH,
-        "guidance_scale": COPY_GUIDANCE if copy else None,
-        "num_inference_steps": COPY_STEPS if copy else None,
-        "enable_prompt_expansion": False if copy else None,
-    }
+    wanted = EDIT_STYLE_DEFAULTS.get(style, EDIT_STYLE_DEFAULTS["modify"])
+    driven = dict.fromkeys(name for table in EDIT_STYLE_DEFAULTS.values() for name in table)
     values: dict[int, Any] = {}
-    for name, value in wanted.items():
+    for name in driven:
         param = shown.get(name)
         if param is not None:
-            values[slot_of(param)] = display_value(param, param.default if value is None else value)
+            values[slot_of(param)] = display_value(param, wanted.get(name, param.default))
     return values
 
 
@@ -299,4 +295,4 @@ def _num(x: float | None) -> str:
 
 
 def _choice_label(choice: Any) -> str:
-    return choice.capitalize() if isinstance(choice, str) and choice in ("modify", "copy") else str(choice)
+    return choice.capitalize() if isinstance(choice, str) and choice in EDIT_STYLE_DEFAULTS else str(choice)

@@ -1,5 +1,6 @@
-"""The presets bar of the Generate tab: pick a preset (shipped or yours) and load it into every
-control; save the current controls as a preset; rename, delete, import and export yours.
+"""What the presets bar of the Generate tab does (its components are built in `layout`): pick a preset
+(shipped or yours) and load it into every control; save the current controls as a preset; rename,
+delete, import and export yours.
 
 User presets live in PLAYGROUND_HOME on a single-user machine, and in the visitor's own folder on
 a shared server (see `playground.storage`). Keys are never part of a preset: saving reads the
@@ -11,9 +12,8 @@ from __future__ import annotations
 import json
 import tempfile
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import gradio as gr
 
@@ -21,81 +21,16 @@ from playground import presets
 from playground.params import Problem, ValidationError
 from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
-from playground.ui.outputs import fresh_folder
+from playground.ui.common import LIGHT, RAW
+from playground.ui.handlers import Handlers, Loaded, fill_editor
+from playground.ui.layout import PRESETS_HELP, Page, PresetsView, preset_choices
+from playground.ui.outputs import SCRATCH_DIR_NAME, fresh_folder
 
-if TYPE_CHECKING:
-    from playground.ui.handlers import Handlers, Loaded
-    from playground.ui.layout import Page
-
-SOURCE_LABELS = {"shipped": "Shipped", "user": "Yours"}
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
 # Deleting asks first, in the page; a declined confirmation reaches the handler as KEPT.
 KEPT = "__kept__"
 CONFIRM_DELETE = (f"(id) => (!id || window.confirm('Delete the preset ' + id.replace(/^user:/, '') + '? This cannot "
                   f"be undone.')) ? id : '{KEPT}'")
-HELP = ("Loading a preset sets every control below: model, mode, backend, prompts, seed, its input images and "
-        "every parameter. Your own presets are kept on this server for you alone, never with your keys; "
-        "export them to keep a copy.")
-
-
-@dataclass
-class PresetsView:
-    """The presets bar's components."""
-
-    choice: gr.Dropdown
-    load: gr.Button
-    info: gr.Markdown
-    name: gr.Textbox
-    description: gr.Textbox
-    overwrite: gr.Checkbox
-    save: gr.Button
-    new_name: gr.Textbox
-    rename: gr.Button
-    delete: gr.Button
-    upload: gr.File
-    export: gr.Button
-    download: gr.File
-
-
-def build() -> PresetsView:
-    """Create the presets bar (call where it should appear, inside gr.Blocks)."""
-    choices, _ = preset_choices()
-    with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
-        choice = gr.Dropdown(choices=choices, value=None, label="Preset", elem_id="preset", scale=4,
-                             filterable=True, info="Shipped examples and your own saved settings.")
-        load = gr.Button("Load preset", elem_id="preset-load", scale=1, min_width=140)
-    info = gr.Markdown(HELP, elem_id="preset-info")
-    with gr.Accordion("Save, rename, delete, import or export presets", open=False, elem_id="preset-manage"):
-        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
-            name = gr.Textbox(label="Save the current settings as", placeholder="a name, e.g. My SDXL portrait",
-                              elem_id="preset-name", max_length=presets.NAME_MAX, scale=3)
-            description = gr.Textbox(label="Description (optional)", elem_id="preset-description", scale=4)
-        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
-            overwrite = gr.Checkbox(label="Replace my preset of the same name", value=False,
-                                    elem_id="preset-overwrite", scale=3)
-            save = gr.Button("Save preset", variant="primary", elem_id="preset-save", scale=1, min_width=140)
-        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
-            new_name = gr.Textbox(label="New name for the selected preset", elem_id="preset-new-name",
-                                  max_length=presets.NAME_MAX, scale=3)
-            rename = gr.Button("Rename", elem_id="preset-rename", scale=1, min_width=100)
-            delete = gr.Button("Delete selected", variant="stop", elem_id="preset-delete", scale=1, min_width=170)
-        with gr.Row(equal_height=False, elem_classes=["preset-actions"]):
-            upload = gr.File(label="Import a preset (.json, or a .zip made by Export)", file_types=[".json", ".zip"],
-                             type="filepath", elem_id="preset-import", height=150, scale=3)
-            with gr.Column(scale=2, min_width=160):
-                export = gr.Button("Export selected (.zip)", elem_id="preset-export")
-                download = gr.File(label="Exported preset", visible=False, interactive=False,
-                                   elem_id="preset-download", height=80)
-    return PresetsView(choice=choice, load=load, info=info, name=name, description=description, overwrite=overwrite,
-                       save=save, new_name=new_name, rename=rename, delete=delete, upload=upload, export=export,
-                       download=download)
-
-
-def preset_choices() -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
-    """(label, id) pairs for the picker, shipped first, and the files that were skipped and why."""
-    listing = presets.list_presets()
-    choices = [(f"{SOURCE_LABELS.get(e['source'], e['source'])} › {e['name']}", e["id"]) for e in listing["presets"]]
-    return choices, listing["problems"]
 
 
 class PresetHandlers:
@@ -109,7 +44,7 @@ class PresetHandlers:
     def describe(self, preset_id: str | None) -> str:
         """What the chosen preset is: name, model, mode, inputs and description."""
         if not preset_id:
-            return HELP
+            return PRESETS_HELP
         try:
             preset = presets.load_preset(service.preset_ref(preset_id))
         except Exception as err:  # noqa: BLE001 - shown, not raised: choosing must not fail loudly
@@ -215,29 +150,24 @@ class PresetHandlers:
             raise _error(err, "Cannot export this preset") from None
 
 
-def wire(demo: gr.Blocks, view: PresetsView, handlers: Handlers, everything: set[Any], refresh_outputs: list[Any],
-         light: dict[str, Any], raw: dict[str, Any]) -> None:
+def wire(demo: gr.Blocks, view: PresetsView, handlers: Handlers, everything: set[Any],
+         refresh_outputs: list[Any]) -> None:
     """Connect the presets bar (all events private)."""
     ph = PresetHandlers(view, handlers)
     page = handlers.page
     listed = [view.choice, view.info]
-    demo.load(ph.refresh_list, None, listed, **light)
-    view.choice.input(ph.describe, [view.choice], [view.info], **light)
+    demo.load(ph.refresh_list, None, listed, **LIGHT)
+    view.choice.input(ph.describe, [view.choice], [view.info], **LIGHT)
     load_outputs = [*refresh_outputs, page.model, page.seed, page.random_seed, page.pending_editor, page.status,
                     view.info]
-    loaded = view.load.click(ph.load, {view.choice, *everything}, load_outputs, **light, **raw)
-    loaded.success(fill_editor, [page.pending_editor], [page.editor], **light)
+    loaded = view.load.click(ph.load, {view.choice, *everything}, load_outputs, **LIGHT, **RAW)
+    loaded.success(fill_editor, [page.pending_editor], [page.editor], **LIGHT)
     saving = {view.name, view.description, view.overwrite, *everything}
-    view.save.click(ph.save, saving, listed, **light, **raw)
-    view.rename.click(ph.rename, [view.choice, view.new_name], listed, **light)
-    view.delete.click(ph.delete, [view.choice], listed, js=CONFIRM_DELETE, **light)
-    view.upload.upload(ph.import_file, [view.upload], [*listed, view.upload], **light)
-    view.export.click(ph.export, [view.choice], [view.download], **light)
-
-
-def fill_editor(value: dict[str, Any] | None) -> Any:
-    """The inpaint editor's value, set once the editor is on screen (a hidden editor drops layers)."""
-    return value if value else gr.update()
+    view.save.click(ph.save, saving, listed, **LIGHT, **RAW)
+    view.rename.click(ph.rename, [view.choice, view.new_name], listed, **LIGHT)
+    view.delete.click(ph.delete, [view.choice], listed, js=CONFIRM_DELETE, **LIGHT)
+    view.upload.upload(ph.import_file, [view.upload], [*listed, view.upload], **LIGHT)
+    view.export.click(ph.export, [view.choice], [view.download], **LIGHT)
 
 
 # -- files -------------------------------------------------------------------------------------------
@@ -310,7 +240,7 @@ def _safe_member(name: str) -> bool:
 
 def export_zip(ref: str) -> str:
     """Export a preset and its inputs (`presets.export_preset`) as one .zip under Gradio's upload folder."""
-    folder = fresh_folder("playground-scratch")
+    folder = fresh_folder(SCRATCH_DIR_NAME)
     written = presets.export_preset(ref, folder / "preset")
     target = folder / f"{written[0].stem}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:

@@ -25,7 +25,7 @@ import gradio as gr
 from PIL import Image
 
 from playground import backends, runs
-from playground.backends.hosted import malformed_key
+from playground.backends.hosted import KEY_ENV, HostedSettings, malformed_key
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.environment import env_int
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
@@ -83,8 +83,6 @@ def visitor_keys(fal_key: str | None, replicate_key: str | None, use_server_keys
 
 def server_lends_keys() -> bool:
     """Whether the operator lets visitors use the server's own keys, and has at least one."""
-    from playground.backends.hosted import KEY_ENV, HostedSettings
-
     return HostedSettings.from_env().server_keys and any(os.environ.get(v) for v in KEY_ENV.values())
 
 
