@@ -3,6 +3,7 @@ one-cell compare grid, a re-run) yields the same record, except what is allowed 
 
 from __future__ import annotations
 
+import ast
 import json
 import threading
 from pathlib import Path
@@ -20,6 +21,9 @@ from tests.conftest import make_image
 PROMPT = "a fox in the snow"
 PARAMS = {"num_inference_steps": 2, "guidance_scale": 4.0}
 SEED = 11
+PLAYGROUND = Path(__file__).resolve().parent.parent / "playground"
+# Only the run path dispatches and builds records; backends/ holds dispatch itself.
+RUN_PATH_CALLS = {"run_prepared", "build_record"}
 # What may differ between two runs of the same request, whichever door they came through: when
 # it was made, how long it took, the digest over all of it, and which output the file carries
 # (`image`, present only in a record embedded in an image file).
@@ -136,3 +140,32 @@ def test_a_door_that_builds_its_own_record_is_caught(local, tmp_path, monkeypatc
     found = disagreements({"page": page, "grid": through_a_grid(image_path)})
     assert found == ["grid lacks adapters"]
 
+
+
+def run_path_calls_outside_runs(sources: dict[str, str]) -> list[str]:
+    """`module: name` for each call of dispatch (`backends.run`, `run_prepared`) or of `build_record`
+    outside playground/runs.py and playground/backends/."""
+    found = []
+    for name, text in sorted(sources.items()):
+        if name == "runs.py" or name.startswith("backends/"):
+            continue
+        for node in ast.walk(ast.parse(text)):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            owner = func.value.id if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) else ""
+            if called in RUN_PATH_CALLS or (owner == "backends" and called == "run"):
+                found.append(f"{name}: {called}")
+    return found
+
+
+def test_no_door_dispatches_or_builds_a_record_itself():
+    sources = {path.relative_to(PLAYGROUND).as_posix(): path.read_text() for path in PLAYGROUND.rglob("*.py")}
+    assert "compare.py" in sources and "ui/service.py" in sources
+    assert run_path_calls_outside_runs(sources) == []
+    # The check sees a door that goes around the run path.
+    around = "def run_blocking(request):\n    return backends.run(request)\n"
+    again = "def rebuilt(result):\n    return records.build_record(result)\n"
+    assert run_path_calls_outside_runs({**sources, "ui/service.py": around, "drift.py": again}) == [
+        "drift.py: build_record", "ui/service.py: run"]
