@@ -69,3 +69,6 @@ def _git_dirty(root: Path) -> bool | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return bool(done.stdout.strip()) if done.returncode == 0 else None
+
+
+__all__ = ["APP_NAME", "PACKAGES", "app_info", "package_versions"]

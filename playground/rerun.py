@@ -156,3 +156,6 @@ def _verdict_message(identical: bool, difference: dict[str, Any] | None, differe
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False) if not isinstance(value, str) else value
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+__all__ = ["FACT_FIELDS", "fact_differences", "rerun_and_verify"]

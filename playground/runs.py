@@ -48,3 +48,6 @@ def run(request: Request, *, prepared: Prepared | None = None, keys: dict[str, s
     result = backends.run_prepared(prepared, progress=progress, cancel=cancel, keys=keys)
     record = build_record(result, request, secrets=list((keys or {}).values()))
     return Run(result=result, record=record, request=request, prepared=prepared)
+
+
+__all__ = ["RECORD_SOURCE", "Run", "run"]

@@ -288,13 +288,6 @@ def prune_session_homes(max_age_s: float | None = None) -> int:
     return removed
 
 
-__all__ = [
-    "StorageError", "atomic_write", "current_visitor", "ensure_folder", "kept_folder", "multi_user", "os_reason",
-    "playground_home", "prune_session_homes", "remove_stale_tmp", "server_home", "set_identity_source",
-    "shipped_presets_dir", "store_input", "user_dir", "visitor_key",
-]
-
-
 # -- kept inputs, found again by their pixel hash --------------------------------------------------
 
 def default_search_dirs(near: str | os.PathLike[str] | None = None) -> list[Path]:
@@ -381,3 +374,11 @@ def store_inputs(request: Request, folder: str | os.PathLike[str]) -> list[Path]
         mask = load_mask(request.mask, pictures[0].size)
         stored.append(store_input(mask.image, mask.sha256, folder))
     return stored
+
+
+__all__ = [
+    "IMAGE_SUFFIXES", "StorageError", "atomic_write", "current_visitor", "default_search_dirs", "ensure_folder",
+    "find_inputs", "kept_folder", "multi_user", "os_reason", "playground_home", "prune_session_homes",
+    "remove_stale_tmp", "server_home", "set_identity_source", "shipped_presets_dir", "store_input", "store_inputs",
+    "user_dir", "visitor_key",
+]
