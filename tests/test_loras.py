@@ -234,6 +234,72 @@ def test_the_emulator_refuses_adapters_outside_the_providers_shape(hosted):
                 handle.get()
 
 
+# Every fal route that serves adapters from other endpoints: (model, mode, plain endpoint, LoRA endpoint).
+FAL_LORA_ROUTES = [
+    ("flux-2-klein-4b", "text-to-image", "fal-ai/flux-2/klein/4b", "fal-ai/flux-2/klein/4b/lora"),
+    ("flux-2-klein-4b", "image-to-image", "fal-ai/flux-2/klein/4b/edit", "fal-ai/flux-2/klein/4b/edit/lora"),
+    ("flux-2-klein-9b", "text-to-image", "fal-ai/flux-2/klein/9b", "fal-ai/flux-2/klein/9b/lora"),
+    ("flux-2-klein-9b", "image-to-image", "fal-ai/flux-2/klein/9b/edit", "fal-ai/flux-2/klein/9b/edit/lora"),
+    ("flux-kontext-dev", "image-to-image", "fal-ai/flux-kontext/dev", "fal-ai/flux-kontext-lora"),
+]
+
+
+def test_klein_and_kontext_dev_declare_the_limits_of_their_fal_lora_endpoints():
+    for model in ("flux-2-klein-4b", "flux-2-klein-9b"):
+        klein = MODELS[model].param("loras").for_backend("fal")
+        assert (klein.max_items, klein.min, klein.max) == (3, 0.0, 4.0)
+        assert MODELS[model].routes["fal"].endpoint("image-to-image", {"loras": [{"path": "a/b"}]}) == \
+            f"fal-ai/flux-2/klein/{model[-2:]}/edit/lora"
+    kontext = MODELS["flux-kontext-dev"].param("loras").for_backend("fal")
+    assert (kontext.max_items, kontext.min, kontext.max) == (5, 0.0, 4.0)  # fal: "any number"
+    # Replicate's kontext-dev and flux-schnell schemas take no adapters.
+    with pytest.raises(ValidationError, match="not accepted by replicate; accepted by fal, local"):
+        validate(Request(model="flux-kontext-dev", mode="image-to-image", prompt="x", backend="replicate",
+                         images=[png_image()], params={"loras": [{"path": "a/b"}]}))
+
+
+def png_image():
+    from tests.conftest import make_image
+
+    return make_image()
+
+
+@pytest.mark.parametrize(("model", "mode", "plain", "lora_endpoint"), FAL_LORA_ROUTES)
+def test_fal_routes_switch_to_their_lora_endpoint_and_send_adapters_in_fals_shape(hosted, model, mode, plain,
+                                                                                  lora_endpoint):
+    lora = [{"path": "someone/style", "scale": 0.0}, {"path": "https://x.io/b.safetensors", "scale": 4.0}]
+    images = [png_image()] if mode == "image-to-image" else []
+    backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images, seed=1), keys=FAL)
+    result = backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images, seed=1,
+                                  params={"loras": lora}), keys=FAL)
+    without, with_adapters = submits(hosted.emulator, "fal")
+    assert without["endpoint"] == plain and without["status"] == 200 and "loras" not in without["json"]
+    assert with_adapters["endpoint"] == lora_endpoint and with_adapters["status"] == 200
+    assert with_adapters["json"]["loras"] == lora
+    assert result.endpoint == lora_endpoint
+    # The rest of the payload is what the plain endpoint got: only the adapters differ.
+    assert {k: v for k, v in with_adapters["json"].items() if k != "loras"} == without["json"]
+
+
+@pytest.mark.parametrize("lora_endpoint", sorted({row[3] for row in FAL_LORA_ROUTES}))
+def test_the_emulator_judges_each_new_lora_endpoint_by_its_own_snapshot(hosted, lora_endpoint):
+    import fal_client
+
+    model, mode = next((m, mode) for m, mode, _, e in FAL_LORA_ROUTES if e == lora_endpoint)
+    images = [png_image()] if mode == "image-to-image" else []
+    backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images,
+                         params={"loras": [{"path": "someone/style", "scale": 1.0}]}), keys=FAL)
+    (sent,) = submits(hosted.emulator, "fal")
+    client = fal_client.SyncClient(key="test-lora-raw")
+    with hosted.emulator.patch_fal_client():
+        assert client.submit(lora_endpoint, arguments=sent["json"]).get()["images"]  # the real payload passes
+        # the same payload with the adapters in another shape, or past the provider's scale range
+        for bad in ([{"url": "someone/style", "scale": 1.0}], [{"path": "someone/style", "weight": 1.0}],
+                    [{"path": "someone/style", "scale": 4.5}], {"path": "someone/style"}):
+            with pytest.raises(Exception, match="loras"):
+                client.submit(lora_endpoint, arguments={**sent["json"], "loras": bad}).get()
+
+
 def test_replicate_sdxl_sends_trained_weights_and_lora_scale(hosted):
     url = "https://replicate.delivery/xyz/trained_model.tar"
     backends.run(Request(model="sdxl-base", prompt="a photo of TOK", backend="replicate",
