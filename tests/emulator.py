@@ -465,6 +465,8 @@ ENDPOINT_SCHEMAS: dict[str, dict[str, Any]] = {
                                                max_with_image={"safety_tolerance": 2}),
     "black-forest-labs/flux-schnell": _rep("black-forest-labs/flux-schnell", image_field=None, output="uris",
                                            count_field="num_outputs"),
+    "black-forest-labs/flux-schnell-lora": _rep("black-forest-labs/flux-schnell-lora", image_field=None,
+                                                output="uris", count_field="num_outputs"),
     "bytedance/seedream-3": _rep("bytedance/seedream-3", image_field=None, output="uri", default_format="jpeg",
                                  format_field=None),
     "bytedance/seedream-4": _rep("bytedance/seedream-4", image_field="image_input", image_shape="list",

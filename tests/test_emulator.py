@@ -78,6 +78,7 @@ REPLICATE_MODELS = [
     "black-forest-labs/flux-kontext-pro",
     "black-forest-labs/flux-kontext-max",
     "black-forest-labs/flux-schnell",
+    "black-forest-labs/flux-schnell-lora",
     "bytedance/seedream-3",
     "bytedance/seedream-4",
     "bytedance/seedream-4.5",

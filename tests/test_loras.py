@@ -309,6 +309,56 @@ def test_replicate_sdxl_sends_trained_weights_and_lora_scale(hosted):
     assert "loras" not in submit["json"]["input"]
 
 
+def test_flux_schnell_on_replicate_sends_one_adapter_to_flux_schnell_lora_in_cog_fluxs_shape(hosted):
+    schnell = MODELS["flux-schnell"].param("loras").for_backend("replicate")
+    assert (schnell.max_items, schnell.min, schnell.max) == (1, -1.0, 3.0)
+    base = {"aspect_ratio": "1:1", "num_inference_steps": 1}
+    run = lambda loras=None: backends.run(Request(  # noqa: E731
+        model="flux-schnell", prompt="a fox", backend="replicate", seed=4,
+        params={**base, **({"loras": loras} if loras else {})}), keys=REP)
+    run()
+    result = run([{"path": "someone/schnell-style", "scale": 3.0}])
+    run([{"path": "someone/pack/styles/ink.safetensors", "scale": -1.0}])
+    run([{"path": "https://x.io/c.safetensors", "scale": 0.5}])
+    plain, hub, hub_file, url = submits(hosted.emulator, "replicate")
+    assert plain["endpoint"] == "black-forest-labs/flux-schnell" and "lora_weights" not in plain["json"]["input"]
+    assert all(s["endpoint"] == "black-forest-labs/flux-schnell-lora" and s["status"] == 201
+               for s in (hub, hub_file, url)), [(s["endpoint"], s["status"]) for s in (hub, hub_file, url)]
+    # A bare owner/name would mean a Replicate model to cog-flux: Hub adapters travel as Hub addresses.
+    assert hub["json"]["input"]["lora_weights"] == "huggingface.co/someone/schnell-style"
+    assert hub["json"]["input"]["lora_scale"] == 3.0
+    assert hub_file["json"]["input"]["lora_weights"] == \
+        "https://huggingface.co/someone/pack/resolve/main/styles/ink.safetensors"
+    assert url["json"]["input"]["lora_weights"] == "https://x.io/c.safetensors"
+    assert {k: v for k, v in hub["json"]["input"].items() if k not in ("lora_weights", "lora_scale")} == \
+        plain["json"]["input"]
+    assert result.endpoint == "black-forest-labs/flux-schnell-lora"
+    for loras, words in (([{"path": "a/b", "scale": 1}, {"path": "c/d", "scale": 1}], "at most 1"),
+                         ([{"path": "a/b", "scale": 3.5}], "-1 to 3"),
+                         ([{"path": "a/b/x.bin", "scale": 1}], "a .safetensors file")):
+        with pytest.raises(ValidationError, match=words):
+            validate(Request(model="flux-schnell", prompt="x", backend="replicate", params={"loras": loras}))
+    # Replicate's SDXL keeps its own rule: one https URL of Replicate trained weights.
+    with pytest.raises(ValidationError, match="Replicate trained weights"):
+        validate(Request(model="sdxl-base", prompt="x", backend="replicate", params={"loras": [{"path": "a/b"}]}))
+
+
+def test_the_emulator_judges_flux_schnell_lora_by_its_own_snapshot(hosted):
+    import replicate
+    from replicate.exceptions import ReplicateError
+
+    client = replicate.Client(api_token="test-lora-raw", base_url=hosted.emulator.replicate_url)
+    client.poll_interval = 0.05
+    good = {"prompt": "x", "lora_weights": "huggingface.co/someone/style", "lora_scale": -1}
+    assert client.run("black-forest-labs/flux-schnell-lora", input=good)
+    for bad in ({"lora_weight": "huggingface.co/someone/style"}, {"lora_scale": 3.5},
+                {"lora_weights": ["huggingface.co/a/b", "huggingface.co/c/d"]}):
+        with pytest.raises(ReplicateError, match="lora"):
+            client.run("black-forest-labs/flux-schnell-lora", input={"prompt": "x", **bad})
+    with pytest.raises(ReplicateError, match="lora_weights"):  # the plain model takes no adapters
+        client.run("black-forest-labs/flux-schnell", input=good)
+
+
 # --- Compare ---------------------------------------------------------------------------------------
 def test_axis_helpers_address_one_adapter_of_the_list():
     assert axis_field("loras[1].scale") == (1, "scale") and axis_field("loras") is None
