@@ -454,3 +454,65 @@ def test_the_compare_tab_offers_the_first_adapters_scale_and_path_as_axes():
     assert choices["loras[0].path"] == "LoRA 1 — n/a for flux-2-pro"
     assert "loras" not in choices
     assert "a number from -4 to 4" in values_info("param", "loras[0].scale", ["sdxl-base"], "text-to-image")
+
+
+# --- the editor's re-render race ---------------------------------------------------------------------
+def _queue_call(base: str, session: str, fn_index: int, data: list) -> dict:
+    """One event through Gradio's queue, as the page sends it: the finished message, or the HTTP refusal."""
+    import httpx
+
+    joined = httpx.post(f"{base}/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
+                                                     "event_data": None, "trigger_id": None}, timeout=30)
+    if joined.status_code != 200:
+        return {"refused": joined.status_code}
+    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=30) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                return json.loads(line[5:])
+    raise AssertionError("no process_completed message")
+
+
+def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
+    """Each edit re-renders the rows; an edit made right after another reaches the server with the event ids of
+    the render before. The editor keys its rows, so those ids stay valid; an unkeyed rendered event (the control,
+    as the editor was before) is gone after the re-render and the server refuses it (KeyError in get_fn)."""
+    import gradio as gr
+    import httpx
+
+    from playground.ui import lora_editor
+
+    context = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
+    with gr.Blocks() as demo:
+        ctx = gr.JSON(context, visible=False)
+        slot = gr.Textbox("")
+        lora_editor.build(ctx, slot)
+        control = gr.Textbox("")
+
+        @gr.render(inputs=[slot])
+        def unkeyed(text: str) -> None:
+            gr.Button("control").click(lambda t: t, [slot], control)
+
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    try:
+        base, session = url.rstrip("/") + "/gradio_api", "lora-race"
+        renders = [d["id"] for d in httpx.get(url.rstrip("/") + "/config").json()["dependencies"]]
+        editor_render, control_render = renders
+
+        def render(fn_index: int, data: list) -> list[dict]:
+            return _queue_call(base, session, fn_index, data)["output"]["render_config"]["dependencies"]
+
+        first = '[{"path": "a/b", "scale": 1.0}]'
+        rows = render(editor_render, [context, first])
+        (blur,) = [d["id"] for d in rows if d["targets"][0][1] == "blur"]
+        (stale_control,) = [d["id"] for d in render(control_render, [first])]
+        # Another edit lands first: both re-render with a new slot value.
+        second = '[{"path": "a/c", "scale": 0.5}]'
+        assert [d["id"] for d in render(editor_render, [context, second])] == [d["id"] for d in rows]
+        render(control_render, [second])
+
+        late = _queue_call(base, session, blur, [second, " x/y "])
+        assert late["success"] and json.loads(late["output"]["data"][0]) == [{"path": "x/y", "scale": 0.5}]
+        assert _queue_call(base, session, stale_control, [second]) == {"refused": 500}
+    finally:
+        demo.close()
