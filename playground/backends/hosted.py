@@ -271,7 +271,7 @@ def check_against_schema(payload: dict[str, Any], route: HostedRoute, endpoint: 
 
 def canonical_field(route: HostedRoute, native: str) -> str:
     """Our parameter name for a provider's field name (for mapping 422 errors back)."""
-    if native in ("loras", "replicate_weights", "lora_scale"):
+    if native in ("loras", "replicate_weights", "lora_weights", "lora_scale"):
         return f"params.{LORA_PARAM}"
     for canonical, name in {**route.rename, **route.inverted}.items():
         if name == native:

@@ -140,7 +140,7 @@ class HostedRoute:
     # Where a family serves adapters from other endpoints (fal's `fal-ai/flux-2/lora`): mode → endpoint used
     # when `loras` is set; and how adapters travel (see adapters.native_loras).
     lora_endpoints: dict[str, str] = field(default_factory=dict)
-    lora_shape: Literal["list", "replicate_weights"] = "list"
+    lora_shape: Literal["list", "replicate_weights", "lora_weights"] = "list"
 
     def endpoint(self, mode: str, params: dict[str, Any] | None = None) -> str:
         """The endpoint for `mode`; the LoRA endpoint when `params` carry adapters and the route has one."""
