@@ -43,6 +43,7 @@ from playground.adapters import LORA_PARAM, axis_field, axis_label, axis_title, 
 from playground.catalog import MODELS, ModelSpec
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
+from playground.jsonable import jsonable as _jsonable
 from playground.params import Param, Problem, ValidationError, parse_size
 from playground.request import Prepared, Request, Result, draw_seed
 from playground.validation import validate
@@ -1113,15 +1114,3 @@ def _png(image: Image.Image) -> bytes:
 
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "\u2026"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, ModelChoice):
-        return value.label()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)

@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.adapters import axis_title
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.compare import MAX_AXES, Axis, GridSpec, format_value, max_cells_default, plan_grid
@@ -273,7 +273,7 @@ def preset_accordion(prefix: str, kind: str) -> tuple[gr.Textbox, gr.Button, gr.
 def presets_of_kind(kind: str) -> list[tuple[str, str]]:
     """(name, id) of every preset that holds a `kind` experiment ("grid" or "drift")."""
     try:
-        listing = presets.list_presets()["presets"]
+        listing = preset_store.list_presets()["presets"]
     except Exception:  # noqa: BLE001 - an unreadable preset folder must not break the page
         service.log.exception("listing presets failed")
         return []
@@ -499,7 +499,7 @@ class Handlers:
     def save_preset(self, data: dict[Any, Any]) -> Any:
         form = self.read(data)
         try:
-            saved = presets.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
+            saved = preset_store.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
         gr.Info(f"Saved the grid as preset “{saved['name']}”.")
@@ -510,7 +510,7 @@ class Handlers:
         if not ref:
             raise gr.Error("Pick a grid preset first.", title="No preset chosen", print_exception=False)
         try:
-            spec = presets.preset_grid(presets.load_preset(ref))
+            spec = presets.preset_grid(preset_store.load_preset(ref))
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
         return spec_values(spec)

@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.catalog import MODELS
 from playground.drift import (
     DEFAULT_GENESIS,
@@ -317,7 +317,7 @@ class Handlers:
     # -- presets -----------------------------------------------------------------------------------
     def save_preset(self, data: dict[Any, Any]) -> Any:
         try:
-            saved = presets.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
+            saved = preset_store.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
         gr.Info(f"Saved the drift as preset “{saved['name']}”.")
@@ -328,7 +328,7 @@ class Handlers:
         if not ref:
             raise gr.Error("Pick a drift preset first.", title="No preset chosen", print_exception=False)
         try:
-            spec = presets.preset_drift(presets.load_preset(ref))
+            spec = presets.preset_drift(preset_store.load_preset(ref))
         except Exception as err:  # noqa: BLE001
             raise error_markdown(err)[1] from None
         return spec_values(spec)
