@@ -47,7 +47,7 @@ FIELDS: tuple[str, ...] = ("schema", "name", "description", "model", "mode", "ba
                            "params", "seed", "inputs", "grid", "drift")
 # Optional fields: at most one experiment (a grid or a drift) per preset.
 EXPERIMENT_FIELDS: tuple[str, ...] = ("grid", "drift")
-# Added by `load_preset` to say where a preset came from; never written to a preset file.
+# Added by `preset_store.load_preset` to say where a preset came from; never written to a preset file.
 LOCATION_FIELD = "location"
 ROLES: tuple[str, ...] = ("image", "mask")
 CONTROL_FIELDS: tuple[str, ...] = ("model", "mode", "backend", "prompt", "negative_prompt", "seed")
