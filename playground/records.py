@@ -32,6 +32,7 @@ from playground import __version__, infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.errors import PlaygroundError
 from playground.images import Limits, encode
+from playground.jsonable import jsonable as _jsonable
 from playground.metrics import compare_images
 from playground.params import Problem, ValidationError
 from playground.request import Request, Result
@@ -233,16 +234,6 @@ def _secrets(extra: Iterable[str]) -> list[str]:
     found = {s for s in extra if isinstance(s, str)}
     found.update(os.environ.get(name, "") for name in SECRET_ENV)
     return sorted((s.strip() for s in found if len(s.strip()) >= MIN_SECRET_LENGTH), key=len, reverse=True)
-
-
-def _jsonable(value: Any) -> Any:
-    from playground.params import Size
-
-    if isinstance(value, Size):
-        return value.as_value()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return f"<{type(value).__name__}>"
 
 
 # -- embedding --------------------------------------------------------------------------------------

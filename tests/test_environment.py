@@ -294,7 +294,7 @@ def test_drift_max_steps_caps_each_chain(monkeypatch):
 
 
 def test_home_holds_the_users_presets(monkeypatch, tmp_path):
-    from playground.presets import playground_home, user_dir
+    from playground.storage import playground_home, user_dir
 
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
     assert playground_home() == tmp_path / "home" and user_dir() == tmp_path / "home" / "presets"
@@ -566,7 +566,7 @@ def visitors(tmp_path, monkeypatch):
 
 def presets_seen_by_bob(visit) -> list[str]:
     """Alice saves a preset; the names of the presets Bob then finds."""
-    from playground.presets import list_presets, save_preset
+    from playground.preset_store import list_presets, save_preset
 
     visit("session:alice")
     save_preset({"name": "Alices fox", "model": "sdxl-turbo", "prompt": "a fox"})
