@@ -20,10 +20,11 @@ from playground.backends.fal import FalBackend
 from playground.backends.hosted import payload_for
 from playground.backends.local import LocalBackend
 from playground.backends.replicate import ReplicateBackend
-from playground.catalog import HostedRoute, ModelSpec, ModeSpec
+from playground.catalog import HostedRoute, ImageField, ModelSpec, ModeSpec, Price
 from playground.catalog.common import num_images
 from playground.catalog.sdxl import SCHEDULERS
-from playground.errors import BackendUnavailable, PlaygroundError
+from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, TransportError
+from playground.images import to_data_uri
 from playground.params import ValidationError
 from playground.request import Prepared, Request, Result
 from playground.validation import validate
@@ -190,3 +191,120 @@ def test_the_local_sampler_table_is_read_from_the_catalog_route(local_backend, m
     with pytest.raises(PlaygroundError, match="scheduler 'Euler' is not in the local route's table"):
         local_backend.run(validate(request))
 
+
+
+class Inbox:
+    """A provider living in this process: a job is done after `polls` status calls (never, for None);
+    outputs are PNG data URIs. It keeps what it was sent, uploaded and asked to cancel."""
+
+    def __init__(self, polls: int | None = 2):
+        self.polls = polls
+        self.jobs: dict[str, dict] = {}
+        self.uploads: list[str] = []
+        self.cancelled: list[str] = []
+
+    def submit(self, key: str, endpoint: str, payload: dict) -> str:
+        job = f"job-{len(self.jobs) + 1}"
+        self.jobs[job] = {"key": key, "endpoint": endpoint, "payload": payload, "polls": 0}
+        return job
+
+    def status(self, job: str) -> dict:
+        self.jobs[job]["polls"] += 1
+        done = self.polls is not None and self.jobs[job]["polls"] >= self.polls
+        return {"state": "done" if done else "running"}
+
+    def images(self, job: str) -> list[str]:
+        count = self.jobs[job]["payload"].get("num_images", 1)
+        return [to_data_uri(Image.new("RGB", (4, 4), (0, 90, 0))) for _ in range(count)]
+
+
+@pytest.fixture
+def inbox(monkeypatch):
+    """A third hosted provider written as the small file it should take, registered as "inbox"."""
+    from playground.backends import hosted
+
+    monkeypatch.setattr(hosted, "PROVIDER_NAMES", dict(hosted.PROVIDER_NAMES))
+    monkeypatch.setattr(hosted, "KEY_ENV", dict(hosted.KEY_ENV))
+    service = Inbox()
+
+    class InboxBackend(hosted.HostedBackend):
+        name, label, key_env = "inbox", "Inbox", "INBOX_KEY"
+
+        def connect(self, key):
+            return key
+
+        def upload(self, session, data, digest):
+            service.uploads.append(digest)
+            return f"https://inbox.test/{digest}"
+
+        def submit(self, session, route, endpoint, payload):
+            return service.submit(session, endpoint, payload)
+
+        def job_id(self, job):
+            return job
+
+        def poll(self, session, job):
+            return service.status(job)
+
+        def events(self, status, seen):
+            return [{"stage": status["state"]}]
+
+        def finished(self, status):
+            return status["state"] == "done"
+
+        def outputs(self, session, route, job, status, deadline):
+            return hosted.Outputs(urls=service.images(job))
+
+        def cancel(self, session, job):
+            service.cancelled.append(job)
+
+        def provider_error(self, err, session, route):
+            return None
+
+    settings = hosted.HostedSettings(poll_interval_s=0.5, timeout_s=30.0, upload_threshold=0)
+    model = ModelSpec(
+        id="inbox-test", family="flux1", label="Inbox", description="A test model served by the inbox provider.",
+        modes={T2I: ModeSpec(T2I), I2I: ModeSpec(I2I, 1, 1)}, params=(num_images(1, 4),),
+        routes={"inbox": HostedRoute(provider="inbox", endpoints={T2I: "inbox/paint", I2I: "inbox/edit"},  # type: ignore[arg-type]
+                                     image_fields={I2I: ImageField("image_url")},
+                                     price=Price(per_image=0.5))})
+    monkeypatch.setattr(backends, "_factories", dict(backends._factories))
+    monkeypatch.setitem(catalog.MODELS, model.id, model)
+    backends.register("inbox", lambda: InboxBackend(settings))
+    return service
+
+
+def test_a_third_hosted_provider_is_one_small_class_on_the_shared_run(inbox):
+    events: list[dict] = []
+    result = backends.run(Request(model="inbox-test", prompt="a fern", seed=3, backend="inbox",
+                                  params={"num_images": 2}),
+                          progress=events.append, keys={"inbox": "inbox-key"})
+    assert (result.backend, result.endpoint, result.request_id, result.seeds) == ("inbox", "inbox/paint", "job-1",
+                                                                                  [3, 3])
+    assert [image.getpixel((0, 0)) for image in result.images] == [(0, 90, 0), (0, 90, 0)]
+    assert result.cost == 1.0 and result.native == {"prompt": "a fern", "num_images": 2, "seed": 3}
+    assert events == [{"stage": "submitted", "request_id": "job-1"}, {"stage": "running"}, {"stage": "done"}]
+    assert inbox.jobs["job-1"]["key"] == "inbox-key"
+
+    edit = Request(model="inbox-test", mode=I2I, prompt="greener", images=[make_image()], seed=3, backend="inbox")
+    first, second = (backends.run(edit, keys={"inbox": "inbox-key"}) for _ in range(2))
+    assert len(inbox.uploads) == 1  # the same input is uploaded once per account
+    assert inbox.jobs["job-3"]["payload"]["image_url"] == f"https://inbox.test/{inbox.uploads[0]}"
+    assert first.native["image_url"].startswith("<uploaded image sha256=")
+
+    with pytest.raises(BackendUnavailable, match="No Inbox API key"):
+        backends.run(Request(model="inbox-test", prompt="x", backend="inbox"), keys={"inbox": ""})
+
+
+def test_the_shared_run_cancels_a_third_providers_job_when_asked_or_given_up_on(inbox):
+    cancel = threading.Event()
+    with pytest.raises(Cancelled, match="Inbox job job-1 was asked to stop"):
+        backends.run(Request(model="inbox-test", prompt="x", backend="inbox"), keys={"inbox": "k"},
+                     progress=lambda event: cancel.set(), cancel=cancel)
+    assert inbox.cancelled == ["job-1"]
+
+    inbox.polls = None  # never finishes
+    backends.get_backend("inbox").settings = replace(backends.get_backend("inbox").settings, timeout_s=1.0)
+    with pytest.raises(TransportError, match="did not finish within 1 s; it was cancelled at Inbox"):
+        backends.run(Request(model="inbox-test", prompt="x", backend="inbox"), keys={"inbox": "k"})
+    assert inbox.cancelled == ["job-1", "job-2"]
