@@ -4,6 +4,10 @@
 returns the first Result. Only `BackendUnavailable` and `TransportError` move `auto` on to the
 next backend; the user's own validation errors and provider refusals are raised at once. The
 Result's `tried` lists every backend tried and why it moved on.
+
+Backends are found by name in a registry (`register`, `get_backend`, `set_backend`) and all answer
+the protocol in `base.py`, so nothing here asks which one it holds. A backend that `uses_gpu` runs
+inside a `spaces.GPU` allocation on a ZeroGPU Space (see playground.zerogpu).
 """
 
 from __future__ import annotations
