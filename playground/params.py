@@ -93,6 +93,9 @@ class Param:
     For `size`, `choices` are the allowed presets
     and min/max bound each side of an explicit size. For `loras` (a list of `{path, scale}` adapters),
     min/max bound each scale and `max_items` the number of adapters.
+    `control`: a playground control, never passed to a backend by name: validation resolves it
+    (edit style, reference strength) or the backend applies it with its own code (the output size,
+    adapters, the local sampler). Backends pass every other parameter through the route's names.
     """
 
     name: str
@@ -110,6 +113,7 @@ class Param:
     multiple_of: int | None = None
     label: str | None = None
     max_items: int | None = None
+    control: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

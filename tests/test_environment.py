@@ -143,10 +143,10 @@ def test_seededit_on_fal_is_offered_only_when_enabled(emulator, monkeypatch):
     model = get_model("seededit-3")
     backend = FalBackend()
     monkeypatch.delenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", raising=False)
-    ok, why = backend.health(model, {"fal": "test-env-fal"})
+    ok, why = backend.health(model, keys={"fal": "test-env-fal"})
     assert not ok and "set PLAYGROUND_ENABLE_SEEDEDIT_FAL=1" in why
     monkeypatch.setenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", "1")
-    assert backend.health(model, {"fal": "test-env-fal"}) == (True, "fal key present")
+    assert backend.health(model, keys={"fal": "test-env-fal"}) == (True, "fal key present")
 
 
 # --- dispatch ---------------------------------------------------------------------------------------
@@ -687,12 +687,12 @@ def test_spaces_zero_gpu_sends_local_runs_through_spaces_gpu(local_backend, monk
             reload()
             backends.set_backend("local", local_backend)
             assert backends.run(request).images[0].size == (64, 64)
-            assert zerogpu.ACTIVE and [c["fn"] for c in spaces.calls] == ["_run_local"]
+            assert zerogpu.ACTIVE and [c["fn"] for c in spaces.calls] == ["_run_in_gpu_worker"]
     finally:
         sys.modules.pop("spaces", None)
         reload()
         backends._backends.update(saved)
-    assert not zerogpu.ACTIVE and backends._local_on_gpu is backends._run_local
+    assert not zerogpu.ACTIVE and backends._gpu_run is backends._run_in_gpu_worker
 
 
 def test_history_max_bounds_each_browsers_history(monkeypatch):
