@@ -30,11 +30,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from playground import importers, provider_schemas, records, runs
+from playground import importers, presets, provider_schemas, runs
 from playground.catalog import MODELS, get_model, models_by_family
+from playground.compare import Axis, GridSpec, plan_grid, run_grid
+from playground.drift import DEFAULT_STEPS, ChainSpec, DriftSpec, check_drift, plan_drift, run_drift
 from playground.errors import PlaygroundError
 from playground.params import Problem, ValidationError
+from playground.preset_store import (
+    delete_preset,
+    export_preset,
+    import_preset,
+    list_presets,
+    load_preset,
+    rename_preset,
+    save_drift,
+    save_grid,
+    save_request,
+)
 from playground.presets import preset_json
+from playground.records import for_image, inspect, save_image
 from playground.request import Request
 from playground.rerun import rerun_and_verify
 from playground.storage import store_inputs
@@ -195,14 +209,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from playground import presets
-
     request = build_request(args)
     out_dir(args.out)
     done = runs.run(request, keys=operator_keys(), progress=None if args.json else _print_progress)
     result = done.result
     files = write_images(done, Path(args.out))
-    saved = presets.save_request(request, args.save_preset, on_conflict="rename") if args.save_preset else None
+    saved = save_request(request, args.save_preset, on_conflict="rename") if args.save_preset else None
     if args.json:
         out = {"files": [str(f) for f in files], **result.summary()}
         if saved:
@@ -220,10 +232,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def build_request(args: argparse.Namespace) -> Request:
     """The request from `run`'s flags, on top of `--preset` when given (flags win; `--set` merges)."""
-    from playground import presets
-
     if args.preset:
-        preset = presets.load_preset(args.preset)
+        preset = load_preset(args.preset)
         base = presets.preset_to_request(preset)
     elif not args.model:
         raise ValidationError([Problem("--model", None, "a model id (see `models`), or --preset FILE")])
@@ -290,15 +300,12 @@ def write_images(done: runs.Run, out: Path, fmt: str = "png") -> list[Path]:
     paths = []
     for i, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
         path = out / f"{result.model}-{seed}-{i}.{fmt}"
-        records.save_image(image, records.for_image(record, i), path, fmt)
+        save_image(image, for_image(record, i), path, fmt)
         paths.append(path)
     return paths
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from playground import presets
-    from playground.compare import plan_grid, run_grid
-
     spec = build_grid(args)
     out_dir(args.out)
     keys = operator_keys()
@@ -318,7 +325,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     grid.to_zip(out / "grid.zip")
     if args.save_preset:
-        saved = presets.save_grid(spec, args.save_preset, on_conflict="rename")
+        saved = save_grid(spec, args.save_preset, on_conflict="rename")
         print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2, default=str))
@@ -329,10 +336,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def build_grid(args: argparse.Namespace) -> Any:
     """The GridSpec from `sweep`'s flags, on top of `--preset` when given (flags win; `--set` merges)."""
-    from playground import presets
-    from playground.compare import GridSpec
-
-    spec = presets.preset_grid(presets.load_preset(args.preset)) if args.preset else GridSpec()
+    spec = presets.preset_grid(load_preset(args.preset)) if args.preset else GridSpec()
     for name in ("model", "backend", "mode", "prompt", "negative_prompt", "seed", "max_cells", "max_cost"):
         if getattr(args, name) is not None:
             setattr(spec, name, getattr(args, name))
@@ -350,8 +354,6 @@ def build_grid(args: argparse.Namespace) -> Any:
 
 def parse_axis(text: str) -> Any:
     """`--axis`: NAME=VALUES (a parameter), seed=VALUES, prompt:TEXT=VALUES or model=VALUES."""
-    from playground.compare import Axis
-
     name, sep, values = text.partition("=")
     name = name.strip()
     if not sep or not name or not values.strip():
@@ -365,9 +367,6 @@ def parse_axis(text: str) -> Any:
 
 
 def cmd_drift(args: argparse.Namespace) -> int:
-    from playground import presets
-    from playground.drift import check_drift, plan_drift, run_drift
-
     spec = check_drift(build_drift(args))
     out_dir(args.out)
     keys = operator_keys()
@@ -393,7 +392,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if drift.genesis is not None and drift.genesis.image is not None:
         written.insert(1, drift.gif(out / "drift.gif"))
     if args.save_preset:
-        saved = presets.save_drift(spec, args.save_preset, on_conflict="rename")
+        saved = save_drift(spec, args.save_preset, on_conflict="rename")
         print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)
     if args.json:
         print(json.dumps(manifest, indent=2, default=str))
@@ -407,10 +406,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 def build_drift(args: argparse.Namespace) -> Any:
     """The DriftSpec from `drift`'s flags, on top of `--preset` when given (flags win)."""
-    from playground import presets
-    from playground.drift import DEFAULT_STEPS, ChainSpec, DriftSpec
-
-    spec = presets.preset_drift(presets.load_preset(args.preset)) if args.preset else DriftSpec(chains=[])
+    spec = presets.preset_drift(load_preset(args.preset)) if args.preset else DriftSpec(chains=[])
     for flag, name in (("prompt", "prompt"), ("genesis_model", "genesis_model"), ("genesis_backend", "genesis_backend"),
                        ("genesis_seed", "genesis_seed"), ("max_steps", "max_steps"), ("start_image", "start_image")):
         if getattr(args, flag) is not None:
@@ -430,7 +426,7 @@ def build_drift(args: argparse.Namespace) -> Any:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    report = records.inspect(args.image)
+    report = inspect(args.image)
     if report["status"] == "no record":
         report["import"] = importers.import_image(args.image)
     if args.json:
@@ -488,7 +484,7 @@ def cmd_rerun(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         record = verdict["record"]
-        written = records.save_image(verdict["image"], record, out / f"{record['model']}-{record['seed']}-rerun.png")
+        written = save_image(verdict["image"], record, out / f"{record['model']}-{record['seed']}-rerun.png")
     if args.json:
         shown = {k: v for k, v in verdict.items() if k not in ("image", "images")}
         if written:
@@ -507,8 +503,6 @@ def cmd_rerun(args: argparse.Namespace) -> int:
 
 
 def cmd_presets_list(args: argparse.Namespace) -> int:
-    from playground.presets import list_presets
-
     listing = list_presets()
     if args.json:
         print(json.dumps(listing, indent=2, ensure_ascii=False))
@@ -521,40 +515,30 @@ def cmd_presets_list(args: argparse.Namespace) -> int:
 
 
 def cmd_presets_show(args: argparse.Namespace) -> int:
-    from playground.presets import load_preset
-
     preset = load_preset(args.ref)
     print(json.dumps(preset, indent=2, ensure_ascii=False))
     return 0
 
 
 def cmd_presets_import(args: argparse.Namespace) -> int:
-    from playground.presets import import_preset
-
     saved = import_preset(args.file, args.name, on_conflict="overwrite" if args.overwrite else "error")
     print(f"imported {saved['id']} ({saved['path']})")
     return 0
 
 
 def cmd_presets_export(args: argparse.Namespace) -> int:
-    from playground.presets import export_preset
-
     for path in export_preset(args.ref, Path(args.dest)):
         print(f"wrote {path}")
     return 0
 
 
 def cmd_presets_rename(args: argparse.Namespace) -> int:
-    from playground.presets import rename_preset
-
     saved = rename_preset(args.old, args.new)
     print(f"renamed to {saved['id']} ({saved['path']})")
     return 0
 
 
 def cmd_presets_delete(args: argparse.Namespace) -> int:
-    from playground.presets import delete_preset
-
     print(f"deleted {delete_preset(args.name)['deleted']}")
     return 0
 

@@ -67,12 +67,17 @@ def parse_path(path: str) -> AdapterRef | None:
     return None
 
 
-def path_problems(loras: list[dict[str, Any]] | None, backend: str, field: str = "params.loras") -> list[Problem]:
+def path_problems(loras: list[dict[str, Any]] | None, backend: str, field: str = "params.loras",
+                  shape: str | None = None) -> list[Problem]:
     """What is wrong with the adapters' paths for `backend` ("auto": judged for a local run).
 
-    Hosted providers take Hub ids and https URLs; Replicate's SDXL takes one https URL of a Replicate
-    training's weights. Local files are refused on a shared server and on every hosted backend.
+    Hosted providers take Hub ids and https URLs; Replicate's SDXL (`shape` "replicate_weights", the
+    default on replicate) takes one https URL of a Replicate training's weights, cog-flux's `lora_weights`
+    a Hub id or https URL of a `.safetensors` file. Local files are refused on a shared server and on every
+    hosted backend.
     """
+    if backend == "replicate" and shape is None:
+        shape = "replicate_weights"
     problems: list[Problem] = []
     for i, item in enumerate(loras or []):
         where, path = f"{field}[{i}].path", item.get("path", "")
@@ -86,9 +91,13 @@ def path_problems(loras: list[dict[str, Any]] | None, backend: str, field: str =
         elif ref.source == "file" and multi_user():
             problems.append(Problem(where, path, "a Hugging Face repo id or an https URL (this server is shared: "
                                                  "it does not read its own files for visitors)"))
-        elif backend == "replicate" and ref.source != "url":
+        elif shape == "replicate_weights" and ref.source != "url":
             problems.append(Problem(where, path, "an https URL of Replicate trained weights (a .tar from a "
                                                  "Replicate SDXL fine-tune) on replicate"))
+        elif shape == "lora_weights" and ref.source == "hub" and ref.weight_name \
+                and not ref.weight_name.lower().endswith(".safetensors"):
+            problems.append(Problem(where, path, f"a .safetensors file in the repo on {backend} (it loads no "
+                                                 "other format)"))
     return problems
 
 
@@ -99,13 +108,29 @@ def native_loras(loras: list[dict[str, Any]], shape: str) -> dict[str, Any]:
 
     "list": fal's `loras: [{path, scale}]` (fast-sdxl `LoraWeight`, FLUX.2 LoRA `LoRAInput`).
     "replicate_weights": cog-sdxl's `replicate_weights` (one URL) and `lora_scale`.
+    "lora_weights": cog-flux's `lora_weights` (one adapter) and `lora_scale`; a Hub id travels as the
+    `huggingface.co/...` address cog-flux reads as the Hub (a bare `owner/name` would mean a Replicate model).
     """
     if not loras:
         return {}
     if shape == "replicate_weights":
         first = loras[0]
         return {"replicate_weights": first["path"], "lora_scale": first["scale"]}
+    if shape == "lora_weights":
+        first = loras[0]
+        return {"lora_weights": cog_flux_weights(first["path"]), "lora_scale": first["scale"]}
     return {"loras": [{"path": item["path"], "scale": item["scale"]} for item in loras]}
+
+
+def cog_flux_weights(path: str) -> str:
+    """An adapter path as cog-flux's `lora_weights` reads it: a Hub repo as `huggingface.co/owner/repo`
+    (its only .safetensors file), a file in it as its https `resolve/main` URL, an https URL as it is."""
+    ref = parse_path(path)
+    if ref is None or ref.source != "hub":
+        return path.strip()
+    if ref.weight_name:
+        return f"https://huggingface.co/{ref.repo_id}/resolve/main/{ref.weight_name}"
+    return f"huggingface.co/{ref.repo_id}"
 
 
 # -- records --------------------------------------------------------------------------------------------

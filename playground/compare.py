@@ -56,6 +56,7 @@ from playground.drawing import AxisLabels, GridLayout, Tile, cell_size, tile_ima
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
 from playground.images import encode, load_image, portable_image
+from playground.jsonable import jsonable as _jsonable
 from playground.params import Problem, ValidationError
 from playground.records import png_with_record
 from playground.request import Prepared, Request, resolve_seed
@@ -662,15 +663,3 @@ def _tile(cell: Cell) -> Tile:
 def _as_pil(value: Any) -> Image.Image:
     """Inputs as RGB PIL images, decoded once for the whole grid (ValidationError if unreadable)."""
     return value if isinstance(value, Image.Image) else load_image(value, "images").image
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, ModelChoice):
-        return value.label()
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)

@@ -224,18 +224,19 @@ def _check_param(param: Param, route: HostedRoute, field: FieldSpec, bad: Any) -
 
 
 def _check_loras(param: Param, route: HostedRoute, fields: dict[str, FieldSpec], bad: Any) -> None:
-    """Adapters travel as fal's `loras: [{path, scale}]` or as cog-sdxl's `replicate_weights` + `lora_scale`:
-    the count and scale range we allow must fit the provider's field(s)."""
+    """Adapters travel as fal's `loras: [{path, scale}]`, as cog-sdxl's `replicate_weights` + `lora_scale` or as
+    cog-flux's `lora_weights` + `lora_scale`: the count and scale range we allow must fit the provider's field(s)."""
     name = f"params.{param.name}"
-    if route.lora_shape == "replicate_weights":
-        weights, scale = fields.get("replicate_weights"), fields.get("lora_scale")
+    if route.lora_shape in ("replicate_weights", "lora_weights"):
+        key = route.lora_shape
+        weights, scale = fields.get(key), fields.get("lora_scale")
         if weights is None or scale is None:
-            bad(name, "sends replicate_weights and lora_scale", "has no such fields")
+            bad(name, f"sends {key} and lora_scale", "has no such fields")
             return
         if "string" not in weights.types:
-            bad(f"{name} (replicate_weights)", "one URL", weights.allowed_text())
+            bad(f"{name} ({key})", "one URL", weights.allowed_text())
         if param.max_items != 1:
-            bad(f"{name} (replicate_weights)", f"up to {param.max_items} adapters", "one adapter")
+            bad(f"{name} ({key})", f"up to {param.max_items} adapters", "one adapter")
         scale_field = scale
     else:
         field = fields.get("loras")

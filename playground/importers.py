@@ -26,7 +26,8 @@ from typing import Any
 from playground import infotext, records
 from playground.catalog import MODELS, LocalRoute
 from playground.params import Problem, ValidationError
-from playground.presets import parse_preset, save_preset
+from playground.preset_store import save_preset
+from playground.presets import parse_preset
 
 A1111 = "AUTOMATIC1111"
 COMFYUI = "ComfyUI"

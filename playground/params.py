@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from playground.jsonable import jsonable
+
 Kind = Literal["int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask", "loras"]
 KINDS: tuple[str, ...] = ("int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask",
                           "loras")
@@ -46,7 +48,7 @@ class Problem:
         return f"{self.field}: got {shown}; allowed: {self.allowed}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "value": _jsonable(self.value), "allowed": self.allowed}
+        return {"field": self.field, "value": jsonable(self.value), "allowed": self.allowed}
 
 
 class ValidationError(ValueError):
@@ -91,6 +93,9 @@ class Param:
     For `size`, `choices` are the allowed presets
     and min/max bound each side of an explicit size. For `loras` (a list of `{path, scale}` adapters),
     min/max bound each scale and `max_items` the number of adapters.
+    `control`: a playground control, never passed to a backend by name: validation resolves it
+    (edit style, reference strength) or the backend applies it with its own code (the output size,
+    adapters, the local sampler). Backends pass every other parameter through the route's names.
     """
 
     name: str
@@ -108,6 +113,7 @@ class Param:
     multiple_of: int | None = None
     label: str | None = None
     max_items: int | None = None
+    control: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -372,13 +378,3 @@ def _num(x: float | None) -> str:
 def _short(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return _short(value)

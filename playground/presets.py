@@ -1,4 +1,4 @@
-"""JSON presets: the whole state of an experiment, versioned, validated against the catalog, stored safely.
+"""JSON presets: the whole state of an experiment, versioned and validated against the catalog.
 
 A preset (schema `playground.preset/1`) holds a name, a description, the model, mode, backend
 preference, prompt, negative prompt, canonical parameters, seed, and the inputs it expects (role
@@ -7,40 +7,35 @@ A preset may also carry one experiment: a comparison grid (`grid`, schema playgr
 drift (`drift`, schema playground.drift/1). Its own fields then hold the experiment's shared request,
 so it also loads as a plain run, and its inputs are the experiment's images.
 
-Shipped presets live in `presets/` next to the package and are read-only here; user presets live
-in `$PLAYGROUND_HOME/presets` (default `~/.playground/presets`). Writes go to a temporary file in
-the same folder and are then linked or renamed into place, so a reader never sees half a file and
-concurrent saves never lose one. Unversioned presets (schema 0, the prototype's shape) are
-migrated on load, not rejected.
+This module is the format: parse, migrate and check a preset document, write it as JSON, and turn
+it into a Request, a grid, a drift or the UI's control values and back. Unversioned presets
+(schema 0, the prototype's shape) are migrated on load, not rejected. Where presets are kept on
+disk (list, load, save, rename, delete, import, export) is `playground.preset_store`.
 
 Functions take and return JSON-ready values (dicts, lists, strings) so the UI and the API can call
 them directly. Problems with a preset raise `ValidationError` (every problem at once, each naming
-the field, the value and what is allowed); problems with the folder raise `PresetStoreError`.
+the field, the value and what is allowed).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from playground.params import Problem, ValidationError, parse_size
+from PIL import Image
+
+from playground.catalog import MODELS, get_model
+from playground.compare import GridSpec, grid_from_dict, grid_to_dict
+from playground.drift import DriftSpec, drift_from_dict, drift_to_dict
+from playground.images import load_image, load_mask
+from playground.jsonable import jsonable
+from playground.params import Problem, ValidationError
 from playground.request import Request
-from playground.storage import (
-    StorageError,
-    atomic_write,
-    ensure_folder,
-    os_reason,
-    playground_home,
-    shipped_presets_dir,
-    store_input,
-    user_dir,
-)
+from playground.storage import store_input
+from playground.validation import validate
 
 PRESET_SCHEMA = "playground.preset/1"
 SCHEMA_PREFIX = "playground.preset/"
@@ -52,7 +47,7 @@ FIELDS: tuple[str, ...] = ("schema", "name", "description", "model", "mode", "ba
                            "params", "seed", "inputs", "grid", "drift")
 # Optional fields: at most one experiment (a grid or a drift) per preset.
 EXPERIMENT_FIELDS: tuple[str, ...] = ("grid", "drift")
-# Added by `load_preset` to say where a preset came from; never written to a preset file.
+# Added by `preset_store.load_preset` to say where a preset came from; never written to a preset file.
 LOCATION_FIELD = "location"
 ROLES: tuple[str, ...] = ("image", "mask")
 CONTROL_FIELDS: tuple[str, ...] = ("model", "mode", "backend", "prompt", "negative_prompt", "seed")
@@ -60,17 +55,6 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _UNSAFE = re.compile(r"[^a-z0-9._-]+")
 _WINDOWS_RESERVED = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                                *(f"lpt{i}" for i in range(1, 10))})
-
-
-# The preset folder cannot be read or written (permissions, a full disk, a missing preset).
-PresetStoreError = StorageError
-
-
-# -- where presets live -----------------------------------------------------------------------------
-
-def shipped_dir() -> Path:
-    """The folder of presets shipped with the playground (read-only for the preset functions)."""
-    return shipped_presets_dir()
 
 
 # -- names ------------------------------------------------------------------------------------------
@@ -105,7 +89,7 @@ def parse_preset(source: Any, base_dir: Path | None = None, *, check_files: bool
     its recorded sha256. Raises ValidationError listing every problem. Returns a new dict with
     exactly the fields of the current schema (a `location`, if present, is kept).
     """
-    doc = _as_document(source)
+    doc = as_document(source)
     location = doc.get(LOCATION_FIELD)
     problems: list[Problem] = []
     doc = migrate(doc, base_dir, problems)
@@ -165,8 +149,6 @@ _V0_ALIASES: dict[str, str] = {
 def _migrate_v0(doc: dict[str, Any], base_dir: Path | None, problems: list[Problem]) -> dict[str, Any]:
     """Schema 0 (no `schema` field): `model_id`, `parameters`, `backend_preference`, `negative`,
     `image_paths` / `mask_path`, A1111-style parameter names, and `width`/`height` for the size."""
-    from playground.catalog import MODELS
-
     legacy = {"model_id", "parameters", "backend_preference", "negative", "image_paths", "mask_path", "title"}
     out = {k: v for k, v in doc.items() if k not in legacy}
     out["schema"] = PRESET_SCHEMA
@@ -197,7 +179,7 @@ def _migrate_v0(doc: dict[str, Any], base_dir: Path | None, problems: list[Probl
 
 def _v0_input(role: str, path: Any, base_dir: Path | None, field: str, problems: list[Problem]) -> dict[str, Any]:
     entry: dict[str, Any] = {"role": role, "path": path}
-    resolved = _resolve_input_path(path, base_dir) if base_dir is not None and isinstance(path, str) else None
+    resolved = resolve_input_path(path, base_dir) if base_dir is not None and isinstance(path, str) else None
     allowed = ("a path, relative to the preset, of an image file that exists (an unversioned preset has no "
                "sha256, so the file is needed)")
     if resolved is None or not resolved.is_file():
@@ -213,7 +195,8 @@ def _v0_input(role: str, path: Any, base_dir: Path | None, field: str, problems:
 MIGRATIONS: dict[int, Callable[[dict[str, Any], Path | None, list[Problem]], dict[str, Any]]] = {0: _migrate_v0}
 
 
-def _as_document(source: Any) -> dict[str, Any]:
+def as_document(source: Any) -> dict[str, Any]:
+    """A dict, JSON text or UTF-8 bytes as a JSON object (ValidationError on `preset` otherwise)."""
     if isinstance(source, (bytes, bytearray)):
         try:
             source = bytes(source).decode("utf-8")
@@ -254,8 +237,6 @@ def _check_structure(doc: dict[str, Any], problems: list[Problem]) -> dict[str, 
     if not isinstance(preset["description"], str) or len(preset["description"]) > DESCRIPTION_MAX:
         problems.append(Problem("description", preset["description"], f"text of at most {DESCRIPTION_MAX} characters"))
     if not isinstance(preset["model"], str) or not preset["model"]:
-        from playground.catalog import MODELS
-
         problems.append(Problem("model", preset["model"], "one of " + ", ".join(MODELS)))
     for key in ("mode", "backend", "prompt"):
         if not isinstance(preset[key], str):
@@ -278,9 +259,6 @@ def _check_structure(doc: dict[str, Any], problems: list[Problem]) -> dict[str, 
 
 def _check_experiment(doc: dict[str, Any], preset: dict[str, Any], problems: list[Problem]) -> None:
     """A `grid` or `drift` (not both), checked by its own module and stored in its normal form."""
-    from playground.compare import grid_from_dict, grid_to_dict
-    from playground.drift import drift_from_dict, drift_to_dict
-
     present = [key for key in EXPERIMENT_FIELDS if doc.get(key) is not None]
     if len(present) > 1:
         problems.append(Problem("grid", "both a grid and a drift", "at most one experiment per preset"))
@@ -306,7 +284,7 @@ def _check_input(i: int, entry: Any, problems: list[Problem]) -> dict[str, Any]:
         problems.append(Problem(f"{field}.role", role, "one of 'image', 'mask'"))
     if not isinstance(digest, str) or not _SHA256.match(digest):
         problems.append(Problem(f"{field}.sha256", digest, "64 lower-case hex digits (the pixel sha256 of the input)"))
-    if path is not None and (not isinstance(path, str) or _resolve_input_path(path, Path("/base")) is None):
+    if path is not None and (not isinstance(path, str) or resolve_input_path(path, Path("/base")) is None):
         problems.append(Problem(f"{field}.path", path, "a relative path inside the preset's folder (no '..', "
                                                        "not absolute)"))
     out = {"role": role, "sha256": digest}
@@ -318,11 +296,6 @@ def _check_input(i: int, entry: Any, problems: list[Problem]) -> dict[str, Any]:
 def _check_catalog(preset: dict[str, Any], problems: list[Problem]) -> None:
     """Validate model, mode, backend, params, seed and prompt with the one validator, using blank
     stand-ins for the inputs (their content is checked separately, by hash)."""
-    from PIL import Image
-
-    from playground.catalog import get_model
-    from playground.validation import validate
-
     try:
         model = get_model(preset["model"])
     except ValidationError as err:
@@ -353,7 +326,7 @@ def input_problems(preset: dict[str, Any], base_dir: Path) -> list[Problem]:
         path = entry.get("path")
         if not path:
             continue
-        resolved = _resolve_input_path(path, base_dir)
+        resolved = resolve_input_path(path, base_dir)
         if resolved is None or not resolved.is_file():
             problems.append(Problem(f"inputs[{i}].path", path, "an image file that exists next to the preset"))
             continue
@@ -369,7 +342,7 @@ def input_problems(preset: dict[str, Any], base_dir: Path) -> list[Problem]:
     return problems
 
 
-def _resolve_input_path(path: str, base_dir: Path) -> Path | None:
+def resolve_input_path(path: str, base_dir: Path) -> Path | None:
     """`path` joined to `base_dir`, or None if it is absolute or climbs out of it."""
     if not path or "\\" in path or path.startswith("/") or re.match(r"^[A-Za-z]:", path):
         return None
@@ -381,11 +354,7 @@ def _resolve_input_path(path: str, base_dir: Path) -> Path | None:
 
 def _hash_file(path: Path, role: str) -> str:
     """The pixel sha256 of an input file, as validation would compute it (ValidationError if unreadable)."""
-    from playground.images import load_image, load_mask
-
     if role == "mask":
-        from PIL import Image
-
         with Image.open(path) as img:
             size = img.size
         return load_mask(str(path), size, "inputs").sha256
@@ -415,7 +384,7 @@ def preset_to_request(preset: dict[str, Any], base_dir: Path | None = None, *, i
         base_dir = Path(where).parent if where else None
     found_images, found_mask = [], None
     for entry in preset["inputs"]:
-        resolved = _resolve_input_path(entry["path"], base_dir) if entry.get("path") and base_dir else None
+        resolved = resolve_input_path(entry["path"], base_dir) if entry.get("path") and base_dir else None
         if resolved is None or not resolved.is_file():
             continue
         if entry["role"] == "mask":
@@ -440,8 +409,6 @@ def request_to_preset(request: Request, name: str, description: str = "", *,
     """A preset document for `request` (validated). Input hashes are always recorded; with
     `store_inputs_in`, each input is also written there as a PNG named by its hash and the preset
     points at it with a path relative to `relative_to` (default: that folder's parent)."""
-    from playground.images import load_image, load_mask
-
     inputs: list[dict[str, Any]] = []
     pictures = [load_image(img, f"images[{i}]") for i, img in enumerate(request.images or [])]
     stored: list[tuple[str, Any]] = [("image", p) for p in pictures]
@@ -462,7 +429,7 @@ def request_to_preset(request: Request, name: str, description: str = "", *,
         "backend": request.backend,
         "prompt": request.prompt,
         "negative_prompt": request.negative_prompt,
-        "params": json.loads(json.dumps(request.params or {}, default=_jsonable)),
+        "params": json.loads(json.dumps(request.params or {}, default=jsonable)),
         "seed": request.seed,
         "inputs": inputs,
     }
@@ -477,8 +444,6 @@ def request_controls(request: Request) -> dict[str, Any]:
     backend and mode), so loading a preset also resets controls the preset leaves out. `seed` is
     None for "random"; sizes are canonical values (a preset name or {"width", "height"}).
     """
-    from playground.catalog import get_model
-
     model = get_model(request.model)
     backend = None if request.backend in (None, "auto") else request.backend
     values: dict[str, Any] = {
@@ -511,57 +476,20 @@ def preset_kind(preset: dict[str, Any]) -> str:
     return next((key for key in EXPERIMENT_FIELDS if preset.get(key) is not None), "run")
 
 
-def save_grid(spec: Any, name: str, description: str = "", *, home: Path | None = None,
-              on_conflict: str = "error") -> dict[str, Any]:
-    """Save a comparison grid (a `GridSpec` or its dict) as a user preset; its input images are stored
-    next to it like `save_request`'s. The preset's own fields are the grid's shared request on its first
-    model (the parameters that model takes), so it also loads as a plain run. Returns what
-    `save_preset` returns."""
-    from playground.compare import grid_from_dict, grid_to_dict
-
-    grid = grid_from_dict(spec) if isinstance(spec, dict) else spec
-    return _save_experiment("grid", grid_to_dict(grid), _grid_request(grid), name, description, home, on_conflict)
-
-
-def preset_grid(preset: dict[str, Any], base_dir: Path | None = None) -> Any:
+def preset_grid(preset: dict[str, Any], base_dir: Path | None = None) -> GridSpec:
     """The `GridSpec` a grid preset holds, its images and mask taken from the preset's inputs."""
-    from playground.compare import grid_from_dict
-
     preset, request = _experiment_request(preset, "grid", base_dir)
     grid = grid_from_dict(preset["grid"])
     grid.images, grid.mask = list(request.images), request.mask
     return grid
 
 
-def save_drift(spec: Any, name: str, description: str = "", *, home: Path | None = None,
-               on_conflict: str = "error") -> dict[str, Any]:
-    """Save a drift (a `DriftSpec` or its dict) as a user preset. The preset's own fields are the genesis
-    run, or for an uploaded start image the first chain's edit of it (the image stored as its input)."""
-    from playground.drift import drift_from_dict, drift_to_dict
-
-    drift = drift_from_dict(spec) if isinstance(spec, dict) else spec
-    return _save_experiment("drift", drift_to_dict(drift), _drift_request(drift), name, description, home,
-                            on_conflict)
-
-
-def preset_drift(preset: dict[str, Any], base_dir: Path | None = None) -> Any:
+def preset_drift(preset: dict[str, Any], base_dir: Path | None = None) -> DriftSpec:
     """The `DriftSpec` a drift preset holds; its start image is the preset's image input, if any."""
-    from playground.drift import drift_from_dict
-
     preset, request = _experiment_request(preset, "drift", base_dir)
     drift = drift_from_dict(preset["drift"])
     drift.start_image = request.images[0] if request.images else None
     return drift
-
-
-def _save_experiment(key: str, data: dict[str, Any], request: Request, name: str, description: str,
-                     home: Path | None, on_conflict: str) -> dict[str, Any]:
-    folder = user_dir(home)
-    _ensure_folder(folder)
-    preset = request_to_preset(request, name, description, store_inputs_in=folder / INPUTS_FOLDER,
-                               relative_to=folder)
-    preset[key] = data
-    return save_preset(preset, base_dir=folder, home=home, on_conflict=on_conflict)
 
 
 def _experiment_request(preset: dict[str, Any], key: str, base_dir: Path | None) -> tuple[dict[str, Any], Request]:
@@ -576,10 +504,8 @@ def _experiment_request(preset: dict[str, Any], key: str, base_dir: Path | None)
     return checked, preset_to_request(checked, base_dir)
 
 
-def _grid_request(grid: Any) -> Request:
+def grid_request(grid: GridSpec) -> Request:
     """A grid's shared request on its first model, with only the shared parameters that model takes."""
-    from playground.validation import validate
-
     model_id, backend = grid.model, grid.backend or "auto"
     axis = next((a for a in grid.axes if a.kind == "model"), None)
     if axis is not None:
@@ -601,7 +527,8 @@ def _grid_request(grid: Any) -> Request:
     return request
 
 
-def _drift_request(drift: Any) -> Request:
+def drift_request(drift: DriftSpec) -> Request:
+    """A drift's first run: its genesis, or for a start image the first chain's edit of it."""
     if drift.start_image is None and drift.genesis_model:
         return Request(model=drift.genesis_model, mode="text-to-image", prompt=drift.prompt,
                        params=dict(drift.genesis_params), seed=drift.genesis_seed, backend=drift.genesis_backend)
@@ -613,264 +540,13 @@ def _drift_request(drift: Any) -> Request:
                    seed=chain.seed, backend=chain.backend)
 
 
-# -- the folders ------------------------------------------------------------------------------------
-
-def list_presets(home: Path | None = None, *, include_shipped: bool = True) -> dict[str, Any]:
-    """Every loadable preset, shipped first then the user's, and every file that was skipped and why.
-
-    Returns `{"presets": [{"id", "name", "slug", "description", "model", "mode", "source", "path", "kind"}],
-    "problems": [{"id", "path", "error"}]}` (kind: "run", "grid" or "drift"). A corrupt or invalid file is
-    reported and skipped.
-    """
-    found: list[dict[str, Any]] = []
-    skipped: list[dict[str, Any]] = []
-    sources = [("shipped", shipped_dir())] if include_shipped else []
-    try:
-        sources.append(("user", user_dir(home)))
-    except StorageError:  # a shared server outside a visit: only the shipped presets are anyone's
-        pass
-    for source, folder in sources:
-        for path in _preset_files(folder, skipped, source):
-            ident = f"{source}:{path.stem}"
-            try:
-                preset = _read_preset_file(path)
-            except (ValidationError, PresetStoreError) as err:
-                skipped.append({"id": ident, "path": str(path), "error": _message(err)})
-                continue
-            found.append({"id": ident, "name": preset["name"], "slug": path.stem,
-                          "description": preset["description"], "model": preset["model"], "mode": preset["mode"],
-                          "source": source, "path": str(path), "kind": preset_kind(preset)})
-    return {"presets": found, "problems": skipped}
-
-
-def load_preset(ref: str | os.PathLike[str], home: Path | None = None) -> dict[str, Any]:
-    """Load and check one preset by id (`shipped:NAME`, `user:NAME`), by name (shipped first, then
-    the user's), or by file path. The result carries `location: {"source", "path"}`."""
-    path, source = _locate(ref, home)
-    preset = _read_preset_file(path)
-    preset[LOCATION_FIELD] = {"source": source, "path": str(path)}
-    return preset
-
-
-def save_preset(preset: dict[str, Any], name: str | None = None, *, base_dir: Path | None = None,
-                home: Path | None = None, on_conflict: str = "error") -> dict[str, Any]:
-    """Check and save a preset in the user folder, atomically. Returns `{"id", "name", "slug", "path"}`.
-
-    `name` (default: the preset's own) sets both the file name and the `name` field. Input files the
-    preset names are read relative to `base_dir` (default: the folder it was loaded from) and copied
-    into the user folder's `inputs/`. `on_conflict`: "error" refuses an existing name, "overwrite"
-    replaces it, "rename" saves as "name (2)", "name (3)", ... Names of shipped presets are
-    refused, so a user preset never hides a shipped one.
-    """
-    if on_conflict not in ("error", "overwrite", "rename"):
-        raise ValidationError([Problem("on_conflict", on_conflict, "one of 'error', 'overwrite', 'rename'")])
-    doc = dict(_as_document(preset))
-    location = doc.pop(LOCATION_FIELD, None)
-    if base_dir is None and isinstance(location, dict) and location.get("path"):
-        base_dir = Path(location["path"]).parent
-    if name is not None:
-        doc["name"] = name
-    checked = parse_preset(doc, base_dir)
-    folder = user_dir(home)
-    base_name, slug = checked["name"].strip(), preset_slug(checked["name"])
-    _refuse_shipped(slug, checked["name"])
-    _ensure_folder(folder)
-    if base_dir is not None and base_dir.resolve() != folder.resolve():
-        checked = _copy_inputs(checked, base_dir, folder)
-    for attempt in range(1, 1000):
-        if attempt > 1:
-            checked["name"] = f"{base_name} ({attempt})"
-            slug = preset_slug(checked["name"])
-            _refuse_shipped(slug, checked["name"])
-        path = folder / f"{slug}.json"
-        try:
-            atomic_write(path, preset_json(checked).encode("utf-8"), overwrite=on_conflict == "overwrite")
-        except FileExistsError:
-            if on_conflict == "rename":
-                continue
-            raise ValidationError([Problem("name", checked["name"], "a name not used by another of your presets "
-                                                                    "(or choose to overwrite it)")]) from None
-        return {"id": f"user:{slug}", "name": checked["name"], "slug": slug, "path": str(path)}
-    raise PresetStoreError(f"Too many presets named like '{base_name}'.")
-
-
-def save_request(request: Request, name: str, description: str = "", *, home: Path | None = None,
-                 on_conflict: str = "error") -> dict[str, Any]:
-    """Save the current state of the UI as a user preset, with its input images stored next to it
-    (content-addressed under the user folder's `inputs/`) so loading it later restores them."""
-    folder = user_dir(home)
-    _ensure_folder(folder)
-    preset = request_to_preset(request, name, description, store_inputs_in=folder / INPUTS_FOLDER,
-                               relative_to=folder)
-    return save_preset(preset, base_dir=folder, home=home, on_conflict=on_conflict)
-
-
-def delete_preset(name: str, home: Path | None = None) -> dict[str, Any]:
-    """Delete a user preset (by name, slug or `user:` id). Shipped presets cannot be deleted.
-    Returns `{"deleted": id}`. Stored inputs are kept: other presets may share them."""
-    slug = _user_slug(name, home)
-    path = user_dir(home) / f"{slug}.json"
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        raise PresetStoreError(f"No user preset named '{name}'.") from None
-    except OSError as err:
-        raise PresetStoreError(f"Cannot delete preset '{name}': {os_reason(err)}.") from None
-    return {"deleted": f"user:{slug}"}
-
-
-def rename_preset(old: str, new: str, home: Path | None = None) -> dict[str, Any]:
-    """Rename a user preset (file and `name` field). Refuses an existing or shipped new name.
-    Returns what `save_preset` returns for the new name."""
-    old_slug = _user_slug(old, home)
-    folder = user_dir(home)
-    source = folder / f"{old_slug}.json"
-    if not source.is_file():
-        raise PresetStoreError(f"No user preset named '{old}'.")
-    preset = _read_preset_file(source)
-    if preset_slug(new) == old_slug:
-        return save_preset(preset, new, base_dir=folder, home=home, on_conflict="overwrite")
-    saved = save_preset(preset, new, base_dir=folder, home=home, on_conflict="error")
-    with contextlib.suppress(FileNotFoundError):
-        source.unlink()
-    return saved
-
-
-def import_preset(source: Any, name: str | None = None, *, home: Path | None = None,
-                  on_conflict: str = "error") -> dict[str, Any]:
-    """Import a preset from a file path, JSON text, bytes or dict into the user folder.
-
-    Input files it names (relative to the file) are copied into the user folder's `inputs/`.
-    Returns what `save_preset` returns.
-    """
-    base: Path | None = None
-    if isinstance(source, os.PathLike) or (isinstance(source, str) and not source.lstrip().startswith("{")):
-        path = Path(source)
-        if not path.is_file():
-            raise PresetStoreError(f"No preset file {path}.")
-        base = path.parent
-        try:
-            source = path.read_bytes()
-        except OSError as err:
-            raise PresetStoreError(f"Cannot read {path.name}: {os_reason(err)}.") from None
-    return save_preset(_as_document(source), name, base_dir=base, home=home, on_conflict=on_conflict)
-
-
-def export_preset(ref: str, dest: Path, home: Path | None = None) -> list[Path]:
-    """Write a preset as `dest/<slug>.json`, with the input files it names copied under
-    `dest/inputs/`, so the folder can be shared and imported elsewhere. Returns the files written."""
-    preset = load_preset(ref, home)
-    base = Path(preset[LOCATION_FIELD]["path"]).parent
-    dest.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    for entry in preset["inputs"]:
-        resolved = _resolve_input_path(entry["path"], base) if entry.get("path") else None
-        if resolved is not None and resolved.is_file():
-            target = dest / INPUTS_FOLDER / resolved.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(resolved, target)
-            entry["path"] = f"{INPUTS_FOLDER}/{resolved.name}"
-            written.append(target)
-        else:
-            entry.pop("path", None)  # the export still names the input by its hash
-    path = dest / f"{preset_slug(preset['name'])}.json"
-    atomic_write(path, preset_json(preset).encode("utf-8"), overwrite=True)
-    return [path, *written]
-
-
-# -- files ------------------------------------------------------------------------------------------
-
-def _ensure_folder(folder: Path) -> None:
-    ensure_folder(folder, not_inside=shipped_dir())
-
-
-def _preset_files(folder: Path, skipped: list[dict[str, Any]], source: str) -> list[Path]:
-    try:
-        return sorted(p for p in folder.glob("*.json") if not p.name.startswith(".") and p.is_file())
-    except OSError as err:
-        skipped.append({"id": f"{source}:", "path": str(folder), "error": f"cannot list: {os_reason(err)}"})
-        return []
-
-
-def _read_preset_file(path: Path) -> dict[str, Any]:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise PresetStoreError(f"No preset file {path.name}.") from None
-    except OSError as err:
-        raise PresetStoreError(f"Cannot read {path.name}: {os_reason(err)}.") from None
-    return parse_preset(data, path.parent)
-
-
-def _locate(ref: str | os.PathLike[str], home: Path | None) -> tuple[Path, str]:
-    text = os.fspath(ref)
-    source, sep, rest = text.partition(":")
-    if sep and source in ("shipped", "user"):
-        slug = preset_slug(rest)
-        path = (shipped_dir() if source == "shipped" else user_dir(home)) / f"{slug}.json"
-        if not path.is_file():
-            raise PresetStoreError(f"No {source} preset named '{rest}'.")
-        return path, source
-    if text.endswith(".json") or os.sep in text or "/" in text:
-        path = Path(text)
-        if not path.is_file():
-            raise PresetStoreError(f"No preset file {text}.")
-        return path, "file"
-    slug = preset_slug(text)
-    for source, folder in (("shipped", shipped_dir()), ("user", user_dir(home))):
-        if (folder / f"{slug}.json").is_file():
-            return folder / f"{slug}.json", source
-    raise PresetStoreError(f"No preset named '{text}' (shipped or yours).")
-
-
-def _user_slug(ref: str, home: Path | None) -> str:
-    """The slug of an existing user preset named by `ref`; shipped presets are refused."""
-    if ref.startswith("shipped:"):
-        raise PresetStoreError(f"'{ref[len('shipped:'):]}' is a shipped preset: shipped presets cannot be changed.")
-    explicit = ref.startswith("user:")
-    slug = preset_slug(ref[len("user:"):] if explicit else ref)
-    if not explicit and not (user_dir(home) / f"{slug}.json").is_file() and (shipped_dir() / f"{slug}.json").is_file():
-        raise PresetStoreError(f"'{ref}' is a shipped preset: shipped presets cannot be changed.")
-    return slug
-
-
-def _refuse_shipped(slug: str, name: str) -> None:
-    if (shipped_dir() / f"{slug}.json").exists():
-        raise ValidationError([Problem("name", name, f"a name not used by a shipped preset ('{slug}' is shipped; "
-                                                     f"save under another name)")])
-
-
-def _copy_inputs(preset: dict[str, Any], base: Path, folder: Path) -> dict[str, Any]:
-    """Copy the input files a preset names into the user folder's inputs/, by hash."""
-    inputs = []
-    for entry in preset["inputs"]:
-        entry = dict(entry)
-        resolved = _resolve_input_path(entry["path"], base) if entry.get("path") else None
-        if resolved is not None and resolved.is_file():
-            target = folder / INPUTS_FOLDER / f"{entry['sha256']}{resolved.suffix.lower() or '.png'}"
-            if not target.is_file():
-                _ensure_folder(target.parent)
-                atomic_write(target, resolved.read_bytes(), overwrite=True)
-            entry["path"] = target.relative_to(folder).as_posix()
-        inputs.append(entry)
-    return {**preset, "inputs": inputs}
-
-
 def _message(err: Exception) -> str:
     return err.describe() if isinstance(err, ValidationError) else str(err)
 
 
-def _jsonable(value: Any) -> Any:
-    size = parse_size(value) if not isinstance(value, (str, dict)) else None
-    if size is not None and size.preset is None:
-        return size.as_value()
-    return str(value)
-
-
 __all__ = [
-    "PRESET_SCHEMA", "PresetStoreError", "atomic_write", "delete_preset", "export_preset", "import_preset",
-    "list_presets", "load_preset", "migrate", "parse_preset", "playground_home", "preset_controls", "preset_drift",
-    "preset_grid", "preset_json", "preset_kind", "preset_slug", "preset_to_request", "rename_preset",
-    "request_controls", "request_to_preset", "save_drift", "save_grid", "save_preset", "save_request", "shipped_dir",
-    "store_input", "user_dir",
+    "CONTROL_FIELDS", "FIELDS", "INPUTS_FOLDER", "LOCATION_FIELD", "NAME_MAX", "PRESET_SCHEMA", "as_document",
+    "drift_request", "grid_request", "input_problems", "migrate", "parse_preset", "preset_controls", "preset_drift",
+    "preset_grid", "preset_json", "preset_kind", "preset_slug", "preset_to_request", "request_controls",
+    "request_to_preset", "resolve_input_path", "schema_version",
 ]

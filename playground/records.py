@@ -39,7 +39,8 @@ from playground.catalog import get_model
 from playground.errors import PlaygroundError
 from playground.images import Limits, content_hash, encode
 from playground.installation import APP_NAME, app_info, package_versions
-from playground.params import Problem, Size, ValidationError
+from playground.jsonable import jsonable as _jsonable
+from playground.params import Problem, ValidationError
 from playground.request import Request, Result
 from playground.storage import atomic_write, find_inputs
 
@@ -169,14 +170,6 @@ def _secrets(extra: Iterable[str]) -> list[str]:
     found = {s for s in extra if isinstance(s, str)}
     found.update(os.environ.get(name, "") for name in SECRET_ENV)
     return sorted((s.strip() for s in found if len(s.strip()) >= MIN_SECRET_LENGTH), key=len, reverse=True)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Size):
-        return value.as_value()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    return f"<{type(value).__name__}>"
 
 
 # -- embedding --------------------------------------------------------------------------------------

@@ -12,13 +12,12 @@ import secrets
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from playground.catalog.spec import MEGAPIXEL, ModelSpec
+from playground.images import InputImage, content_hash
 from playground.params import SEED_MAX, Param, parse_size
 
 if TYPE_CHECKING:
     from PIL import Image
-
-    from playground.catalog.spec import ModelSpec
-    from playground.images import InputImage
 
 MODIFY_REFERENCE_STRENGTH = 0.5
 COPY_REFERENCE_STRENGTH = 0.95
@@ -95,8 +94,6 @@ class Prepared:
         return DEFAULT_PIXELS
 
     def input_megapixels(self) -> float:
-        from playground.catalog.spec import MEGAPIXEL
-
         return sum(img.size[0] * img.size[1] for img in self.images) / MEGAPIXEL
 
 
@@ -131,8 +128,6 @@ class Result:
 
     def summary(self) -> dict[str, Any]:
         """Everything but the pixels, JSON-ready."""
-        from playground.images import content_hash
-
         return {
             "model": self.model,
             "mode": self.mode,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from playground.adapters import LORA_PARAM, path_problems
-from playground.catalog import BACKENDS, INPUT_FIELDS, ModelSpec, get_model
+from playground.catalog import BACKENDS, INPUT_FIELDS, HostedRoute, ModelSpec, get_model
 from playground.images import InputImage, Limits, dedupe, load_image, load_mask
 from playground.params import Param, Problem, ValidationError, parse_size
 from playground.request import EDIT_STRENGTH, Prepared, Request, draw_seed, resolve_edit_style
@@ -34,7 +34,7 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     mode = _check_mode(model, request.mode, target, problems)
     prompt = _check_prompt(model, request.prompt, request.params, problems)
     explicit = _check_params(model, request.params, mode, target, problems)
-    problems.extend(path_problems(explicit.get(LORA_PARAM), target))
+    problems.extend(path_problems(explicit.get(LORA_PARAM), target, shape=_lora_shape(model, target)))
     seed = _check_seed(request.seed, problems)
     images, image_map, mask = _check_images(model, mode, target, request.images, request.mask, problems,
                                             limits or Limits.from_env())
@@ -61,6 +61,12 @@ def validate(request: Request, backend: str | None = None, limits: Limits | None
     )
 
 
+def _lora_shape(model: ModelSpec, backend: str) -> str | None:
+    """How adapters travel on `backend`'s route (None for local and "auto")."""
+    route = model.routes.get(backend)
+    return route.lora_shape if isinstance(route, HostedRoute) else None
+
+
 def _check_speed(speed: Any, problems: list[Problem]) -> dict[str, Any] | None:
     """The request's local speed settings, checked (only the keys given; None when none)."""
     if not speed:
@@ -80,7 +86,7 @@ def for_backend(prepared: Prepared, backend: str) -> Prepared:
     if not problems and prepared.mode not in model.modes_on(backend):
         problems.append(Problem("mode", prepared.mode, f"on {backend}: one of {', '.join(model.modes_on(backend))}"))
     explicit = _check_params(model, prepared.explicit, prepared.mode, backend, problems)
-    problems.extend(path_problems(explicit.get(LORA_PARAM), backend))
+    problems.extend(path_problems(explicit.get(LORA_PARAM), backend, shape=_lora_shape(model, backend)))
     limit = model.max_images(prepared.mode, backend)
     if len(prepared.images) > limit:
         problems.append(Problem("images", f"{len(prepared.images)} images", f"at most {limit} on {backend}"))

@@ -212,7 +212,7 @@ def test_drift_from_an_uploaded_image_and_a_bad_request_reads_plainly(client, tm
 
 # --- presets (no server needed) -------------------------------------------------------------------
 def test_a_grid_and_a_drift_save_and_load_as_presets(tmp_path, monkeypatch):
-    from playground import presets
+    from playground import preset_store, presets
     from playground.compare import Axis, GridSpec
     from playground.drift import ChainSpec, DriftSpec
 
@@ -222,8 +222,8 @@ def test_a_grid_and_a_drift_save_and_load_as_presets(tmp_path, monkeypatch):
     grid = GridSpec(prompt="a red fox", mode="image-to-image", images=[str(picture)], seed=3,
                     params={**SMALL, "num_inference_steps": 2},
                     axes=[Axis("model", ["sdxl-base@local", "flux-2-pro@fal"]), Axis("seed", "1:2")])
-    saved = presets.save_grid(grid, "Fox grid")
-    loaded = presets.load_preset(saved["id"])
+    saved = preset_store.save_grid(grid, "Fox grid")
+    loaded = preset_store.load_preset(saved["id"])
     # Its own fields are the first model's request (what that model takes), so it also loads as a plain run.
     assert loaded["model"] == "sdxl-base" and loaded["backend"] == "local" and loaded["grid"]["axes"][1]["values"] \
         == "1:2"
@@ -235,12 +235,12 @@ def test_a_grid_and_a_drift_save_and_load_as_presets(tmp_path, monkeypatch):
 
     drift = DriftSpec(chains=[ChainSpec("flux-kontext-pro", "fal", steps=4, seed=2)], prompt="a lighthouse",
                       genesis_model="flux-schnell", genesis_params={"num_inference_steps": 2})
-    presets.save_drift(drift, "Lighthouse drift")
-    assert presets.preset_drift(presets.load_preset("Lighthouse drift")) == drift
-    kinds = {p["name"]: p["kind"] for p in presets.list_presets(include_shipped=False)["presets"]}
+    preset_store.save_drift(drift, "Lighthouse drift")
+    assert presets.preset_drift(preset_store.load_preset("Lighthouse drift")) == drift
+    kinds = {p["name"]: p["kind"] for p in preset_store.list_presets(include_shipped=False)["presets"]}
     assert kinds == {"Fox grid": "grid", "Lighthouse drift": "drift"}
     with pytest.raises(presets.ValidationError, match="Compare tab"):
-        presets.preset_grid(presets.load_preset("Lighthouse drift"))
+        presets.preset_grid(preset_store.load_preset("Lighthouse drift"))
     broken = {**loaded, "grid": {**loaded["grid"], "colour": "red"}}
     with pytest.raises(presets.ValidationError, match="grid.colour"):
         presets.parse_preset(broken, check_files=False)
@@ -275,7 +275,7 @@ def test_sweep_and_drift_commands_write_the_grid_and_the_drift(local, tmp_path, 
 def test_the_tabs_load_a_grid_and_a_drift_preset_back_into_their_forms(tmp_path, monkeypatch):
     import gradio as gr
 
-    from playground import presets
+    from playground import preset_store
     from playground.compare import Axis, GridSpec
     from playground.drift import ChainSpec, DriftSpec
     from playground.ui import compare_tab, drift_tab
@@ -289,8 +289,8 @@ def test_the_tabs_load_a_grid_and_a_drift_preset_back_into_their_forms(tmp_path,
                       genesis_params=TINY_SCHNELL,
                       chains=[ChainSpec("sdxl-turbo", "local", {"num_inference_steps": 2}, "copy it", 3),
                               ChainSpec("flux-kontext-pro", "fal", instruction="copy it", steps=3)])
-    grid_id = presets.save_grid(grid, "Grid round trip")["id"]
-    drift_id = presets.save_drift(drift, "Drift round trip")["id"]
+    grid_id = preset_store.save_grid(grid, "Grid round trip")["id"]
+    drift_id = preset_store.save_drift(drift, "Drift round trip")["id"]
     with gr.Blocks():
         compare, drifting = compare_tab.build(), drift_tab.build()
     on_compare, on_drift = compare_tab.Handlers(compare, []), drift_tab.Handlers(drifting, [])

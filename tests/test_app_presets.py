@@ -249,7 +249,7 @@ def test_a_record_loaded_into_the_page_sets_every_control(client, pictures, page
 def test_an_inpaint_preset_loaded_into_the_page_sets_the_image_and_mask(page_handlers):
     from dataclasses import replace
 
-    from playground import presets
+    from playground import preset_store, presets
     from playground.images import load_image, load_mask
     from playground.ui.form import editor_inputs
     from playground.ui.presets_view import PresetHandlers
@@ -258,7 +258,7 @@ def test_an_inpaint_preset_loaded_into_the_page_sets_the_image_and_mask(page_han
     ns, p = page_handlers, page_handlers.page
     ph = PresetHandlers(p.presets, ns.h)
     updates = ph.load({**ns.data, p.presets.choice: "shipped:sdxl-inpaint"})
-    preset = presets.load_preset("shipped:sdxl-inpaint")
+    preset = preset_store.load_preset("shipped:sdxl-inpaint")
     assert updates[p.model] == "sdxl-base" and updates[p.mode]["value"] == "inpaint" and updates[p.seed] == 42
     editor = updates[p.pending_editor]
     background, mask = editor_inputs(editor)
@@ -304,7 +304,7 @@ def _rgb(path: str):
 def test_export_then_import_brings_the_inputs_along(home, tmp_path):
     import zipfile
 
-    from playground import presets
+    from playground import preset_store, presets
     from playground.ui.presets_view import export_zip, import_upload
 
     archive = Path(export_zip("shipped:sdxl-inpaint"))
@@ -312,13 +312,13 @@ def test_export_then_import_brings_the_inputs_along(home, tmp_path):
         assert sorted(z.namelist()) == ["inputs/room-sofa-mask.png", "inputs/room.png", "sdxl-inpaint.json"]
     saved, dropped = import_upload(archive)
     assert saved["id"] == "user:sdxl-inpaint-imported" and dropped == 0, "shipped names are taken"
-    request = presets.preset_to_request(presets.load_preset(saved["id"]))
+    request = presets.preset_to_request(preset_store.load_preset(saved["id"]))
     assert len(request.images) == 1 and request.mask is not None
 
     lone = tmp_path / "lone.json"  # a preset file without its pictures: kept by hash, the user brings them
     lone.write_text(json.dumps({**json.loads((SHIPPED / "sdxl-inpaint.json").read_text()), "name": "Lone"}))
     saved, dropped = import_upload(lone)
-    assert dropped == 2 and all("path" not in e for e in presets.load_preset(saved["id"])["inputs"])
+    assert dropped == 2 and all("path" not in e for e in preset_store.load_preset(saved["id"])["inputs"])
 
 
 def test_an_import_never_writes_outside_its_folder(home, tmp_path):

@@ -104,13 +104,13 @@ def test_one_visitors_preset_is_invisible_and_untouchable_for_another(alice, bob
 
 
 def test_a_shared_server_keeps_nothing_in_the_shared_folder_outside_a_visit(home):
-    from playground import presets, storage
+    from playground import preset_store, storage
 
     assert storage.multi_user()
-    with pytest.raises(presets.PresetStoreError, match="browser or client session"):
-        presets.save_preset(a_preset("Nobody", "x"))
-    assert [p["source"] for p in presets.list_presets()["presets"]] == ["shipped"] * len(
-        presets.list_presets()["presets"])
+    with pytest.raises(preset_store.PresetStoreError, match="browser or client session"):
+        preset_store.save_preset(a_preset("Nobody", "x"))
+    assert [p["source"] for p in preset_store.list_presets()["presets"]] == ["shipped"] * len(
+        preset_store.list_presets()["presets"])
 
 
 def test_a_runs_inputs_cannot_be_downloaded_by_a_stranger_who_knows_their_hash(app, alice, bob, hosted, tmp_path):

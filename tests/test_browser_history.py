@@ -23,12 +23,12 @@ SIZE_JS = "() => { const img = document.querySelector('#results img'); return im
 
 @pytest.fixture(scope="module")
 def app(model_paths, tmp_path_factory):
-    from playground import presets
+    from playground import preset_store
 
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PLAYGROUND_HOME", str(home))
-        presets.save_preset(TINY)
+        preset_store.save_preset(TINY)
         with running_app(model_paths) as running:
             yield running
 

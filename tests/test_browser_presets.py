@@ -20,12 +20,12 @@ TINY = {"name": "Tiny SDXL", "model": "sdxl-base", "mode": "text-to-image", "bac
 
 @pytest.fixture(scope="module")
 def app(model_paths, tmp_path_factory):
-    from playground import presets
+    from playground import preset_store
 
     home = tmp_path_factory.mktemp("home")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PLAYGROUND_HOME", str(home))
-        presets.save_preset(TINY)
+        preset_store.save_preset(TINY)
         with running_app(model_paths) as running:
             yield running
 

@@ -314,10 +314,15 @@ def _sdxl_rows() -> list[Ref]:
 
 def _lora_rows() -> list[Ref]:
     """Adapters (issue 15): fal fast-sdxl `loras` scale 0-1 (§6.1), fal FLUX.2 LoRA endpoints scale 0-4 (§2.2);
-    diffusers states no range, so locally every LoRA-capable pipeline gets the playground's -4 to 4."""
+    diffusers states no range, so locally every LoRA-capable pipeline gets the playground's -4 to 4. The fal
+    [klein] and Kontext [dev] LoRA endpoints (0-4) and Replicate's flux-schnell-lora (`lora_scale` -1 to 3) are
+    not in the reference; their snapshots in catalog/schemas/ are the source."""
     local = [r(m, "local", "loras", None, -4, 4) for m in ("flux-2-dev", "flux-2-klein-4b", "flux-2-klein-9b",
                                                           "flux-kontext-dev", "flux-schnell", "sdxl-base")]
-    return [*local, r("sdxl-base", "fal", "loras", None, 0, 1), r("flux-2-dev", "fal", "loras", None, 0, 4)]
+    snapshots = [r("flux-2-klein-4b", "fal", "loras", None, 0, 4), r("flux-2-klein-9b", "fal", "loras", None, 0, 4),
+                 r("flux-kontext-dev", "fal", "loras", None, 0, 4, modes=(I2I,)),
+                 r("flux-schnell", "replicate", "loras", None, -1, 3)]
+    return [*local, *snapshots, r("sdxl-base", "fal", "loras", None, 0, 1), r("flux-2-dev", "fal", "loras", None, 0, 4)]
 
 
 ROWS: list[Ref] = [*_flux2_rows(), *_kontext_rows(), *_flux1_rows(), *_seedream_rows(), *_sdxl_rows(),

@@ -143,10 +143,10 @@ def test_seededit_on_fal_is_offered_only_when_enabled(emulator, monkeypatch):
     model = get_model("seededit-3")
     backend = FalBackend()
     monkeypatch.delenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", raising=False)
-    ok, why = backend.health(model, {"fal": "test-env-fal"})
+    ok, why = backend.health(model, keys={"fal": "test-env-fal"})
     assert not ok and "set PLAYGROUND_ENABLE_SEEDEDIT_FAL=1" in why
     monkeypatch.setenv("PLAYGROUND_ENABLE_SEEDEDIT_FAL", "1")
-    assert backend.health(model, {"fal": "test-env-fal"}) == (True, "fal key present")
+    assert backend.health(model, keys={"fal": "test-env-fal"}) == (True, "fal key present")
 
 
 # --- dispatch ---------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_drift_max_steps_caps_each_chain(monkeypatch):
 
 
 def test_home_holds_the_users_presets(monkeypatch, tmp_path):
-    from playground.presets import playground_home, user_dir
+    from playground.storage import playground_home, user_dir
 
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "home"))
     assert playground_home() == tmp_path / "home" and user_dir() == tmp_path / "home" / "presets"
@@ -567,7 +567,7 @@ def visitors(tmp_path, monkeypatch):
 
 def presets_seen_by_bob(visit) -> list[str]:
     """Alice saves a preset; the names of the presets Bob then finds."""
-    from playground.presets import list_presets, save_preset
+    from playground.preset_store import list_presets, save_preset
 
     visit("session:alice")
     save_preset({"name": "Alices fox", "model": "sdxl-turbo", "prompt": "a fox"})
@@ -688,12 +688,12 @@ def test_spaces_zero_gpu_sends_local_runs_through_spaces_gpu(local_backend, monk
             reload()
             backends.set_backend("local", local_backend)
             assert backends.run(request).images[0].size == (64, 64)
-            assert zerogpu.ACTIVE and [c["fn"] for c in spaces.calls] == ["_run_local"]
+            assert zerogpu.ACTIVE and [c["fn"] for c in spaces.calls] == ["_run_in_gpu_worker"]
     finally:
         sys.modules.pop("spaces", None)
         reload()
         backends._backends.update(saved)
-    assert not zerogpu.ACTIVE and backends._local_on_gpu is backends._run_local
+    assert not zerogpu.ACTIVE and backends._gpu_run is backends._run_in_gpu_worker
 
 
 def test_history_max_bounds_each_browsers_history(monkeypatch):

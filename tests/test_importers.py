@@ -16,7 +16,7 @@ import piexif.helper
 import pytest
 from PIL import PngImagePlugin
 
-from playground import backends, importers, presets, records
+from playground import backends, importers, preset_store, presets, records
 from playground.request import Request
 from playground.ui import api
 from tests.conftest import make_image
@@ -226,7 +226,7 @@ def test_import_endpoint_turns_an_upload_into_a_saved_preset(tmp_path, monkeypat
     upload = {"path": "data:image/png;base64," + base64.b64encode(data).decode()}
     report = api.import_image(upload, name="From A1111", save=True)
     assert report["saved"]["id"] == "user:from-a1111" and report["preset"]["name"] == "From A1111"
-    assert presets.load_preset("user:from-a1111")["params"]["scheduler"] == "DPM++ 2M Karras"
+    assert preset_store.load_preset("user:from-a1111")["params"]["scheduler"] == "DPM++ 2M Karras"
     inspected = api.inspect_image(upload)
     assert inspected["status"] == "no record" and inspected["import"]["preset"]["seed"] == 1234
 

@@ -217,7 +217,7 @@ def test_health_without_weights_does_not_import_torch():
 
     code = ("import sys\nfrom playground.backends.local import LocalBackend, LocalSettings\n"
             "from playground.catalog import MODELS\n"
-            "ok, why = LocalBackend(LocalSettings()).health(MODELS['sdxl-base'], require_gpu=True)\n"
+            "ok, why = LocalBackend(LocalSettings()).health(MODELS['sdxl-base'], auto=True)\n"
             "print(ok, 'torch' in sys.modules)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))

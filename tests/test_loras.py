@@ -234,6 +234,72 @@ def test_the_emulator_refuses_adapters_outside_the_providers_shape(hosted):
                 handle.get()
 
 
+# Every fal route that serves adapters from other endpoints: (model, mode, plain endpoint, LoRA endpoint).
+FAL_LORA_ROUTES = [
+    ("flux-2-klein-4b", "text-to-image", "fal-ai/flux-2/klein/4b", "fal-ai/flux-2/klein/4b/lora"),
+    ("flux-2-klein-4b", "image-to-image", "fal-ai/flux-2/klein/4b/edit", "fal-ai/flux-2/klein/4b/edit/lora"),
+    ("flux-2-klein-9b", "text-to-image", "fal-ai/flux-2/klein/9b", "fal-ai/flux-2/klein/9b/lora"),
+    ("flux-2-klein-9b", "image-to-image", "fal-ai/flux-2/klein/9b/edit", "fal-ai/flux-2/klein/9b/edit/lora"),
+    ("flux-kontext-dev", "image-to-image", "fal-ai/flux-kontext/dev", "fal-ai/flux-kontext-lora"),
+]
+
+
+def test_klein_and_kontext_dev_declare_the_limits_of_their_fal_lora_endpoints():
+    for model in ("flux-2-klein-4b", "flux-2-klein-9b"):
+        klein = MODELS[model].param("loras").for_backend("fal")
+        assert (klein.max_items, klein.min, klein.max) == (3, 0.0, 4.0)
+        assert MODELS[model].routes["fal"].endpoint("image-to-image", {"loras": [{"path": "a/b"}]}) == \
+            f"fal-ai/flux-2/klein/{model[-2:]}/edit/lora"
+    kontext = MODELS["flux-kontext-dev"].param("loras").for_backend("fal")
+    assert (kontext.max_items, kontext.min, kontext.max) == (5, 0.0, 4.0)  # fal: "any number"
+    # Replicate's kontext-dev and flux-schnell schemas take no adapters.
+    with pytest.raises(ValidationError, match="not accepted by replicate; accepted by fal, local"):
+        validate(Request(model="flux-kontext-dev", mode="image-to-image", prompt="x", backend="replicate",
+                         images=[png_image()], params={"loras": [{"path": "a/b"}]}))
+
+
+def png_image():
+    from tests.conftest import make_image
+
+    return make_image()
+
+
+@pytest.mark.parametrize(("model", "mode", "plain", "lora_endpoint"), FAL_LORA_ROUTES)
+def test_fal_routes_switch_to_their_lora_endpoint_and_send_adapters_in_fals_shape(hosted, model, mode, plain,
+                                                                                  lora_endpoint):
+    lora = [{"path": "someone/style", "scale": 0.0}, {"path": "https://x.io/b.safetensors", "scale": 4.0}]
+    images = [png_image()] if mode == "image-to-image" else []
+    backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images, seed=1), keys=FAL)
+    result = backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images, seed=1,
+                                  params={"loras": lora}), keys=FAL)
+    without, with_adapters = submits(hosted.emulator, "fal")
+    assert without["endpoint"] == plain and without["status"] == 200 and "loras" not in without["json"]
+    assert with_adapters["endpoint"] == lora_endpoint and with_adapters["status"] == 200
+    assert with_adapters["json"]["loras"] == lora
+    assert result.endpoint == lora_endpoint
+    # The rest of the payload is what the plain endpoint got: only the adapters differ.
+    assert {k: v for k, v in with_adapters["json"].items() if k != "loras"} == without["json"]
+
+
+@pytest.mark.parametrize("lora_endpoint", sorted({row[3] for row in FAL_LORA_ROUTES}))
+def test_the_emulator_judges_each_new_lora_endpoint_by_its_own_snapshot(hosted, lora_endpoint):
+    import fal_client
+
+    model, mode = next((m, mode) for m, mode, _, e in FAL_LORA_ROUTES if e == lora_endpoint)
+    images = [png_image()] if mode == "image-to-image" else []
+    backends.run(Request(model=model, mode=mode, prompt="a fox", backend="fal", images=images,
+                         params={"loras": [{"path": "someone/style", "scale": 1.0}]}), keys=FAL)
+    (sent,) = submits(hosted.emulator, "fal")
+    client = fal_client.SyncClient(key="test-lora-raw")
+    with hosted.emulator.patch_fal_client():
+        assert client.submit(lora_endpoint, arguments=sent["json"]).get()["images"]  # the real payload passes
+        # the same payload with the adapters in another shape, or past the provider's scale range
+        for bad in ([{"url": "someone/style", "scale": 1.0}], [{"path": "someone/style", "weight": 1.0}],
+                    [{"path": "someone/style", "scale": 4.5}], {"path": "someone/style"}):
+            with pytest.raises(Exception, match="loras"):
+                client.submit(lora_endpoint, arguments={**sent["json"], "loras": bad}).get()
+
+
 def test_replicate_sdxl_sends_trained_weights_and_lora_scale(hosted):
     url = "https://replicate.delivery/xyz/trained_model.tar"
     backends.run(Request(model="sdxl-base", prompt="a photo of TOK", backend="replicate",
@@ -241,6 +307,56 @@ def test_replicate_sdxl_sends_trained_weights_and_lora_scale(hosted):
     (submit,) = submits(hosted.emulator, "replicate")
     assert submit["json"]["input"]["replicate_weights"] == url and submit["json"]["input"]["lora_scale"] == 0.7
     assert "loras" not in submit["json"]["input"]
+
+
+def test_flux_schnell_on_replicate_sends_one_adapter_to_flux_schnell_lora_in_cog_fluxs_shape(hosted):
+    schnell = MODELS["flux-schnell"].param("loras").for_backend("replicate")
+    assert (schnell.max_items, schnell.min, schnell.max) == (1, -1.0, 3.0)
+    base = {"aspect_ratio": "1:1", "num_inference_steps": 1}
+    run = lambda loras=None: backends.run(Request(  # noqa: E731
+        model="flux-schnell", prompt="a fox", backend="replicate", seed=4,
+        params={**base, **({"loras": loras} if loras else {})}), keys=REP)
+    run()
+    result = run([{"path": "someone/schnell-style", "scale": 3.0}])
+    run([{"path": "someone/pack/styles/ink.safetensors", "scale": -1.0}])
+    run([{"path": "https://x.io/c.safetensors", "scale": 0.5}])
+    plain, hub, hub_file, url = submits(hosted.emulator, "replicate")
+    assert plain["endpoint"] == "black-forest-labs/flux-schnell" and "lora_weights" not in plain["json"]["input"]
+    assert all(s["endpoint"] == "black-forest-labs/flux-schnell-lora" and s["status"] == 201
+               for s in (hub, hub_file, url)), [(s["endpoint"], s["status"]) for s in (hub, hub_file, url)]
+    # A bare owner/name would mean a Replicate model to cog-flux: Hub adapters travel as Hub addresses.
+    assert hub["json"]["input"]["lora_weights"] == "huggingface.co/someone/schnell-style"
+    assert hub["json"]["input"]["lora_scale"] == 3.0
+    assert hub_file["json"]["input"]["lora_weights"] == \
+        "https://huggingface.co/someone/pack/resolve/main/styles/ink.safetensors"
+    assert url["json"]["input"]["lora_weights"] == "https://x.io/c.safetensors"
+    assert {k: v for k, v in hub["json"]["input"].items() if k not in ("lora_weights", "lora_scale")} == \
+        plain["json"]["input"]
+    assert result.endpoint == "black-forest-labs/flux-schnell-lora"
+    for loras, words in (([{"path": "a/b", "scale": 1}, {"path": "c/d", "scale": 1}], "at most 1"),
+                         ([{"path": "a/b", "scale": 3.5}], "-1 to 3"),
+                         ([{"path": "a/b/x.bin", "scale": 1}], "a .safetensors file")):
+        with pytest.raises(ValidationError, match=words):
+            validate(Request(model="flux-schnell", prompt="x", backend="replicate", params={"loras": loras}))
+    # Replicate's SDXL keeps its own rule: one https URL of Replicate trained weights.
+    with pytest.raises(ValidationError, match="Replicate trained weights"):
+        validate(Request(model="sdxl-base", prompt="x", backend="replicate", params={"loras": [{"path": "a/b"}]}))
+
+
+def test_the_emulator_judges_flux_schnell_lora_by_its_own_snapshot(hosted):
+    import replicate
+    from replicate.exceptions import ReplicateError
+
+    client = replicate.Client(api_token="test-lora-raw", base_url=hosted.emulator.replicate_url)
+    client.poll_interval = 0.05
+    good = {"prompt": "x", "lora_weights": "huggingface.co/someone/style", "lora_scale": -1}
+    assert client.run("black-forest-labs/flux-schnell-lora", input=good)
+    for bad in ({"lora_weight": "huggingface.co/someone/style"}, {"lora_scale": 3.5},
+                {"lora_weights": ["huggingface.co/a/b", "huggingface.co/c/d"]}):
+        with pytest.raises(ReplicateError, match="lora"):
+            client.run("black-forest-labs/flux-schnell-lora", input={"prompt": "x", **bad})
+    with pytest.raises(ReplicateError, match="lora_weights"):  # the plain model takes no adapters
+        client.run("black-forest-labs/flux-schnell", input=good)
 
 
 # --- Compare ---------------------------------------------------------------------------------------
@@ -338,3 +454,65 @@ def test_the_compare_tab_offers_the_first_adapters_scale_and_path_as_axes():
     assert choices["loras[0].path"] == "LoRA 1 — n/a for flux-2-pro"
     assert "loras" not in choices
     assert "a number from -4 to 4" in values_info("param", "loras[0].scale", ["sdxl-base"], "text-to-image")
+
+
+# --- the editor's re-render race ---------------------------------------------------------------------
+def _queue_call(base: str, session: str, fn_index: int, data: list) -> dict:
+    """One event through Gradio's queue, as the page sends it: the finished message, or the HTTP refusal."""
+    import httpx
+
+    joined = httpx.post(f"{base}/queue/join", json={"data": data, "fn_index": fn_index, "session_hash": session,
+                                                     "event_data": None, "trigger_id": None}, timeout=30)
+    if joined.status_code != 200:
+        return {"refused": joined.status_code}
+    with httpx.stream("GET", f"{base}/queue/data", params={"session_hash": session}, timeout=30) as stream:
+        for line in stream.iter_lines():
+            if line.startswith("data:") and json.loads(line[5:]).get("msg") == "process_completed":
+                return json.loads(line[5:])
+    raise AssertionError("no process_completed message")
+
+
+def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
+    """Each edit re-renders the rows; an edit made right after another reaches the server with the event ids of
+    the render before. The editor keys its rows, so those ids stay valid; an unkeyed rendered event (the control,
+    as the editor was before) is gone after the re-render and the server refuses it (KeyError in get_fn)."""
+    import gradio as gr
+    import httpx
+
+    from playground.ui import lora_editor
+
+    context = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
+    with gr.Blocks() as demo:
+        ctx = gr.JSON(context, visible=False)
+        slot = gr.Textbox("")
+        lora_editor.build(ctx, slot)
+        control = gr.Textbox("")
+
+        @gr.render(inputs=[slot])
+        def unkeyed(text: str) -> None:
+            gr.Button("control").click(lambda t: t, [slot], control)
+
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    try:
+        base, session = url.rstrip("/") + "/gradio_api", "lora-race"
+        renders = [d["id"] for d in httpx.get(url.rstrip("/") + "/config").json()["dependencies"]]
+        editor_render, control_render = renders
+
+        def render(fn_index: int, data: list) -> list[dict]:
+            return _queue_call(base, session, fn_index, data)["output"]["render_config"]["dependencies"]
+
+        first = '[{"path": "a/b", "scale": 1.0}]'
+        rows = render(editor_render, [context, first])
+        (blur,) = [d["id"] for d in rows if d["targets"][0][1] == "blur"]
+        (stale_control,) = [d["id"] for d in render(control_render, [first])]
+        # Another edit lands first: both re-render with a new slot value.
+        second = '[{"path": "a/c", "scale": 0.5}]'
+        assert [d["id"] for d in render(editor_render, [context, second])] == [d["id"] for d in rows]
+        render(control_render, [second])
+
+        late = _queue_call(base, session, blur, [second, " x/y "])
+        assert late["success"] and json.loads(late["output"]["data"][0]) == [{"path": "x/y", "scale": 0.5}]
+        assert _queue_call(base, session, stale_control, [second]) == {"refused": 500}
+    finally:
+        demo.close()

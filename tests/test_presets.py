@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from playground import presets, storage
+from playground import preset_store, presets, storage
 from playground.catalog import MODELS, get_model
 from playground.images import load_image
 from playground.params import ValidationError
-from playground.presets import PresetStoreError
+from playground.preset_store import PresetStoreError
 from playground.request import Request
 from playground.validation import for_backend, validate
 from tests.conftest import make_image, make_mask
 
-SHIPPED = sorted(presets.shipped_dir().glob("*.json"))
+SHIPPED = sorted(preset_store.shipped_dir().glob("*.json"))
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def minimal(**changes) -> dict:
 
 @pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
 def test_every_shipped_preset_loads_validates_and_runs_somewhere(path: Path):
-    preset = presets.load_preset(path)
+    preset = preset_store.load_preset(path)
     assert preset["schema"] == presets.PRESET_SCHEMA and preset["location"]["source"] == "file"
     request = presets.preset_to_request(preset)
     assert len(request.images) == sum(e["role"] == "image" for e in preset["inputs"])
@@ -64,7 +64,7 @@ def test_every_shipped_preset_loads_validates_and_runs_somewhere(path: Path):
 
 
 def test_shipped_presets_cover_every_family_and_mode_and_the_named_recipes():
-    loaded = [presets.load_preset(p) for p in SHIPPED]
+    loaded = [preset_store.load_preset(p) for p in SHIPPED]
     covered = {(get_model(p["model"]).family, p["mode"]) for p in loaded}
     needed = {(m.family, mode) for m in MODELS.values() for mode in m.modes}
     assert needed <= covered, f"missing: {sorted(needed - covered)}"
@@ -75,17 +75,17 @@ def test_shipped_presets_cover_every_family_and_mode_and_the_named_recipes():
     assert any(sum(e["role"] == "image" for e in p["inputs"]) >= 2 for p in loaded), "a multi-reference edit"
     assert any(p["model"] == "sdxl-base" and p["mode"] == "inpaint" for p in loaded)
     assert any("reproduce this image exactly" in p["prompt"].lower() for p in loaded)
-    listed = presets.list_presets(Path("/nonexistent"))["presets"]
+    listed = preset_store.list_presets(Path("/nonexistent"))["presets"]
     assert sorted((item["source"], item["slug"]) for item in listed) == [("shipped", p.stem) for p in SHIPPED]
 
 
 def test_shipped_inputs_are_small_lossless_pngs():
-    files = sorted((presets.shipped_dir() / "inputs").iterdir())
+    files = sorted((preset_store.shipped_dir() / "inputs").iterdir())
     assert files and all(f.suffix == ".png" and f.stat().st_size < 20_000 for f in files)
 
 
 def test_listing_shows_every_shipped_preset_with_no_problems(home):
-    listing = presets.list_presets()
+    listing = preset_store.list_presets()
     assert listing["problems"] == []
     assert {item["slug"] for item in listing["presets"]} == {p.stem for p in SHIPPED}
     assert all(item["id"].startswith("shipped:") for item in listing["presets"])
@@ -98,9 +98,9 @@ def test_save_then_load_gives_the_identical_request(home):
                       images=[make_image()], mask=make_mask(),
                       params={"num_inference_steps": 12, "guidance_scale": 6.5, "image_size": "64x64",
                               "scheduler": "Euler a"}, seed=1234, backend="local")
-    saved = presets.save_request(request, "Fox inpaint", "a round trip")
+    saved = preset_store.save_request(request, "Fox inpaint", "a round trip")
     assert saved["id"] == "user:fox-inpaint" and Path(saved["path"]).is_file()
-    back = presets.preset_to_request(presets.load_preset("fox-inpaint"))
+    back = presets.preset_to_request(preset_store.load_preset("fox-inpaint"))
     for name in ("model", "mode", "prompt", "negative_prompt", "params", "seed", "backend"):
         assert getattr(back, name) == getattr(request, name), name
     assert [load_image(i, "i").sha256 for i in back.images] == [load_image(make_image(), "i").sha256]
@@ -108,9 +108,9 @@ def test_save_then_load_gives_the_identical_request(home):
 
 
 def test_saving_a_loaded_preset_keeps_the_document(home):
-    preset = presets.load_preset("shipped:sdxl-inpaint")
-    saved = presets.save_preset(preset, "My inpaint")
-    again = presets.load_preset(saved["id"])
+    preset = preset_store.load_preset("shipped:sdxl-inpaint")
+    saved = preset_store.save_preset(preset, "My inpaint")
+    again = preset_store.load_preset(saved["id"])
     for key in ("model", "mode", "backend", "prompt", "negative_prompt", "params", "seed", "description"):
         assert again[key] == preset[key]
     # The inputs were copied next to the user preset, by hash, and still resolve.
@@ -120,7 +120,7 @@ def test_saving_a_loaded_preset_keeps_the_document(home):
 
 
 def test_controls_set_every_parameter_of_the_model(home):
-    controls = presets.preset_controls(presets.load_preset("sdxl-modify-image-to-image"))
+    controls = presets.preset_controls(preset_store.load_preset("sdxl-modify-image-to-image"))
     model = get_model("sdxl-base")
     assert set(controls) >= {p.name for p in model.params} | {"model", "mode", "backend", "prompt", "seed"}
     assert not set(presets.CONTROL_FIELDS) & {p.name for p in model.params}, "control names must not collide"
@@ -131,40 +131,40 @@ def test_controls_set_every_parameter_of_the_model(home):
 
 
 def test_list_rename_delete_import_export(home, tmp_path):
-    presets.save_preset(minimal(name="First"))
-    presets.save_preset(minimal(name="Second", prompt="a cat"))
-    user = [p for p in presets.list_presets()["presets"] if p["source"] == "user"]
+    preset_store.save_preset(minimal(name="First"))
+    preset_store.save_preset(minimal(name="Second", prompt="a cat"))
+    user = [p for p in preset_store.list_presets()["presets"] if p["source"] == "user"]
     assert [(p["id"], p["name"]) for p in user] == [("user:first", "First"), ("user:second", "Second")]
 
-    renamed = presets.rename_preset("First", "Renamed one")
+    renamed = preset_store.rename_preset("First", "Renamed one")
     assert renamed["id"] == "user:renamed-one" and not (home / "presets" / "first.json").exists()
-    assert presets.load_preset("user:renamed-one")["name"] == "Renamed one"
+    assert preset_store.load_preset("user:renamed-one")["name"] == "Renamed one"
     with pytest.raises(ValidationError) as err:
-        presets.rename_preset("renamed-one", "Second")
+        preset_store.rename_preset("renamed-one", "Second")
     assert "not used by another of your presets" in str(err.value)
 
-    written = presets.export_preset("shipped:sdxl-inpaint", tmp_path / "export")
+    written = preset_store.export_preset("shipped:sdxl-inpaint", tmp_path / "export")
     assert {p.name for p in written} == {"sdxl-inpaint.json", "room.png", "room-sofa-mask.png"}
-    imported = presets.import_preset(written[0], "Imported inpaint")
-    again = presets.load_preset(imported["id"])
+    imported = preset_store.import_preset(written[0], "Imported inpaint")
+    again = preset_store.load_preset(imported["id"])
     assert again["name"] == "Imported inpaint" and validate(presets.preset_to_request(again)).mask is not None
 
-    assert presets.delete_preset("second") == {"deleted": "user:second"}
+    assert preset_store.delete_preset("second") == {"deleted": "user:second"}
     with pytest.raises(PresetStoreError, match="No user preset named 'second'"):
-        presets.delete_preset("second")
-    ids = {p["id"] for p in presets.list_presets()["presets"]}
+        preset_store.delete_preset("second")
+    ids = {p["id"] for p in preset_store.list_presets()["presets"]}
     assert {"user:renamed-one", "user:imported-inpaint"} <= ids and "user:second" not in ids
 
 
 def test_saving_an_existing_name_needs_overwrite_or_renames(home):
-    presets.save_preset(minimal())
+    preset_store.save_preset(minimal())
     with pytest.raises(ValidationError) as err:
-        presets.save_preset(minimal(prompt="changed"))
+        preset_store.save_preset(minimal(prompt="changed"))
     assert problems_of(err) == {"name": "name: got 'Test preset'; allowed: a name not used by another of your "
                                         "presets (or choose to overwrite it)"}
-    presets.save_preset(minimal(prompt="changed"), on_conflict="overwrite")
-    assert presets.load_preset("test-preset")["prompt"] == "changed"
-    third = presets.save_preset(minimal(), on_conflict="rename")
+    preset_store.save_preset(minimal(prompt="changed"), on_conflict="overwrite")
+    assert preset_store.load_preset("test-preset")["prompt"] == "changed"
+    third = preset_store.save_preset(minimal(), on_conflict="rename")
     assert third["id"] == "user:test-preset-2" and third["name"] == "Test preset (2)"
 
 
@@ -252,7 +252,7 @@ def test_an_input_file_that_changed_is_reported(tmp_path):
                                                  {"role": "image", "sha256": "1" * 64, "path": "gone.png"}])
     (tmp_path / "p.json").write_text(json.dumps({**doc, "inputs": doc["inputs"][:1]}))
     with pytest.raises(ValidationError) as err:
-        presets.load_preset(tmp_path / "p.json")
+        preset_store.load_preset(tmp_path / "p.json")
     assert "the file has changed since the preset was saved" in str(err.value)
     with pytest.raises(ValidationError) as err:
         presets.parse_preset({**minimal(model="flux-2-dev", mode="image-to-image"), "inputs": doc["inputs"]}, tmp_path)
@@ -263,30 +263,30 @@ def test_an_input_file_that_changed_is_reported(tmp_path):
                                   "", "   ", "tab\there", "!!!", "x" * 81, 42])
 def test_unsafe_names_are_refused_and_nothing_is_written_outside(home, tmp_path, name):
     with pytest.raises(ValidationError) as err:
-        presets.save_preset(minimal(), name)
+        preset_store.save_preset(minimal(), name)
     assert [p.field for p in err.value.problems] == ["name"]
     written = {p for p in tmp_path.rglob("*") if p.is_file()}
     assert written == set(), f"wrote {written}"
 
 
 def test_names_are_sanitised_into_file_names(home):
-    saved = presets.save_preset(minimal(), "My FLUX test: take 2!")
+    saved = preset_store.save_preset(minimal(), "My FLUX test: take 2!")
     assert saved["slug"] == "my-flux-test-take-2" and saved["name"] == "My FLUX test: take 2!"
     assert Path(saved["path"]).parent == home / "presets"
     assert presets.preset_slug("Seedream 4.5 — edit") == "seedream-4.5-edit"
 
 
 def test_shipped_presets_cannot_be_overwritten_renamed_or_deleted(home):
-    shipped = presets.shipped_dir() / "sdxl-inpaint.json"
+    shipped = preset_store.shipped_dir() / "sdxl-inpaint.json"
     before = shipped.read_bytes()
     with pytest.raises(ValidationError, match="a name not used by a shipped preset"):
-        presets.save_preset(minimal(), "SDXL inpaint")
+        preset_store.save_preset(minimal(), "SDXL inpaint")
     with pytest.raises(PresetStoreError, match="shipped presets cannot be changed"):
-        presets.delete_preset("sdxl-inpaint")
+        preset_store.delete_preset("sdxl-inpaint")
     with pytest.raises(PresetStoreError, match="shipped presets cannot be changed"):
-        presets.delete_preset("shipped:sdxl-inpaint")
+        preset_store.delete_preset("shipped:sdxl-inpaint")
     with pytest.raises(PresetStoreError, match="shipped presets cannot be changed"):
-        presets.rename_preset("sdxl-inpaint", "mine")
+        preset_store.rename_preset("sdxl-inpaint", "mine")
     assert shipped.read_bytes() == before
 
 
@@ -298,7 +298,7 @@ def test_a_read_only_folder_is_reported(home):
     os.chmod(home / "presets", 0o555)
     try:
         with pytest.raises(PresetStoreError, match="not writable"):
-            presets.save_preset(minimal())
+            preset_store.save_preset(minimal())
     finally:
         os.chmod(home / "presets", 0o755)
 
@@ -309,7 +309,7 @@ def test_an_unwritable_folder_is_reported_and_leaves_nothing_behind(home, monkey
 
     monkeypatch.setattr(storage, "_write_new_file", refuse)
     with pytest.raises(PresetStoreError) as err:
-        presets.save_preset(minimal())
+        preset_store.save_preset(minimal())
     assert "permission denied: the folder is not writable" in str(err.value) and "PLAYGROUND_HOME" in str(err.value)
     assert list((home / "presets").iterdir()) == []
 
@@ -318,18 +318,18 @@ def test_a_home_that_is_a_file_is_reported(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     monkeypatch.setenv("PLAYGROUND_HOME", str(tmp_path / "file" / "home"))
     with pytest.raises(PresetStoreError, match="Cannot create the preset folder.*a part of the path is a file"):
-        presets.save_preset(minimal())
+        preset_store.save_preset(minimal())
 
 
 def test_a_home_on_top_of_the_shipped_presets_is_refused(monkeypatch):
-    monkeypatch.setenv("PLAYGROUND_HOME", str(presets.shipped_dir().parent))
+    monkeypatch.setenv("PLAYGROUND_HOME", str(preset_store.shipped_dir().parent))
     with pytest.raises(PresetStoreError, match="is the shipped presets folder"):
-        presets.save_preset(minimal(name="Sneaky"))
-    assert not (presets.shipped_dir() / "sneaky.json").exists()
+        preset_store.save_preset(minimal(name="Sneaky"))
+    assert not (preset_store.shipped_dir() / "sneaky.json").exists()
 
 
 def test_a_full_disk_is_reported_and_the_old_preset_survives(home, monkeypatch):
-    presets.save_preset(minimal(prompt="the original"))
+    preset_store.save_preset(minimal(prompt="the original"))
     real = storage._write_new_file
 
     def half_then_full(path: Path, data: bytes) -> None:
@@ -338,10 +338,10 @@ def test_a_full_disk_is_reported_and_the_old_preset_survives(home, monkeypatch):
 
     monkeypatch.setattr(storage, "_write_new_file", half_then_full)
     with pytest.raises(PresetStoreError) as err:
-        presets.save_preset(minimal(prompt="the replacement"), on_conflict="overwrite")
+        preset_store.save_preset(minimal(prompt="the replacement"), on_conflict="overwrite")
     assert "the disk is full (no space left on device)" in str(err.value)
     assert [p.name for p in (home / "presets").iterdir()] == ["test-preset.json"], "no temporary file left"
-    assert presets.load_preset("test-preset")["prompt"] == "the original"
+    assert preset_store.load_preset("test-preset")["prompt"] == "the original"
 
 
 def test_concurrent_saves_lose_nothing(home):
@@ -352,9 +352,9 @@ def test_concurrent_saves_lose_nothing(home):
         try:
             start.wait()
             if i < 12:
-                presets.save_preset(minimal(prompt=f"distinct {i}"), f"Preset {i}")
+                preset_store.save_preset(minimal(prompt=f"distinct {i}"), f"Preset {i}")
             else:
-                presets.save_preset(minimal(prompt=f"same {i}"), "Same name", on_conflict="rename")
+                preset_store.save_preset(minimal(prompt=f"same {i}"), "Same name", on_conflict="rename")
         except BaseException as err:  # noqa: BLE001 - reported below
             errors.append(err)
 
@@ -366,30 +366,30 @@ def test_concurrent_saves_lose_nothing(home):
     assert errors == []
     files = sorted((home / "presets").iterdir())
     assert len(files) == 24 and all(not f.name.startswith(".") for f in files)
-    prompts = {presets.load_preset(f)["prompt"] for f in files}
+    prompts = {preset_store.load_preset(f)["prompt"] for f in files}
     assert prompts == {f"distinct {i}" for i in range(12)} | {f"same {i}" for i in range(12, 24)}
 
 
 def test_concurrent_overwrites_always_leave_a_whole_file(home):
-    presets.save_preset(minimal())
+    preset_store.save_preset(minimal())
 
     def overwrite(i: int) -> None:
         for _ in range(10):
-            presets.save_preset(minimal(prompt=f"writer {i}"), on_conflict="overwrite")
+            preset_store.save_preset(minimal(prompt=f"writer {i}"), on_conflict="overwrite")
 
     threads = [threading.Thread(target=overwrite, args=(i,)) for i in range(8)]
     for thread in threads:
         thread.start()
     for _ in range(50):
-        listing = presets.list_presets(include_shipped=False)
+        listing = preset_store.list_presets(include_shipped=False)
         assert listing["problems"] == [], listing["problems"]
     for thread in threads:
         thread.join()
-    assert presets.load_preset("test-preset")["prompt"].startswith("writer ")
+    assert preset_store.load_preset("test-preset")["prompt"].startswith("writer ")
 
 
 def test_a_corrupt_preset_among_good_ones_is_reported_and_skipped(home):
-    presets.save_preset(minimal(name="Good one"))
+    preset_store.save_preset(minimal(name="Good one"))
     folder = home / "presets"
     (folder / "broken.json").write_text('{"schema": "playground.preset/1", "name": "Bro')
     (folder / "empty.json").write_bytes(b"")
@@ -397,7 +397,7 @@ def test_a_corrupt_preset_among_good_ones_is_reported_and_skipped(home):
     (folder / "old-model.json").write_text(json.dumps(minimal(name="Old model", model="sdxl-0.9")))
     (folder / "folder.json").mkdir()
     (folder / ".hidden.json").write_text("not listed")
-    listing = presets.list_presets()
+    listing = preset_store.list_presets()
     assert [p["id"] for p in listing["presets"] if p["source"] == "user"] == ["user:good-one"]
     errors = {p["id"]: p["error"] for p in listing["problems"]}
     assert set(errors) == {"user:broken", "user:empty", "user:binary", "user:old-model"}
@@ -405,19 +405,19 @@ def test_a_corrupt_preset_among_good_ones_is_reported_and_skipped(home):
     assert "UTF-8 JSON text" in errors["user:binary"]
     assert "model: got 'sdxl-0.9'; allowed: one of" in errors["user:old-model"]
     with pytest.raises(ValidationError, match="malformed JSON"):
-        presets.load_preset("broken")
+        preset_store.load_preset("broken")
 
 
 def test_home_defaults_to_a_folder_in_the_users_home(monkeypatch):
     monkeypatch.delenv("PLAYGROUND_HOME", raising=False)
-    assert presets.playground_home() == Path.home() / ".playground"
+    assert storage.playground_home() == Path.home() / ".playground"
     monkeypatch.setenv("PLAYGROUND_HOME", "~/elsewhere")
-    assert presets.user_dir() == Path.home() / "elsewhere" / "presets"
+    assert storage.user_dir() == Path.home() / "elsewhere" / "presets"
 
 
 def test_loading_by_name_prefers_shipped_and_reports_unknown_names(home):
-    assert presets.load_preset("sdxl-inpaint")["location"]["source"] == "shipped"
+    assert preset_store.load_preset("sdxl-inpaint")["location"]["source"] == "shipped"
     with pytest.raises(PresetStoreError, match="No preset named 'nothing-like-it'"):
-        presets.load_preset("nothing-like-it")
+        preset_store.load_preset("nothing-like-it")
     with pytest.raises(PresetStoreError, match="No user preset named 'nope'"):
-        presets.load_preset("user:nope")
+        preset_store.load_preset("user:nope")

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 from skimage.metrics import peak_signal_noise_ratio
 
-from playground import __version__, backends, presets, records, rerun, runs, storage
+from playground import __version__, backends, preset_store, presets, records, rerun, runs, storage
 from playground.images import content_hash, load_image
 from playground.params import ValidationError
 from playground.records import RecordError
@@ -319,7 +319,7 @@ def test_a_rerun_names_the_inputs_it_cannot_find(local, tmp_path):
 
 
 def test_a_shipped_preset_reruns_from_its_output(local, tmp_path):
-    preset = presets.load_preset("sdxl-turbo-fast")
+    preset = preset_store.load_preset("sdxl-turbo-fast")
     request = presets.preset_to_request(preset)
     request.params.update(image_size="64x64")
     request.backend = "local"
@@ -347,7 +347,7 @@ def test_no_key_reaches_a_record_sidecar_preset_or_image_on_hosted_runs(hosted, 
         record = records.for_image(records.build_record(result, request, secrets=keys.values()), 0)
         for fmt in ("jpeg", "webp"):
             written.append(records.save_image(result.images[0], record, tmp_path / "out" / f"{backend}.{fmt}"))
-        presets.save_request(request, f"{backend} run")
+        preset_store.save_request(request, f"{backend} run")
     assert len(written) == 6
     for path in written:
         assert records.read_record(path)["backend"] in ("fal", "replicate")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from playground import presets, storage
+from playground import preset_store, storage
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_folder_names_need_the_servers_secret(home, monkeypatch):
 def test_interrupted_writes_leave_no_tmp_files_after_the_next_start(home):
     folder = home / "presets"
     folder.mkdir()
-    presets.save_preset({"name": "Kept", "model": "sdxl-turbo", "prompt": "x"})
+    preset_store.save_preset({"name": "Kept", "model": "sdxl-turbo", "prompt": "x"})
     leftover = folder / ".half.json.0123abcd.tmp"
     leftover.write_bytes(b'{"name": "ha')
     nested = home / "visitors" / "s-x" / "presets" / ".other.json.ffff.tmp"

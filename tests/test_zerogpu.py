@@ -59,18 +59,18 @@ def fake_spaces(tmp_path, monkeypatch):
     sys.modules.pop("spaces", None)
     _reload()
     backends._backends.update(saved)
-    assert not zerogpu.ACTIVE and backends._local_on_gpu is backends._run_local
+    assert not zerogpu.ACTIVE and backends._gpu_run is backends._run_in_gpu_worker
 
 
 def test_the_local_run_asks_for_the_computed_duration(fake_spaces, local_backend):
     backends.set_backend("local", local_backend)
-    assert zerogpu.ACTIVE and fake_spaces.decorated == ["_run_local"]
+    assert zerogpu.ACTIVE and fake_spaces.decorated == ["_run_in_gpu_worker"]
     request = Request(model="sdxl-base", prompt="a fox", seed=1, backend="local",
                       params={"num_inference_steps": 4, "image_size": "64x64"})
     result = backends.run(request)
     assert result.images[0].size == (64, 64) and result.backend == "local" and result.seeds == [1]
     # First run: (5 s overhead + 20 s SDXL load + 4 steps x 0.004 MP x 0.08 s) x 1.5, rounded up.
-    assert fake_spaces.calls == [{"fn": "_run_local", "duration": 38}]
+    assert fake_spaces.calls == [{"fn": "_run_in_gpu_worker", "duration": 38}]
     backends.run(request)
     assert fake_spaces.calls[-1]["duration"] == 10  # the worker holds the weights now: the 10 s floor
     hosted_only = Request(model="flux-2-pro", prompt="x", backend="auto")
@@ -99,7 +99,7 @@ def test_duration_follows_model_steps_size_and_images():
 def test_the_app_starts_without_spaces():
     assert importlib.util.find_spec("spaces") is None
     code = ("import app, playground.zerogpu as z, playground.backends as b; "
-            "assert not z.ACTIVE and b._local_on_gpu is b._run_local; print(type(app.demo).__name__)")
+            "assert not z.ACTIVE and b._gpu_run is b._run_in_gpu_worker; print(type(app.demo).__name__)")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Blocks"

@@ -1,13 +1,17 @@
-"""What the fal and Replicate backends share: settings, keys, payloads, uploads, downloads, retries.
+"""What the hosted backends share: settings, keys, payloads, uploads, downloads, retries, and
+`HostedBackend`, the run itself (key → upload inputs → payload → schema check → submit → wait →
+outputs → download → Result), which fal.py and replicate.py complete with their provider's calls.
 
 Payloads are built only from the catalog route: canonical names become native names, values are
 mapped, the size travels the way the route says, and images go as data URIs (or, above a size
-threshold, as URLs uploaded once per content hash). Keys come per request; a server key is used
-only when the operator sets PLAYGROUND_SERVER_KEYS=1, and an empty key never falls back to one.
+threshold, as URLs uploaded once per content hash). Parameters the catalog marks as controls are
+never sent by name. Keys come per request; a server key is used only when the operator sets
+PLAYGROUND_SERVER_KEYS=1, and an empty key never falls back to one.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import html
 import io
@@ -19,24 +23,25 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from PIL import Image
 
 from playground.adapters import LORA_PARAM, native_loras
-from playground.catalog import HostedRoute, snapshots
+from playground.backends.base import Keys, Progress
+from playground.catalog import HostedRoute, ModelSpec, snapshots
 from playground.environment import env_float, env_int
-from playground.errors import BackendUnavailable, PlaygroundError, ProviderError, TransportError
+from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
 from playground.images import encode, sha256_bytes, to_data_uri
 from playground.params import Problem, ValidationError, parse_size
-from playground.request import Prepared
+from playground.request import Prepared, Result
 
 log = logging.getLogger("playground.hosted")
 
-PROVIDER_NAMES = {"fal": "fal", "replicate": "Replicate"}
-KEY_ENV = {"fal": "FAL_KEY", "replicate": "REPLICATE_API_TOKEN"}
-# Canonical params that are not sent as they are (sizes travel per route; edit style is resolved).
-NOT_SENT = frozenset({"image_size", "edit_style", "reference_strength"})
+# Each provider's name as users read it, and the variable holding the server's key; filled by
+# every HostedBackend subclass from its class attributes.
+PROVIDER_NAMES: dict[str, str] = {}
+KEY_ENV: dict[str, str] = {}
 T = TypeVar("T")
 # A key is one printable token: whitespace or control characters inside it (a pasted line break, a
 # header injection attempt) make it malformed, and it is never sent.
@@ -195,13 +200,14 @@ def build_payload(prepared: Prepared, route: HostedRoute, images: list[str],
                   mask: str | None) -> dict[str, Any]:
     """The native input for `route`, from canonical params, prompt, seed and image references."""
     payload: dict[str, Any] = {"prompt": prepared.prompt}
+    controls = prepared.model.controls(prepared.mode, route.provider)
     for name, value in prepared.params.items():
-        if value is None or name in NOT_SENT:
+        if value is None:
             continue
         if name == LORA_PARAM:
             payload.update(native_loras(value, route.lora_shape))
-            continue
-        payload[route.native_name(name)] = route.native_value(name, value)
+        elif name not in controls:
+            payload[route.native_name(name)] = route.native_value(name, value)
     size = prepared.params.get("image_size")
     if size is not None:
         if route.size_style == "image_size":
@@ -259,8 +265,9 @@ def payload_for(prepared: Prepared, route: HostedRoute, threshold: int,
 
 def check_against_schema(payload: dict[str, Any], route: HostedRoute, endpoint: str) -> None:
     """Refuse, before anything is sent, a payload that `endpoint`'s published schema (the shipped
-    snapshot) would refuse; each problem names our field, the value and what the provider allows."""
-    spec = snapshots.read(route.provider, endpoint)
+    snapshot) would refuse; each problem names our field, the value and what the provider allows.
+    A provider without a snapshot folder (snapshots.PROVIDERS) has none to check against yet."""
+    spec = snapshots.read(route.provider, endpoint) if route.provider in snapshots.PROVIDERS else None
     if spec is None:
         return
     problems = [Problem(canonical_field(route, name), value, f"{allowed} (published schema of {endpoint})")
@@ -271,7 +278,7 @@ def check_against_schema(payload: dict[str, Any], route: HostedRoute, endpoint: 
 
 def canonical_field(route: HostedRoute, native: str) -> str:
     """Our parameter name for a provider's field name (for mapping 422 errors back)."""
-    if native in ("loras", "replicate_weights", "lora_scale"):
+    if native in ("loras", "replicate_weights", "lora_weights", "lora_scale"):
         return f"params.{LORA_PARAM}"
     for canonical, name in {**route.rename, **route.inverted}.items():
         if name == native:
@@ -447,3 +454,220 @@ def map_validation_detail(text: str, route: HostedRoute) -> str:
 
 def log_submission(provider: str, model: str, endpoint: str, shown: dict[str, Any]) -> None:
     log.info("submit provider=%s model=%s endpoint=%s payload=%s", provider, model, endpoint, shown)
+
+
+@dataclass
+class Outputs:
+    """What a finished job produced: image URLs (or data URIs), per-image NSFW flags, the seed the
+    provider reports, the model version that ran, and any extra timings the provider measured."""
+
+    urls: list[str]
+    nsfw: list[bool] = dataclasses.field(default_factory=list)
+    seed: Any = None
+    version: str | None = None
+    timings: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+class HostedBackend:
+    """The run every hosted provider shares; a provider subclass fills in its calls.
+
+    A subclass sets `name` (the catalog route key), `label` (as users read it), `key_env` (the
+    server key's variable) and `job_noun` (what the provider calls a job), and implements `connect`,
+    `upload`, `submit`, `job_id`, `poll`, `events`, `finished`, `outputs`, `cancel` and
+    `provider_error`. Everything else (keys and their redaction, uploads cached per account, the
+    payload and its schema check, bounded retries, polling at the configured pace, cancelling a job
+    the playground gives up on, downloads, the Result) is here, once. Thread-safe: one provider
+    client per request and key.
+    """
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    key_env: ClassVar[str]
+    job_noun: ClassVar[str] = "job"
+    uses_gpu = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        PROVIDER_NAMES[cls.name] = cls.label
+        KEY_ENV[cls.name] = cls.key_env
+
+    def __init__(self, settings: HostedSettings | None = None):
+        self.settings = settings or HostedSettings.from_env()
+        self.uploads = UploadCache()
+
+    # -- what dispatch asks ---------------------------------------------------------------------
+    def health(self, model: ModelSpec, *, keys: Keys | None = None, auto: bool = False) -> tuple[bool, str]:
+        """Whether the provider serves `model`, the model is switched on, and a usable key is given."""
+        if self.name not in model.routes:
+            return False, f"{model.id} is not served by {self.label}"
+        off = self.switched_off(model)
+        if off:
+            return False, off
+        return key_health(self.name, keys, self.settings)
+
+    def estimate(self, prepared: Prepared) -> float | None:
+        return estimate_cost(prepared, self.route(prepared.model))
+
+    def run(self, prepared: Prepared, *, progress: Progress | None = None, cancel: threading.Event | None = None,
+            keys: Keys | None = None) -> Result:
+        """Run `prepared` at the provider: submit, wait (reporting progress), download, and cancel the
+        remote job when the user cancels or the playground gives up on it."""
+        route = self.route(prepared.model)
+        key = resolve_key(self.name, keys, self.settings)
+        REDACTOR.add(key)
+        session = self.connect(key)
+        endpoint = route.endpoint(prepared.mode, prepared.params)
+        target = self.target(route, endpoint)
+        started = time.monotonic()
+        deadline = started + self.settings.timeout_s
+        emit = progress or (lambda event: None)
+
+        def upload(data: bytes, digest: str) -> str:
+            def send() -> str:
+                return self.call(session, route, lambda: self.upload(session, data, digest))
+
+            return self.uploads.get_or_upload(self.name, key, digest, send)
+
+        payload, shown = payload_for(prepared, route, self.settings.upload_threshold, upload)
+        log_submission(self.name, prepared.model.id, target, shown)
+        job = with_retries(lambda: self.call(session, route, lambda: self.submit(session, route, endpoint, payload)),
+                           deadline, self.settings.max_retries)
+        emit({"stage": "submitted", "request_id": self.job_id(job)})
+        submitted = time.monotonic()
+        try:
+            status = self._wait(session, route, job, deadline, cancel, emit)
+        except PlaygroundError as err:
+            if isinstance(err, Cancelled) or was_abandoned(err):
+                raise
+            raise abandon(err, lambda: self._cancel_quietly(session, job), self.name) from None
+        except BaseException:
+            self._cancel_quietly(session, job)
+            raise
+        out = self.outputs(session, route, job, status, deadline)
+        finished_remote = time.monotonic()
+        images = [download_image(url, self.name, self.settings)[0] for url in out.urls]
+        warnings = [f"{self.label} flagged image {i + 1} as NSFW (it may be black)."
+                    for i, flag in enumerate(out.nsfw) if flag]
+        seed = out.seed if isinstance(out.seed, int) else prepared.seed
+        return Result(
+            images=images,
+            seeds=[seed] * len(images),
+            backend=self.name,
+            model=prepared.model.id,
+            mode=prepared.mode,
+            endpoint=target,
+            params=dict(prepared.params),
+            native=shown,
+            prompt=prepared.prompt,
+            negative_prompt=prepared.negative_prompt if route.negative_prompt_field else "",
+            model_version=out.version,
+            timings={"submit_s": round(submitted - started, 4), "remote_s": round(finished_remote - submitted, 4),
+                     "total_s": round(time.monotonic() - started, 4), **out.timings},
+            cost=estimate_cost(prepared, route),
+            input_hashes=[i.sha256 for i in prepared.images],
+            mask_hash=prepared.mask.sha256 if prepared.mask else None,
+            request_id=self.job_id(job),
+            nsfw=out.nsfw,
+            warnings=warnings + seed_warnings(prepared, route),
+        )
+
+    def _wait(self, session: Any, route: HostedRoute, job: Any, deadline: float, cancel: threading.Event | None,
+              emit: Progress) -> Any:
+        """Poll until the job is finished, emitting its progress; cancel at the user's word, abandon
+        at the deadline. The status returned by `submit` (if any) is read before the first poll."""
+        status, seen = self.submitted_status(job), {}
+        while True:
+            if status is not None:
+                for event in self.events(status, seen):
+                    emit(event)
+                if self.finished(status):
+                    return status
+                time.sleep(min(self.settings.poll_interval_s, max(0.0, deadline - time.monotonic())))
+            if cancel is not None and cancel.is_set():
+                self._cancel_quietly(session, job)
+                raise Cancelled(f"Cancelled; {self.label} {self.job_noun} {self.job_id(job)} was asked to stop.")
+            if time.monotonic() >= deadline:
+                raise abandon(TransportError(f"{self.label} {self.job_noun} {self.job_id(job)} did not finish within "
+                                             f"{self.settings.timeout_s:g} s"),
+                              lambda: self._cancel_quietly(session, job), self.name)
+            status = poll_with_retries(lambda: self.call(session, route, lambda: self.poll(session, job)), deadline)
+
+    def call(self, session: Any, route: HostedRoute, fn: Callable[[], T]) -> T:
+        """Run one provider call, turning its failures into ours: `Retry` for what may pass (429,
+        5xx), `TransportError` for the network and malformed answers, clear final errors otherwise."""
+        import httpx
+
+        try:
+            return fn()
+        except httpx.TimeoutException:
+            raise TransportError(f"{self.label} did not answer in time (network timeout).") from None
+        except httpx.TransportError as err:
+            raise TransportError(f"{self.label} could not be reached ({type(err).__name__}).") from None
+        except Exception as err:
+            ours = self.provider_error(err, session, route)
+            if ours is None:
+                raise
+            raise ours from None
+
+    def _cancel_quietly(self, session: Any, job: Any) -> None:
+        try:
+            self.cancel(session, job)
+        except Exception:  # noqa: BLE001 - best effort: the job may already be done
+            pass
+
+    def route(self, model: ModelSpec) -> HostedRoute:
+        route = model.routes.get(self.name)
+        if not isinstance(route, HostedRoute):
+            raise BackendUnavailable(f"{model.id} is not served by {self.label}.")
+        return route
+
+    # -- what a provider fills in ---------------------------------------------------------------
+    def switched_off(self, model: ModelSpec) -> str | None:
+        """Why `model` is switched off at this provider now, if it is."""
+        return None
+
+    def target(self, route: HostedRoute, endpoint: str) -> str:
+        """The endpoint as logged and recorded (e.g. with a pinned version)."""
+        return endpoint
+
+    def connect(self, key: str) -> Any:
+        """A provider client (session) for one request, authenticated with `key`."""
+        raise NotImplementedError
+
+    def upload(self, session: Any, data: bytes, digest: str) -> str:
+        """Upload one PNG input; its URL."""
+        raise NotImplementedError
+
+    def submit(self, session: Any, route: HostedRoute, endpoint: str, payload: dict[str, Any]) -> Any:
+        """Submit the job; a handle to it."""
+        raise NotImplementedError
+
+    def job_id(self, job: Any) -> str:
+        raise NotImplementedError
+
+    def submitted_status(self, job: Any) -> Any:
+        """The job's status as `submit` returned it, or None when it must be polled first."""
+        return None
+
+    def poll(self, session: Any, job: Any) -> Any:
+        """The job's current status."""
+        raise NotImplementedError
+
+    def events(self, status: Any, seen: dict[str, Any]) -> list[dict[str, Any]]:
+        """Progress events for a status not reported yet (`seen` is this job's memory between polls)."""
+        raise NotImplementedError
+
+    def finished(self, status: Any) -> bool:
+        raise NotImplementedError
+
+    def outputs(self, session: Any, route: HostedRoute, job: Any, status: Any, deadline: float) -> Outputs:
+        """What the finished job produced; a failed job raises its provider's error."""
+        raise NotImplementedError
+
+    def cancel(self, session: Any, job: Any) -> None:
+        """Ask the provider to stop the job."""
+        raise NotImplementedError
+
+    def provider_error(self, err: Exception, session: Any, route: HostedRoute) -> Exception | None:
+        """Our error for an exception the provider's client raised (None: not one of its own)."""
+        raise NotImplementedError

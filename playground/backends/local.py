@@ -26,9 +26,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from playground.backends import lora, speedups
+from playground.backends.base import Keys, Progress
 from playground.catalog import LocalRoute, ModelSpec
 from playground.environment import env_int
 from playground.errors import BackendUnavailable, Cancelled, PlaygroundError
@@ -38,12 +39,6 @@ from playground.request import Prepared, Result
 from playground.speed import SpeedSettings
 from playground.storage import multi_user
 
-if TYPE_CHECKING:
-    pass
-
-Progress = Callable[[dict[str, Any]], None]
-# Canonical params the backend consumes itself instead of passing to `__call__`.
-CONSUMED = frozenset({"image_size", "edit_style", "reference_strength", "scheduler", "loras"})
 MIN_TOKENIZER_SIZE = 100
 
 
@@ -101,6 +96,7 @@ class LocalBackend:
     """Runs Prepared requests on local diffusers pipelines. Thread-safe; one run per device at a time."""
 
     name = "local"
+    uses_gpu = True
 
     def __init__(self, settings: LocalSettings | None = None):
         self.settings = settings or LocalSettings.from_env()
@@ -133,8 +129,9 @@ class LocalBackend:
             return _route(model).dtype
         return "float16" if device == "mps" else "float32"
 
-    def health(self, model: ModelSpec, require_gpu: bool = False) -> tuple[bool, str]:
-        """Whether this backend can run `model` now, and why not.
+    def health(self, model: ModelSpec, *, keys: Keys | None = None, auto: bool = False) -> tuple[bool, str]:
+        """Whether this backend can run `model` now, and why not; under `auto` a machine without a
+        GPU declines (a CPU run is for those who ask for local by name). Keys play no part.
 
         Weights are checked first so that a machine without them never imports torch just to
         answer (the page asks on every model change)."""
@@ -149,7 +146,7 @@ class LocalBackend:
             return False, f"weights for {model.id} are not downloaded: {_download_hint(model)}"
         else:
             where = f"weights cached from {src}"
-        if require_gpu and self.device() == "cpu":
+        if auto and self.device() == "cpu":
             return False, "no GPU on this machine (set backend to local to run on CPU anyway)"
         return True, where
 
@@ -219,8 +216,12 @@ class LocalBackend:
             pipe.to(device)
 
     # -- running ---------------------------------------------------------------------------------
-    def run(self, prepared: Prepared, progress: Progress | None = None,
-            cancel: threading.Event | None = None) -> Result:
+    def estimate(self, prepared: Prepared) -> float | None:
+        """A local run costs nothing in dollars."""
+        return 0.0
+
+    def run(self, prepared: Prepared, *, progress: Progress | None = None, cancel: threading.Event | None = None,
+            keys: Keys | None = None) -> Result:
         """Run a request prepared for the local backend; returns images, seeds and what was sent."""
         import torch
 
@@ -237,7 +238,7 @@ class LocalBackend:
             loaded_at = time.perf_counter()
             speed, speed_warnings = speedups.apply(pipe, loaded.speed_state, asked)
             speed = replace(speed, dtype=self.dtype_name(model, asked))
-            self._set_scheduler(pipe, loaded, prepared.params.get("scheduler"))
+            self._set_scheduler(pipe, loaded, route, prepared.params.get("scheduler"))
             weighted = lora.activate(pipe, loaded.adapters, adapters)
             args, shown = self.call_args(prepared, pipe)
             if weighted:
@@ -285,8 +286,9 @@ class LocalBackend:
         args: dict[str, Any] = dict(route.call_args)
         shown: dict[str, Any] = dict(route.call_args)
         params = prepared.params
+        controls = prepared.model.controls(prepared.mode, self.name)
         for name, value in params.items():
-            if value is None or name in CONSUMED:
+            if value is None or name in controls:
                 continue
             native = route.native.get(name, name)
             args[native] = value
@@ -327,15 +329,18 @@ class LocalBackend:
             args["max_area"] = shown["max_area"] = width * height
 
     @staticmethod
-    def _set_scheduler(pipe: Any, loaded: _Loaded, name: str | None) -> None:
-        if not name or name == "Default":
+    def _set_scheduler(pipe: Any, loaded: _Loaded, route: LocalRoute, name: str | None) -> None:
+        """The sampler `name` from the route's table (a fresh one from the checkpoint's config), or the
+        checkpoint's own for none and for an entry without a class ("Default")."""
+        if name and name not in route.schedulers:
+            raise PlaygroundError(f"Catalog error: scheduler {name!r} is not in the local route's table "
+                                  f"(one of {', '.join(route.schedulers) or 'none'}).")
+        class_name, options = route.schedulers[name] if name else ("", {})
+        if not class_name:
             pipe.scheduler = loaded.scheduler
             return
         import diffusers
 
-        from playground.catalog.sdxl import SCHEDULERS
-
-        class_name, options = SCHEDULERS[name]
         pipe.scheduler = getattr(diffusers, class_name).from_config(loaded.scheduler_config, **options)
 
 
@@ -421,11 +426,8 @@ def _download_hint(model: ModelSpec) -> str:
 def free_memory() -> None:
     """Let go of what dropped pipelines held: Python garbage, then the GPU's cached blocks."""
     gc.collect()
-    try:
-        import torch
+    import torch
 
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:
-        pass
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 

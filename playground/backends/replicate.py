@@ -9,49 +9,26 @@ from __future__ import annotations
 
 import io
 import re
-import threading
-import time
 from typing import Any
 
-from playground.backends.hosted import (
-    REDACTOR,
-    HostedSettings,
-    UploadCache,
-    abandon,
-    download_image,
-    estimate_cost,
-    http_error,
-    key_health,
-    log_submission,
-    map_validation_detail,
-    payload_for,
-    poll_with_retries,
-    resolve_key,
-    seed_warnings,
-    was_abandoned,
-    with_retries,
-)
-from playground.catalog import HostedRoute, ModelSpec
-from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, ProviderError, TransportError
-from playground.request import Prepared, Result
+from playground.backends.hosted import HostedBackend, Outputs, http_error, map_validation_detail
+from playground.catalog import HostedRoute
+from playground.errors import Cancelled, ProviderError, TransportError
 
 TERMINAL = ("succeeded", "failed", "canceled", "aborted")
 _STEP = re.compile(r"(\d+)%\|.*?\|\s*(\d+)/(\d+)")
 
 
-class ReplicateBackend:
-    """Runs Prepared requests on Replicate. Thread-safe: one Client per request and key."""
+class ReplicateBackend(HostedBackend):
+    """Runs Prepared requests as Replicate predictions (see hosted.HostedBackend for the run itself)."""
 
     name = "replicate"
+    label = "Replicate"
+    key_env = "REPLICATE_API_TOKEN"
+    job_noun = "prediction"
 
-    def __init__(self, settings: HostedSettings | None = None):
-        self.settings = settings or HostedSettings.from_env()
-        self.uploads = UploadCache()
-
-    def health(self, model: ModelSpec, keys: dict[str, str]) -> tuple[bool, str]:
-        if "replicate" not in model.routes:
-            return False, f"{model.id} is not served by Replicate"
-        return key_health("replicate", keys, self.settings)
+    def connect(self, key: str) -> Any:
+        return self.client(key)
 
     def client(self, key: str) -> Any:
         import httpx
@@ -70,100 +47,71 @@ class ReplicateBackend:
         client.last_error_headers = last
         return client
 
-    def run(self, prepared: Prepared, progress: Any | None = None, cancel: threading.Event | None = None,
-            keys: dict[str, str] | None = None) -> Result:
-        route = _route(prepared.model)
-        key = resolve_key("replicate", keys, self.settings)
-        REDACTOR.add(key)
-        client = self.client(key)
-        endpoint = route.endpoint(prepared.mode, prepared.params)
-        started = time.monotonic()
-        deadline = started + self.settings.timeout_s
-        emit = progress or (lambda event: None)
+    def target(self, route: HostedRoute, endpoint: str) -> str:
+        return f"{endpoint}:{route.version}" if route.version else endpoint
 
-        def upload(data: bytes, digest: str) -> str:
-            def send() -> str:
-                file = client.files.create(io.BytesIO(data), filename=f"{digest[:16]}.png", content_type="image/png")
-                return file.urls["get"]
+    def upload(self, session: Any, data: bytes, digest: str) -> str:
+        file = session.files.create(io.BytesIO(data), filename=f"{digest[:16]}.png", content_type="image/png")
+        return file.urls["get"]
 
-            return self.uploads.get_or_upload("replicate", key, digest, lambda: _call(send, route, client))
+    def submit(self, session: Any, route: HostedRoute, endpoint: str, payload: dict[str, Any]) -> Any:
+        """Official models by name; models the catalog pins to a version, by that version."""
+        if route.version:
+            return session.predictions.create(version=route.version, input=payload)
+        return session.models.predictions.create(model=endpoint, input=payload)
 
-        payload, shown = payload_for(prepared, route, self.settings.upload_threshold, upload)
-        target = f"{endpoint}:{route.version}" if route.version else endpoint
-        log_submission("replicate", prepared.model.id, target, shown)
+    def job_id(self, job: Any) -> str:
+        return job.id
 
-        def create() -> Any:
-            if route.version:
-                return client.predictions.create(version=route.version, input=payload)
-            return client.models.predictions.create(model=endpoint, input=payload)
+    def submitted_status(self, job: Any) -> Any:
+        return job
 
-        prediction = with_retries(lambda: _call(create, route, client), deadline, self.settings.max_retries)
-        emit({"stage": "submitted", "request_id": prediction.id})
-        submitted = time.monotonic()
-        try:
-            prediction = self._wait(prediction, route, deadline, cancel, emit, client)
-        except PlaygroundError as err:
-            if isinstance(err, Cancelled) or was_abandoned(err):
-                raise
-            raise abandon(err, lambda: _cancel_quietly(prediction), "replicate") from None
-        except BaseException:
-            _cancel_quietly(prediction)
-            raise
-        finished_remote = time.monotonic()
-        if prediction.status != "succeeded":
-            raise _failure(prediction)
-        urls = output_urls(prediction.output)
-        images = [download_image(url, "replicate", self.settings)[0] for url in urls]
-        return Result(
-            images=images,
-            seeds=[prepared.seed] * len(images),
-            backend="replicate",
-            model=prepared.model.id,
-            mode=prepared.mode,
-            endpoint=target,
-            params=dict(prepared.params),
-            native=shown,
-            prompt=prepared.prompt,
-            negative_prompt=prepared.negative_prompt if route.negative_prompt_field else "",
-            model_version=prediction.version,
-            timings={"submit_s": round(submitted - started, 4), "remote_s": round(finished_remote - submitted, 4),
-                     "total_s": round(time.monotonic() - started, 4),
-                     **({"predict_s": prediction.metrics["predict_time"]}
-                        if isinstance(prediction.metrics, dict) and "predict_time" in prediction.metrics else {})},
-            cost=estimate_cost(prepared, route),
-            input_hashes=[i.sha256 for i in prepared.images],
-            mask_hash=prepared.mask.sha256 if prepared.mask else None,
-            request_id=prediction.id,
-            warnings=seed_warnings(prepared, route),
-        )
+    def poll(self, session: Any, job: Any) -> Any:
+        job.reload()
+        return job
 
-    def _wait(self, prediction: Any, route: HostedRoute, deadline: float, cancel: threading.Event | None,
-              emit: Any, client: Any) -> Any:
-        seen = 0
-        last_status = None
-        while True:
-            if prediction.status != last_status:
-                emit({"stage": prediction.status})
-                last_status = prediction.status
-            logs = prediction.logs or ""
-            for line in logs[seen:].splitlines():
-                if line.strip():
-                    emit({"stage": "log", "message": line})
-                    step = _STEP.search(line)
-                    if step:
-                        emit({"stage": "step", "step": int(step.group(2)), "total": int(step.group(3))})
-            seen = len(logs)
-            if prediction.status in TERMINAL:
-                return prediction
-            if cancel is not None and cancel.is_set():
-                _cancel_quietly(prediction)
-                raise Cancelled(f"Cancelled; Replicate prediction {prediction.id} was asked to stop.")
-            if time.monotonic() >= deadline:
-                raise abandon(TransportError(f"Replicate prediction {prediction.id} did not finish within "
-                                             f"{self.settings.timeout_s:g} s"), lambda: _cancel_quietly(prediction),
-                              "replicate")
-            time.sleep(min(self.settings.poll_interval_s, max(0.0, deadline - time.monotonic())))
-            poll_with_retries(lambda: _call(prediction.reload, route, client), deadline)
+    def events(self, status: Any, seen: dict[str, Any]) -> list[dict[str, Any]]:
+        """The status when it changes, new log lines, and denoising steps read from tqdm lines."""
+        events: list[dict[str, Any]] = []
+        if status.status != seen.get("status"):
+            events.append({"stage": status.status})
+            seen["status"] = status.status
+        logs = status.logs or ""
+        for line in logs[seen.get("logs", 0):].splitlines():
+            if line.strip():
+                events.append({"stage": "log", "message": line})
+                step = _STEP.search(line)
+                if step:
+                    events.append({"stage": "step", "step": int(step.group(2)), "total": int(step.group(3))})
+        seen["logs"] = len(logs)
+        return events
+
+    def finished(self, status: Any) -> bool:
+        return status.status in TERMINAL
+
+    def outputs(self, session: Any, route: HostedRoute, job: Any, status: Any, deadline: float) -> Outputs:
+        if status.status != "succeeded":
+            raise _failure(status)
+        metrics = status.metrics
+        timings = ({"predict_s": metrics["predict_time"]}
+                   if isinstance(metrics, dict) and "predict_time" in metrics else {})
+        return Outputs(urls=output_urls(status.output), version=status.version, timings=timings)
+
+    def cancel(self, session: Any, job: Any) -> None:
+        job.cancel()
+
+    def provider_error(self, err: Exception, session: Any, route: HostedRoute) -> Exception | None:
+        from replicate.exceptions import ReplicateError
+
+        if isinstance(err, ReplicateError):
+            status = err.status or 0
+            detail = err.detail or err.title or ""
+            if status == 422:
+                detail = map_validation_detail(_fields(detail), route)
+            return http_error("replicate", status, detail, route, session.last_error_headers.get("headers"))
+        if isinstance(err, (ValueError, TypeError, KeyError)):  # JSON or pydantic parsing of a malformed response
+            return TransportError(f"Replicate sent a malformed response ({type(err).__name__}).")
+        return None
 
 
 def output_urls(output: Any) -> list[str]:
@@ -192,35 +140,6 @@ def _failure(prediction: Any) -> Exception:
     return ProviderError(f"Replicate prediction {prediction.id} failed: {error}")
 
 
-def _route(model: ModelSpec) -> HostedRoute:
-    route = model.routes.get("replicate")
-    if not isinstance(route, HostedRoute):
-        raise BackendUnavailable(f"{model.id} is not served by Replicate.")
-    return route
-
-
-def _call(fn: Any, route: HostedRoute, client: Any) -> Any:
-    """Run one replicate client call, turning its exceptions into ours (Retry for retryable ones)."""
-    import httpx
-    from replicate.exceptions import ReplicateError
-
-    try:
-        return fn()
-    except ReplicateError as err:
-        status = err.status or 0
-        detail = err.detail or err.title or ""
-        if status == 422:
-            detail = map_validation_detail(_fields(detail), route)
-        headers = client.last_error_headers.get("headers")
-        raise http_error("replicate", status, detail, route, headers) from None
-    except httpx.TimeoutException:
-        raise TransportError("Replicate did not answer in time (network timeout).") from None
-    except httpx.TransportError as err:
-        raise TransportError(f"Replicate could not be reached ({type(err).__name__}).") from None
-    except (ValueError, TypeError, KeyError) as err:  # JSON or pydantic parsing of a malformed response
-        raise TransportError(f"Replicate sent a malformed response ({type(err).__name__}).") from None
-
-
 def _fields(detail: str) -> str:
     """'- input.guidance: must be <= 10' lines → 'guidance: must be <= 10; ...'."""
     parts = []
@@ -231,11 +150,3 @@ def _fields(detail: str) -> str:
         if line:
             parts.append(line)
     return "; ".join(parts) or detail
-
-
-def _cancel_quietly(prediction: Any) -> None:
-    try:
-        prediction.cancel()
-    except Exception:  # noqa: BLE001 - best effort: it may already be finished
-        pass
-

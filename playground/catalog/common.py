@@ -52,7 +52,7 @@ def image_size(default: Any, lo: int = 512, hi: int = 2048, presets: tuple[str, 
                **kw: Any) -> Param:
     return _param(Param("image_size", "size", default, lo, hi, 16, choices=presets,
                         description="Output size: a preset or width x height.",
-                        label="Image size"), kw)
+                        label="Image size", control=True), kw)
 
 
 def output_format(default: str, choices: tuple[str, ...] = ("jpeg", "png"), **kw: Any) -> Param:
@@ -109,11 +109,11 @@ def edit_style_params(image_modes: frozenset[str] = frozenset({I2I}),
     denoise `strength` = 1 - reference strength has a minimum above 0)."""
     return (
         Param("edit_style", "choice", "modify", choices=EDIT_STYLES, modes=image_modes, label="Edit style",
-              description="Modify: change the image (denoise = 1 - reference strength). "
+              control=True, description="Modify: change the image (denoise = 1 - reference strength). "
                           "Copy: stay as close as possible (strength 0.95, guidance 1, 15 steps, "
                           "denoise at most 0.05, no prompt additions)."),
         Param("reference_strength", "float", 0.5, 0.0, 1.0, 0.01, modes=image_modes,
-              overrides=strength_overrides or {}, label="Reference strength",
+              overrides=strength_overrides or {}, label="Reference strength", control=True,
               description="How much of the reference image to keep: 1 keeps it all."),
     )
 
@@ -163,6 +163,7 @@ def loras(**kw: Any) -> Param:
     """The canonical adapters list; backends narrow count and scale range with `overrides`."""
     lo, hi = LOCAL_LORA_SCALE
     return _param(Param("loras", "loras", None, lo, hi, 0.05, max_items=LOCAL_MAX_LORAS, label="LoRA adapters",
+                        control=True,
                         description="LoRA adapters applied to the model, each {path, scale}: a Hugging Face repo id "
                                     "(owner/repo or owner/repo/file.safetensors), an https URL, or (single-user "
                                     "machines, local runs) a local file. Scale 0 switches one off."), kw)

@@ -41,7 +41,11 @@ FLUX_SCHNELL = ModelSpec(
         steps(4, 1, 50, overrides={"replicate": {"max": 4}}),
         num_images(1, 4),
         max_sequence_length(256),
-        loras(backends=only("local")),
+        # Replicate serves adapters from black-forest-labs/flux-schnell-lora (the same cog-flux schnell weights):
+        # one `lora_weights`, `lora_scale` -1 to 3 (catalog/schemas/replicate/black-forest-labs/flux-schnell-lora.json).
+        # fal's FLUX.1 LoRA endpoints (fal-ai/flux-lora, ...) run FLUX.1 [dev], not schnell, so fal is not a route.
+        loras(backends=only("local", "replicate"),
+              overrides={"replicate": {"min": -1.0, "max": 3.0, "max_items": 1}}),
         safety_checker(backends=only("replicate")),
         output_format("webp", ("jpeg", "png", "webp"), backends=only("replicate")),
         output_quality(),
@@ -61,6 +65,8 @@ FLUX_SCHNELL = ModelSpec(
         "replicate": HostedRoute(
             provider="replicate",
             endpoints={T2I: "black-forest-labs/flux-schnell"},
+            lora_endpoints={T2I: "black-forest-labs/flux-schnell-lora"},
+            lora_shape="lora_weights",
             rename={"num_images": "num_outputs"},
             values=REPLICATE_JPG,
             inverted={"enable_safety_checker": "disable_safety_checker"},

@@ -229,7 +229,9 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
                   description="How much of the masked area to repaint: 1 ignores what was there."),
             padding_mask_crop(),
             max_sequence_length(512),
-            loras(backends=only("local")),
+            # fal-ai/flux-2/klein/{4b,9b}[/edit]/lora: `loras` "maximum 3", scale 0 to 4 (catalog/schemas/fal/
+            # fal-ai/flux-2/klein/*/lora.json: fal-js endpoints.ts KleinLoRAInput, zod FalAiFlux2KleinLoRaInput).
+            loras(backends=only("local", "fal"), overrides={"fal": {"min": 0.0, "max": 4.0, "max_items": 3}}),
             safety_checker(backends=only("fal")),
             output_format("png", ("jpeg", "png", "webp"), backends=only("fal")),
             sync_mode(),
@@ -246,6 +248,8 @@ def _klein(size: str, fal_price: Price, license_note: str) -> ModelSpec:
             "fal": HostedRoute(
                 provider="fal",
                 endpoints={T2I: f"fal-ai/flux-2/klein/{size}", I2I: f"fal-ai/flux-2/klein/{size}/edit"},
+                # The distilled model's LoRA endpoints (not the `.../base/...` ones, which serve the undistilled model).
+                lora_endpoints={T2I: f"fal-ai/flux-2/klein/{size}/lora", I2I: f"fal-ai/flux-2/klein/{size}/edit/lora"},
                 image_fields={I2I: ImageField("image_urls", "list", 4)},
                 price=fal_price,
             ),

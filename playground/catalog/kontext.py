@@ -79,7 +79,9 @@ KONTEXT_DEV = ModelSpec(
         padding_mask_crop(),
         max_sequence_length(512),
         # fal's published schema for flux-kontext/dev has no enhance_prompt (newer types dropped it).
-        loras(backends=only("local")),
+        # fal-ai/flux-kontext-lora: `loras: LoraWeight[]`, scale 0 to 4, "any number" (catalog/schemas/fal/
+        # fal-ai/flux-kontext-lora.json); the local limit of 5 stands. Replicate's kontext-dev takes no adapters.
+        loras(backends=only("local", "fal"), overrides={"fal": {"min": 0.0, "max": 4.0}}),
         acceleration("none", backends=only("fal")),
         safety_checker(backends=only("fal", "replicate")),
         output_format("jpeg", ("jpeg", "png", "webp"), backends=only("fal", "replicate"),
@@ -101,7 +103,12 @@ KONTEXT_DEV = ModelSpec(
         "fal": HostedRoute(
             provider="fal",
             endpoints={I2I: "fal-ai/flux-kontext/dev"},
+            lora_endpoints={I2I: "fal-ai/flux-kontext-lora"},
             image_fields={I2I: ImageField("image_url")},
+            # fal-ai/flux-kontext-lora defaults to 30 steps and png; the plain endpoint's 28 and jpeg are sent
+            # explicitly to both, so a run with adapters differs from one without only by the adapters.
+            default_reasons={"num_inference_steps": "flux-kontext-lora defaults to 30; 28 (flux-kontext/dev) is sent",
+                             "output_format": "flux-kontext-lora defaults to png; jpeg (flux-kontext/dev) is sent"},
         ),
         "replicate": HostedRoute(
             provider="replicate",

@@ -75,7 +75,8 @@ IMAGE_MODES = modes(I2I, INPAINT)
 def _local_params() -> tuple[Param, ...]:
     return (
         Param("scheduler", "choice", "Default", choices=tuple(SCHEDULERS), backends=only("local", "replicate"),
-              overrides={"replicate": {"choices": tuple(REPLICATE_SCHEDULERS), "default": "Euler"}},
+              overrides={"local": {"control": True},  # applied from the local route's `schedulers`
+                         "replicate": {"choices": tuple(REPLICATE_SCHEDULERS), "default": "Euler"}},
               label="Sampler",
               description="Sampler (noise scheduler) used for denoising."),
         Param("guidance_rescale", "float", 0.0, 0.0, 1.0, 0.05, backends=only("local"), advanced=True,
@@ -166,6 +167,7 @@ SDXL_BASE = ModelSpec(
             pipelines=LOCAL_PIPELINES,
             dtype="float16",
             native={"num_images": "num_images_per_prompt"},
+            schedulers=SCHEDULERS,
         ),
         "fal": HostedRoute(
             provider="fal",
@@ -222,6 +224,7 @@ SDXL_TURBO = ModelSpec(
             pipelines=LOCAL_PIPELINES,
             dtype="float16",
             native={"num_images": "num_images_per_prompt"},
+            schedulers=SCHEDULERS,
         ),
     },
     negative_prompt=only("local"),

@@ -82,7 +82,8 @@ class LocalRoute:
     """How local diffusers runs a model: the hub repo, and the pipeline class for each mode.
 
     `native` renames canonical parameters to `__call__` arguments where they differ;
-    `call_args` are always passed (e.g. `max_sequence_length`).
+    `call_args` are always passed (e.g. `max_sequence_length`). `schedulers` maps the `scheduler`
+    parameter's choices to a diffusers scheduler class and its options ("" keeps the checkpoint's own).
     """
 
     repo: str
@@ -92,6 +93,7 @@ class LocalRoute:
     call_args: dict[str, Any] = field(default_factory=dict)
     size_multiple: int = 8
     license_note: str = ""
+    schedulers: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 ImageShape = Literal["single", "list"]
@@ -140,7 +142,7 @@ class HostedRoute:
     # Where a family serves adapters from other endpoints (fal's `fal-ai/flux-2/lora`): mode → endpoint used
     # when `loras` is set; and how adapters travel (see adapters.native_loras).
     lora_endpoints: dict[str, str] = field(default_factory=dict)
-    lora_shape: Literal["list", "replicate_weights"] = "list"
+    lora_shape: Literal["list", "replicate_weights", "lora_weights"] = "list"
 
     def endpoint(self, mode: str, params: dict[str, Any] | None = None) -> str:
         """The endpoint for `mode`; the LoRA endpoint when `params` carry adapters and the route has one."""
@@ -192,7 +194,8 @@ class ModelSpec:
 
     @property
     def backends(self) -> tuple[str, ...]:
-        return tuple(b for b in BACKENDS if b in self.routes)
+        """The backends with a route for this model: the built-in ones in their usual order, then any other."""
+        return tuple(b for b in BACKENDS if b in self.routes) + tuple(b for b in self.routes if b not in BACKENDS)
 
     def param(self, name: str) -> Param | None:
         for p in self.params:
@@ -204,6 +207,11 @@ class ModelSpec:
         """The parameters this model takes in `mode` on `backend`, with backend overrides applied."""
         specs = (p.for_backend(backend, mode) for p in self.params)
         return [p for p in specs if p.applies(mode, backend)]
+
+    def controls(self, mode: str, backend: str) -> frozenset[str]:
+        """Parameters of `mode` on `backend` that are playground controls (`Param.control`): a backend
+        never passes them on by name."""
+        return frozenset(p.name for p in self.params_for(mode, backend) if p.control)
 
     def modes_on(self, backend: str) -> tuple[str, ...]:
         route = self.routes.get(backend)

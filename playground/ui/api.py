@@ -22,7 +22,7 @@ from gradio.data_classes import FileData
 from gradio.utils import get_function_description
 from gradio_client.utils import python_type_to_json_schema
 
-from playground import importers, presets, records, storage
+from playground import importers, preset_store, presets, records, storage
 from playground.params import Problem, ValidationError
 from playground.request import Request
 from playground.ui import service
@@ -135,7 +135,7 @@ def presets_list() -> dict[str, Any]:
         "source" ("shipped" or "user")}], "problems": [{"id", "error"}] for preset files that do not
         load (they are left out of the list)}.
     """
-    listing = presets.list_presets()
+    listing = preset_store.list_presets()
     return {"presets": [{k: e[k] for k in ("id", "name", "description", "model", "mode", "source")}
                         for e in listing["presets"]],
             "problems": [{"id": e["id"], "error": e["error"]} for e in listing["problems"]]}
@@ -155,7 +155,7 @@ def presets_load(name: str) -> dict[str, Any]:
         prompt, negative_prompt, params, seed and backend are /generate's arguments; pass it back to
         /presets/save to keep a changed copy.
     """
-    return _loaded(presets.load_preset(service.preset_ref(name)))
+    return _loaded(preset_store.load_preset(service.preset_ref(name)))
 
 
 @door
@@ -198,11 +198,11 @@ def presets_save(
         given = _kept_inputs(doc)
     if given[0] or given[1] is not None:
         request = presets.preset_to_request(doc, images=given[0], mask=given[1])
-        saved = presets.save_request(request, doc.get("name"), doc.get("description") or "",
+        saved = preset_store.save_request(request, doc.get("name"), doc.get("description") or "",
                                      on_conflict=on_conflict)
     else:
-        saved = presets.save_preset(doc, on_conflict=on_conflict)
-    return _loaded(presets.load_preset(saved["id"]))
+        saved = preset_store.save_preset(doc, on_conflict=on_conflict)
+    return _loaded(preset_store.load_preset(saved["id"]))
 
 
 @door
@@ -215,7 +215,7 @@ def presets_delete(name: str) -> dict[str, Any]:
     Returns:
         {"deleted": "user:NAME"}.
     """
-    return presets.delete_preset(service.preset_ref(name))
+    return preset_store.delete_preset(service.preset_ref(name))
 
 
 @door
@@ -333,7 +333,7 @@ def _kept_inputs(doc: dict[str, Any]) -> tuple[list[str], str | None]:
     wanted = doc.get("inputs")
     if not isinstance(wanted, list) or not wanted or not all(isinstance(e, dict) for e in wanted):
         return [], None
-    folders = [presets.user_dir() / presets.INPUTS_FOLDER, presets.shipped_dir() / presets.INPUTS_FOLDER,
+    folders = [storage.user_dir() / presets.INPUTS_FOLDER, preset_store.shipped_dir() / presets.INPUTS_FOLDER,
                service.inputs_dir()]
     found = storage.find_inputs({"inputs": wanted}, folders)
     if found["missing"]:

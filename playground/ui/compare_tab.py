@@ -16,7 +16,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.adapters import axis_title
 from playground.axis_values import format_value
 from playground.catalog import FAMILIES, MODELS, get_model
@@ -273,7 +273,7 @@ def preset_accordion(prefix: str, kind: str) -> tuple[gr.Textbox, gr.Button, gr.
 def presets_of_kind(kind: str) -> list[tuple[str, str]]:
     """(name, id) of every preset that holds a `kind` experiment ("grid" or "drift")."""
     try:
-        listing = presets.list_presets()["presets"]
+        listing = preset_store.list_presets()["presets"]
     except Exception:  # noqa: BLE001 - an unreadable preset folder must not break the page
         service.log.exception("listing presets failed")
         return []
@@ -499,7 +499,7 @@ class Handlers:
     @door
     def save_preset(self, data: dict[Any, Any]) -> Any:
         form = self.read(data)
-        saved = presets.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
+        saved = preset_store.save_grid(form.spec(), data[self.tab.preset_name], on_conflict="overwrite")
         gr.Info(f"Saved the grid as preset “{saved['name']}”.")
         return gr.update(choices=presets_of_kind("grid"), value=saved["id"])
 
@@ -508,7 +508,7 @@ class Handlers:
         """Fill the form from a grid preset (its input images included)."""
         if not ref:
             raise gr.Error("Pick a grid preset first.", title="No preset chosen", print_exception=False)
-        return spec_values(presets.preset_grid(presets.load_preset(ref)))
+        return spec_values(presets.preset_grid(preset_store.load_preset(ref)))
 
     def load_outputs(self) -> list[Any]:
         t = self.tab

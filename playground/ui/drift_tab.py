@@ -14,7 +14,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.catalog import MODELS
 from playground.drift import (
     DEFAULT_GENESIS,
@@ -316,7 +316,7 @@ class Handlers:
     # -- presets -----------------------------------------------------------------------------------
     @door
     def save_preset(self, data: dict[Any, Any]) -> Any:
-        saved = presets.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
+        saved = preset_store.save_drift(self.spec(data), data[self.tab.preset_name], on_conflict="overwrite")
         gr.Info(f"Saved the drift as preset “{saved['name']}”.")
         return gr.update(choices=presets_of_kind("drift"), value=saved["id"])
 
@@ -325,7 +325,7 @@ class Handlers:
         """Fill the form from a drift preset (its start image included)."""
         if not ref:
             raise gr.Error("Pick a drift preset first.", title="No preset chosen", print_exception=False)
-        return spec_values(presets.preset_drift(presets.load_preset(ref)))
+        return spec_values(presets.preset_drift(preset_store.load_preset(ref)))
 
     def load_outputs(self) -> list[Any]:
         t = self.tab

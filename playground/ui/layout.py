@@ -20,7 +20,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.params import SEED_MAX
 from playground.ui import catalog_view, lora_editor, panels, service
 
@@ -279,7 +279,7 @@ def build_presets_bar() -> PresetsView:
 
 def preset_choices() -> tuple[list[tuple[str, str]], list[dict[str, Any]]]:
     """(label, id) pairs for the picker, shipped first, and the files that were skipped and why."""
-    listing = presets.list_presets()
+    listing = preset_store.list_presets()
     choices = [(f"{PRESET_SOURCE_LABELS.get(e['source'], e['source'])} › {e['name']}", e["id"])
                for e in listing["presets"]]
     return choices, listing["problems"]

@@ -58,24 +58,29 @@ def build(ctx: gr.JSON, slot: gr.Textbox) -> None:
         items = panels.loras_items(text or "")
         with gr.Group(elem_id="lora-editor"):
             for i, item in enumerate(items):
+                # Every edit writes the slot and so re-renders the rows. Keys keep each row's components and
+                # events under the same ids across re-renders, so an edit made just after another (its event
+                # sent with the ids of the render before) still finds its function; the slot stays the one
+                # source of the values (`preserved_by_key=None`: a re-render shows the slot, not the old row).
                 with gr.Row(equal_height=True):
                     path = gr.Textbox(value=str(item.get("path", "")), label=f"LoRA {i + 1}", placeholder=PATH_HINT,
-                                      scale=4, elem_id=f"lora-path-{i}",
-                                      interactive=True)
+                                      scale=4, elem_id=f"lora-path-{i}", interactive=True,
+                                      key=("lora-path", i), preserved_by_key=None)
                     scale = gr.Slider(param.min, param.max, value=_scale(item), step=param.step or 0.05,
-                                      label="Scale", scale=3, elem_id=f"lora-scale-{i}",
-                                      interactive=True)
-                    remove = gr.Button("✕", size="sm", scale=0, min_width=40, elem_id=f"lora-remove-{i}")
-                # Each edit re-renders the rows (new event ids), so a row reports once, on blur: a submit
-                # followed by its blur would reach the server with the replaced row's event id.
-                path.blur(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot, **LIGHT)
-                scale.release(lambda t, v, i=i: with_row(t, i, scale=float(v)), [slot, scale], slot, **LIGHT)
-                remove.click(lambda t, i=i: without_row(t, i), [slot], slot, **LIGHT)
+                                      label="Scale", scale=3, elem_id=f"lora-scale-{i}", interactive=True,
+                                      key=("lora-scale", i), preserved_by_key=None)
+                    remove = gr.Button("✕", size="sm", scale=0, min_width=40, elem_id=f"lora-remove-{i}",
+                                       key=("lora-remove", i))
+                # A row reports once, on blur (a submit followed by its blur would send the same edit twice).
+                path.blur(lambda t, v, i=i: with_row(t, i, path=v.strip()), [slot, path], slot,
+                          key=("lora-path-edit", i), **LIGHT)
+                scale.release(lambda t, v, i=i: with_row(t, i, scale=float(v)), [slot, scale], slot,
+                              key=("lora-scale-edit", i), **LIGHT)
+                remove.click(lambda t, i=i: without_row(t, i), [slot], slot, key=("lora-remove-click", i), **LIGHT)
             limit = param.max_items or 0
             add = gr.Button(f"+ Add LoRA ({len(items)}/{limit})", size="sm", elem_id="lora-add",
-                            interactive=len(items) < limit)
-            add.click(with_new_row, [slot], slot, **LIGHT)
-
+                            interactive=len(items) < limit, key="lora-add", preserved_by_key=None)
+            add.click(with_new_row, [slot], slot, key="lora-add-click", **LIGHT)
 
 def _scale(item: dict[str, Any]) -> float:
     try:

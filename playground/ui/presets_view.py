@@ -17,7 +17,7 @@ from typing import Any
 
 import gradio as gr
 
-from playground import presets
+from playground import preset_store, presets
 from playground.params import Problem, ValidationError
 from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
@@ -46,7 +46,7 @@ class PresetHandlers:
         if not preset_id:
             return PRESETS_HELP
         try:
-            preset = presets.load_preset(service.preset_ref(preset_id))
+            preset = preset_store.load_preset(service.preset_ref(preset_id))
         except Exception as err:  # noqa: BLE001 - shown, not raised: choosing must not fail loudly
             return f"**This preset does not load.** {service.describe_error(err)[1]}"
         model = catalog_view.get(preset["model"])
@@ -77,7 +77,7 @@ class PresetHandlers:
         if not preset_id:
             raise gr.Error("Choose a preset first.", title="No preset chosen", print_exception=False)
         try:
-            preset = presets.load_preset(service.preset_ref(preset_id))
+            preset = preset_store.load_preset(service.preset_ref(preset_id))
             request = presets.preset_to_request(preset)
             loaded = self.h.load_request(data, request)
         except Exception as err:  # noqa: BLE001 - every failure is a readable message
@@ -97,7 +97,7 @@ class PresetHandlers:
             raise gr.Error("Type a name for the preset first.", title="No name", print_exception=False)
         try:
             request = self.h.form(data).request()
-            saved = presets.save_request(request, name, (data[v.description] or "").strip(),
+            saved = preset_store.save_request(request, name, (data[v.description] or "").strip(),
                                          on_conflict="overwrite" if data[v.overwrite] else "error")
         except Exception as err:  # noqa: BLE001
             raise _error(err, "Cannot save this preset") from None
@@ -109,7 +109,7 @@ class PresetHandlers:
             raise gr.Error("Choose one of your presets and type its new name.", title="Nothing to rename",
                            print_exception=False)
         try:
-            saved = presets.rename_preset(service.preset_ref(preset_id), new_name.strip())
+            saved = preset_store.rename_preset(service.preset_ref(preset_id), new_name.strip())
         except Exception as err:  # noqa: BLE001
             raise _error(err, "Cannot rename this preset") from None
         choices, text = self.refresh_list(saved["id"])
@@ -121,7 +121,7 @@ class PresetHandlers:
         if not preset_id:
             raise gr.Error("Choose one of your presets first.", title="Nothing to delete", print_exception=False)
         try:
-            deleted = presets.delete_preset(service.preset_ref(preset_id))
+            deleted = preset_store.delete_preset(service.preset_ref(preset_id))
         except Exception as err:  # noqa: BLE001
             raise _error(err, "Cannot delete this preset") from None
         choices, text = self.refresh_list(None)
@@ -173,7 +173,7 @@ def wire(demo: gr.Blocks, view: PresetsView, handlers: Handlers, everything: set
 # -- files -------------------------------------------------------------------------------------------
 
 def import_upload(path: Path) -> tuple[dict[str, Any], int]:
-    """Import an uploaded .json or .zip; returns what `presets.import_preset` returns and how many
+    """Import an uploaded .json or .zip; returns what `preset_store.import_preset` returns and how many
     inputs came without their file (they stay named by their hash)."""
     if path.suffix.lower() == ".zip":
         with tempfile.TemporaryDirectory(prefix="playground-import-") as tmp:
@@ -198,12 +198,12 @@ def _import_json(path: Path) -> tuple[dict[str, Any], int]:
                 dropped += 1
     if isinstance(doc, dict) and _is_shipped_name(doc.get("name")):
         doc["name"] = f"{doc['name']} (imported)"  # shipped names are taken; the user cannot pick one here
-    return presets.save_preset(doc, base_dir=path.parent, on_conflict="rename"), dropped
+    return preset_store.save_preset(doc, base_dir=path.parent, on_conflict="rename"), dropped
 
 
 def _is_shipped_name(name: Any) -> bool:
     try:
-        return (presets.shipped_dir() / f"{presets.preset_slug(name)}.json").is_file()
+        return (preset_store.shipped_dir() / f"{presets.preset_slug(name)}.json").is_file()
     except ValidationError:
         return False
 
@@ -239,9 +239,9 @@ def _safe_member(name: str) -> bool:
 
 
 def export_zip(ref: str) -> str:
-    """Export a preset and its inputs (`presets.export_preset`) as one .zip under Gradio's upload folder."""
+    """Export a preset and its inputs (`preset_store.export_preset`) as one .zip under Gradio's upload folder."""
     folder = fresh_folder(SCRATCH_DIR_NAME)
-    written = presets.export_preset(ref, folder / "preset")
+    written = preset_store.export_preset(ref, folder / "preset")
     target = folder / f"{written[0].stem}.zip"
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
         for file in written:
@@ -285,5 +285,5 @@ def _skipped_text(problems: list[dict[str, Any]]) -> str:
 def _error(err: BaseException, title: str) -> gr.Error:
     """A readable error titled by the action that failed (unexpected errors keep their own title)."""
     default_title, message = service.describe_error(err)
-    expected = isinstance(err, (ValidationError, presets.PresetStoreError))
+    expected = isinstance(err, (ValidationError, preset_store.PresetStoreError))
     return gr.Error(message, title=title if expected else default_title, print_exception=False)

@@ -32,7 +32,8 @@ from playground.errors import BackendUnavailable, Cancelled, PlaygroundError, Pr
 from playground.formats import FileFormat, choose
 from playground.images import load_image
 from playground.params import Problem, ValidationError, parse_size
-from playground.presets import PresetStoreError, preset_slug, shipped_dir
+from playground.preset_store import PresetStoreError, shipped_dir
+from playground.presets import preset_slug
 from playground.records import RecordError
 from playground.request import Prepared, Request, Result
 from playground.rerun import rerun_and_verify
