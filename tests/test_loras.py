@@ -258,6 +258,25 @@ def test_klein_and_kontext_dev_declare_the_limits_of_their_fal_lora_endpoints():
                          images=[png_image()], params={"loras": [{"path": "a/b"}]}))
 
 
+def test_a_run_with_adapters_is_priced_by_its_lora_endpoint_never_by_the_plain_one():
+    image = png_image()
+
+    def estimate(model: str, mode: str, loras: list | None) -> float | None:
+        size = {"image_size": "1024x1024"} if mode == "text-to-image" else {}  # edits follow the 64x64 input
+        params = {**size, **({"loras": loras} if loras else {})}
+        prepared = validate(Request(model=model, mode=mode, prompt="x", backend="fal",
+                                    images=[image] if mode == "image-to-image" else [], params=params))
+        return backends.estimate(prepared, "fal")
+
+    adapter = [{"path": "owner/adapter", "scale": 1.0}]
+    # fal publishes $0.035/MP for flux-kontext-lora and no price for the plain Kontext [dev] endpoint.
+    assert estimate("flux-kontext-dev", "image-to-image", None) is None
+    assert estimate("flux-kontext-dev", "image-to-image", adapter) == pytest.approx(0.035)
+    # FLUX.2 [dev]'s plain price is known, its LoRA endpoint's is not: unknown, not the plain price.
+    assert estimate("flux-2-dev", "text-to-image", None) == pytest.approx(0.012)
+    assert estimate("flux-2-dev", "text-to-image", adapter) is None
+
+
 def png_image():
     from tests.conftest import make_image
 

@@ -437,10 +437,11 @@ def http_error(provider: str, status: int, detail: str, route: HostedRoute | Non
 
 def estimate_cost(prepared: Prepared, route: HostedRoute) -> float | None:
     """Dollars this request should cost on `route`, from the catalog price; None if unknown."""
-    if route.price is None:
+    price = route.price_for(prepared.mode, prepared.params)
+    if price is None:
         return None
     width, height = prepared.output_pixels()
-    return route.price.estimate(prepared.num_images, width, height, prepared.input_megapixels())
+    return price.estimate(prepared.num_images, width, height, prepared.input_megapixels())
 
 
 def map_validation_detail(text: str, route: HostedRoute) -> str:

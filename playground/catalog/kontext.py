@@ -104,6 +104,8 @@ KONTEXT_DEV = ModelSpec(
             provider="fal",
             endpoints={I2I: "fal-ai/flux-kontext/dev"},
             lora_endpoints={I2I: "fal-ai/flux-kontext-lora"},
+            lora_price=Price(per_megapixel=0.035,
+                             source="fal llms.txt for fal-ai/flux-kontext-lora (see its schema snapshot's sources)"),
             image_fields={I2I: ImageField("image_url")},
             # fal-ai/flux-kontext-lora defaults to 30 steps and png; the plain endpoint's 28 and jpeg are sent
             # explicitly to both, so a run with adapters differs from one without only by the adapters.

@@ -143,12 +143,21 @@ class HostedRoute:
     # when `loras` is set; and how adapters travel (see adapters.native_loras).
     lora_endpoints: dict[str, str] = field(default_factory=dict)
     lora_shape: Literal["list", "replicate_weights", "lora_weights"] = "list"
+    # What a run on a LoRA endpoint costs; None where the provider publishes no price for it (the plain
+    # endpoint's price is never assumed to hold for another endpoint).
+    lora_price: Price | None = None
 
     def endpoint(self, mode: str, params: dict[str, Any] | None = None) -> str:
         """The endpoint for `mode`; the LoRA endpoint when `params` carry adapters and the route has one."""
         if params and params.get("loras") and mode in self.lora_endpoints:
             return self.lora_endpoints[mode]
         return self.endpoints[mode]
+
+    def price_for(self, mode: str, params: dict[str, Any] | None = None) -> Price | None:
+        """The price of the endpoint a request with `params` goes to (see `endpoint`)."""
+        if self.endpoint(mode, params) != self.endpoints[mode]:
+            return self.lora_price
+        return self.price
 
     @property
     def honours_seed(self) -> bool:
