@@ -20,7 +20,6 @@ What an axis's values are (lists, ranges, models, seeds, a parameter's values an
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import logging
@@ -50,7 +49,7 @@ from playground.axis_values import (
     seed_values,
     shorten,
 )
-from playground.background import one_at_a_time, run_in_background
+from playground.background import one_at_a_time
 from playground.catalog import MODELS, ModelSpec
 from playground.drawing import AxisLabels, GridLayout, Tile, cell_size, tile_image
 from playground.environment import env_int
@@ -582,19 +581,6 @@ def run_grid(grid: Grid | GridSpec | dict[str, Any], keys: dict[str, str] | None
     grid.cancelled = cancel.is_set()
     grid.record_source = runs.RECORD_SOURCE
     return grid
-
-
-def iter_grid(grid: Grid | GridSpec | dict[str, Any], keys: dict[str, str] | None = None,
-              cancel: threading.Event | None = None,
-              concurrency: int | dict[str, int] | None = None) -> Iterator[Cell | Grid]:
-    """`run_grid` as a generator (for streaming UI handlers): yields a copy of each Cell as its status
-    changes (as it was at that moment), then the finished Grid last. Planning errors raise at the first
-    `next()`. Closing the generator early cancels the grid."""
-    if not isinstance(grid, Grid):
-        grid = plan_grid(grid, keys)
-    planned = grid
-    yield from run_in_background(lambda callback, stop: run_grid(planned, keys, lambda c: callback(copy.copy(c)),
-                                                                 stop, concurrency), cancel)
 
 
 def _run_cell(cell: Cell, keys: dict[str, str] | None, cancel: threading.Event,

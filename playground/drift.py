@@ -25,7 +25,7 @@ import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +34,7 @@ from typing import Any
 from PIL import Image
 
 from playground import backends, runs
-from playground.background import one_at_a_time, run_in_background
+from playground.background import one_at_a_time
 from playground.catalog import MODELS
 from playground.drawing import Line, Plot, captioned_row, draw_line_plots
 from playground.environment import env_int
@@ -439,14 +439,6 @@ def run_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = No
     drift.cancelled = cancel.is_set()
     drift.wall_s = round(time.perf_counter() - started, 4)
     return drift
-
-
-def iter_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str] | None = None,
-               cancel: threading.Event | None = None) -> Iterator[DriftStep | Drift]:
-    """`run_drift` as a generator (for streaming UI handlers): yields each DriftStep as it ends, then the
-    Drift last. Spec problems raise at the first `next()`; closing the generator early cancels the runs."""
-    checked = check_drift(spec)
-    yield from run_in_background(lambda callback, stop: run_drift(checked, keys, callback, stop), cancel)
 
 
 def _genesis(spec: DriftSpec, keys: dict[str, str] | None, cancel: threading.Event) -> DriftStep:

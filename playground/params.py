@@ -13,8 +13,6 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from playground.jsonable import jsonable
-
 Kind = Literal["int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask", "loras"]
 KINDS: tuple[str, ...] = ("int", "float", "bool", "choice", "text", "seed", "size", "image", "image_list", "mask",
                           "loras")
@@ -46,9 +44,6 @@ class Problem:
     def __str__(self) -> str:
         shown = _short(self.value)
         return f"{self.field}: got {shown}; allowed: {self.allowed}"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"field": self.field, "value": jsonable(self.value), "allowed": self.allowed}
 
 
 class ValidationError(ValueError):

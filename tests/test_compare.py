@@ -20,7 +20,6 @@ from playground.compare import (
     grid_from_dict,
     grid_layout,
     grid_to_dict,
-    iter_grid,
     plan_grid,
     run_grid,
 )
@@ -211,13 +210,13 @@ def test_hosted_cells_run_concurrently_within_the_per_provider_bound_and_wait_ou
     assert [r for r in hosted.emulator.requests if r["status"] == 429]
 
 
-def test_iter_grid_yields_cells_as_they_change_then_the_grid(hosted):
-    items = list(iter_grid({"model": "flux-2-dev", "backend": "fal", "prompt": "a fox",
-                            "params": {"image_size": "square"}, "axes": [{"kind": "seed", "values": [1, 2]}]},
-                           keys=KEYS))
-    assert items[-1].counts()["done"] == 2
-    assert sorted((c.index, c.status) for c in items[:-1]) == [(0, "done"), (0, "running"), (1, "done"),
-                                                               (1, "running")]
+def test_run_grid_reports_each_cell_as_it_changes(hosted):
+    seen: list[tuple[int, str]] = []
+    grid = run_grid({"model": "flux-2-dev", "backend": "fal", "prompt": "a fox", "params": {"image_size": "square"},
+                     "axes": [{"kind": "seed", "values": [1, 2]}]}, keys=KEYS,
+                    on_cell=lambda c: seen.append((c.index, c.status)))
+    assert grid.counts()["done"] == 2
+    assert sorted(seen) == [(0, "done"), (0, "running"), (1, "done"), (1, "running")]
 
 
 def test_plan_resolves_prompt_axis_three_axes_and_refuses_unknown_params(hosted):

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from playground import compare, records
+from playground import compare, presets, records
 from playground.jsonable import jsonable
-from playground.params import Problem, Size
+from playground.params import Size
 
 
 def test_json_values_stay_and_containers_are_copied_with_text_keys() -> None:
@@ -36,6 +36,4 @@ def test_anything_else_is_named_by_its_type_never_its_contents() -> None:
 
 
 def test_every_user_of_the_helper_uses_this_one() -> None:
-    assert records._jsonable is jsonable and compare._jsonable is jsonable
-    assert Problem("params.image_size", Size(width=8, height=8), "a size").as_dict()["value"] == \
-        {"width": 8, "height": 8}
+    assert records._jsonable is jsonable and compare._jsonable is jsonable and presets.jsonable is jsonable
