@@ -1,0 +1,51 @@
+"""Images shown at their own size (never blown up past it) and reference images removable one by one,
+in a real browser (Debian's Chromium through Playwright, set up as in test_browser.py). Screenshots go
+to artifacts/browser/.
+"""
+
+# ruff: noqa: F811 - `page` is the shared fixture, taken by name
+from __future__ import annotations
+
+from tests.test_browser import ARTIFACTS, browser, page, sync_api  # noqa: F401 - fixtures
+from tests.test_browser_compare import pick
+from tests.test_browser_history import app, load_tiny, run_and_wait  # noqa: F401 - fixture
+
+expect = sync_api.expect
+# The shown size of each image in a component, and its own (natural) size.
+SIZES_JS = """(selector) => [...document.querySelectorAll(selector + ' img')].map(img => {
+    const box = img.getBoundingClientRect();
+    return [Math.round(box.width), Math.round(box.height), img.naturalWidth, img.naturalHeight]; })"""
+
+
+def test_a_64x64_result_is_shown_at_its_own_size_not_stretched(page):
+    load_tiny(page)
+    run_and_wait(page)
+    page.wait_for_function("() => document.querySelector('#results img')?.complete")
+    assert page.evaluate(SIZES_JS, "#results") == [[64, 64, 64, 64]], "shown at its own size"
+    page.locator("#results").screenshot(path=str(ARTIFACTS / "result-64x64.png"))
+    # The check can fail: Gradio's own style stretches the image to the gallery's width.
+    page.add_style_tag(content="#results#results .thumbnail-item img { width: 100% !important; height: 100% !important; }")
+    assert page.evaluate(SIZES_JS, "#results")[0][0] > 64
+
+
+def test_compare_cells_and_grid_are_not_blown_up(page):
+    page.get_by_role("tab", name="Compare").click()
+    pick(page, "#compare-model", "SDXL › SDXL Turbo")
+    page.locator("#compare-backend").get_by_label("Local").check()
+    page.locator("#compare-prompt textarea").fill("a red fox in the snow")
+    page.locator("#compare-params textarea").fill("image_size=64x64")
+    pick(page, "#compare-axis-1-param", "Steps")
+    page.locator("#compare-axis-1-values textarea").fill("1")
+    page.locator("#compare-axis-2-values textarea").fill("1, 2")
+    page.locator("#compare-axis-2-values textarea").press("Enter")
+    expect(page.locator("#compare-plan")).to_contain_text("2 cells")
+    page.locator("#compare-run").click()
+    expect(page.locator("#compare-status")).to_contain_text("Done: 2 of 2 cells done", timeout=120_000)
+    expect(page.locator("#compare-cells img")).to_have_count(2)
+    page.wait_for_function("() => [...document.querySelectorAll('#compare-cells img, #compare-grid img')]"
+                           ".every(img => img.complete && img.naturalWidth > 0)")
+    cells = page.evaluate(SIZES_JS, "#compare-cells")
+    assert cells == [[64, 64, 64, 64]] * 2, cells
+    ((width, height, natural_width, natural_height),) = page.evaluate(SIZES_JS, "#compare-grid")
+    assert width <= natural_width and height <= natural_height
+    page.screenshot(path=str(ARTIFACTS / "compare-natural-size.png"), full_page=True)
