@@ -31,7 +31,7 @@ def test_a_64x64_result_is_shown_at_its_own_size_not_stretched(page):
     assert page.evaluate(SIZES_JS, "#results")[0][0] > 64
 
 
-def test_compare_cells_and_grid_are_not_blown_up(page):
+def test_compare_cells_and_grid_are_not_blown_up_and_come_in_the_chosen_format(page):
     page.get_by_role("tab", name="Compare").click()
     pick(page, "#compare-model", "SDXL › SDXL Turbo")
     page.locator("#compare-backend").get_by_label("Local").check()
@@ -42,11 +42,15 @@ def test_compare_cells_and_grid_are_not_blown_up(page):
     page.locator("#compare-axis-2-values textarea").fill("1, 2")
     page.locator("#compare-axis-2-values textarea").press("Enter")
     expect(page.locator("#compare-plan")).to_contain_text("2 cells")
+    page.locator("#compare-file-format").get_by_text("Output file format").click()
+    page.locator("#compare-out-format").get_by_label("JPEG").check()  # cells honour the chosen format
     page.locator("#compare-run").click()
     expect(page.locator("#compare-status")).to_contain_text("Done: 2 of 2 cells done", timeout=120_000)
     expect(page.locator("#compare-cells img")).to_have_count(2)
     page.wait_for_function("() => [...document.querySelectorAll('#compare-cells img, #compare-grid img')]"
                            ".every(img => img.complete && img.naturalWidth > 0)")
+    sources = [img.get_attribute("src") for img in page.locator("#compare-cells img").all()]
+    assert all(src.endswith(".jpg") for src in sources), sources
     cells = page.evaluate(SIZES_JS, "#compare-cells")
     assert cells == [[64, 64, 64, 64]] * 2, cells
     ((width, height, natural_width, natural_height),) = page.evaluate(SIZES_JS, "#compare-grid")
