@@ -54,10 +54,10 @@ from playground.catalog import MODELS, ModelSpec
 from playground.drawing import AxisLabels, GridLayout, Tile, cell_size, tile_image
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
+from playground.formats import FileFormat, with_record
 from playground.images import encode, load_image, portable_image
 from playground.jsonable import jsonable as _jsonable
 from playground.params import Problem, ValidationError
-from playground.records import png_with_record
 from playground.request import Prepared, Request, resolve_seed
 from playground.validation import validate
 
@@ -243,12 +243,14 @@ class Grid:
         size = cell_size([c.image for c in self.cells if c.image is not None], DEFAULT_CELL_PX)
         return [(c.image if c.image is not None else tile_image(_tile(c), size), c.caption()) for c in self.cells]
 
-    def manifest(self) -> dict[str, Any]:
-        """The grid described as JSON (see MANIFEST_SCHEMA in the module's report)."""
+    def manifest(self, file_format: FileFormat | None = None) -> dict[str, Any]:
+        """The grid described as JSON (see MANIFEST_SCHEMA in the module's report); cell files named
+        with `file_format`'s suffix (default PNG), as `to_zip` writes them."""
+        suffix = (file_format or FileFormat()).suffix
         cells = []
         for c in self.cells:
             entry = c.as_dict()
-            entry["files"] = [f"cells/{c.name}{'' if i == 0 else f'-{i}'}.png" for i in range(len(c.images))]
+            entry["files"] = [f"cells/{c.name}{'' if i == 0 else f'-{i}'}.{suffix}" for i in range(len(c.images))]
             entry["record_file"] = f"cells/{c.name}.json" if c.record is not None else None
             cells.append(entry)
         counts = self.counts()
@@ -262,19 +264,21 @@ class Grid:
             "cancelled": self.cancelled,
         }
 
-    def to_zip(self, path: str | Path | None = None, cell_px: int = DEFAULT_CELL_PX) -> Path:
-        """Write grid.png, manifest.json, and every cell's images (PNG) and record (JSON) into one zip.
+    def to_zip(self, path: str | Path | None = None, cell_px: int = DEFAULT_CELL_PX,
+               file_format: FileFormat | None = None) -> Path:
+        """Write grid.png, manifest.json, and every cell's images (in `file_format`, default PNG, each
+        with its record embedded) and record (JSON) into one zip.
 
         `path` defaults to a new file in the temp folder. Returns the zip's path.
         """
         target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-grid-")) / "grid.zip"
-        manifest = self.manifest()
+        manifest = self.manifest(file_format)
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("grid.png", encode(self.grid_image(cell_px)))
             archive.writestr("manifest.json", json.dumps(manifest, indent=2))
             for cell, entry in zip(self.cells, manifest["cells"], strict=True):
                 for i, (image, name) in enumerate(zip(cell.images, entry["files"], strict=True)):
-                    archive.writestr(name, png_with_record(image, cell.record, i))
+                    archive.writestr(name, with_record(image, cell.record, file_format, i))
                 if entry["record_file"]:
                     archive.writestr(entry["record_file"], json.dumps(cell.record, indent=2, default=str))
         return target

@@ -39,10 +39,10 @@ from playground.catalog import MODELS
 from playground.drawing import Line, Plot, captioned_row, draw_line_plots
 from playground.environment import env_int
 from playground.errors import Cancelled, PlaygroundError
+from playground.formats import FileFormat, with_record
 from playground.images import encode, load_image, portable_image
 from playground.metrics import RESIZE_RULE, ImageDistance, compare_images
 from playground.params import Problem, ValidationError
-from playground.records import png_with_record
 from playground.request import Prepared, Request, resolve_seed
 from playground.validation import validate
 
@@ -202,14 +202,16 @@ class Drift:
         frames[0].save(target, format="GIF", save_all=True, append_images=frames[1:], duration=duration_ms, loop=0)
         return target
 
-    def manifest(self) -> dict[str, Any]:
-        """The drift described as JSON (schema playground.drift-manifest/1), with file names as in `to_zip`."""
+    def manifest(self, file_format: FileFormat | None = None) -> dict[str, Any]:
+        """The drift described as JSON (schema playground.drift-manifest/1), with file names as in `to_zip`
+        (images with `file_format`'s suffix, default PNG)."""
+        suffix = (file_format or FileFormat()).suffix
         chains = []
         for i, chain in enumerate(self.chains):
             steps = []
             for step in chain.steps[1:]:
                 entry = step.as_dict()
-                entry["file"] = f"{_chain_dir(i, chain)}/step-{step.index:02d}.png"
+                entry["file"] = f"{_chain_dir(i, chain)}/step-{step.index:02d}.{suffix}"
                 entry["record_file"] = f"{_chain_dir(i, chain)}/step-{step.index:02d}.json"
                 steps.append(entry)
             chains.append({"label": chain.label, "model": chain.spec.model, "backend": chain.backend,
@@ -218,7 +220,7 @@ class Drift:
                            "steps_asked": chain.spec.steps, "steps": steps})
         genesis = self.genesis.as_dict() if self.genesis else None
         if genesis is not None:
-            genesis.update(file="genesis.png", record_file="genesis.json")
+            genesis.update(file=f"genesis.{suffix}", record_file="genesis.json")
         return {
             "schema": MANIFEST_SCHEMA, "created": self.created, "drift": drift_to_dict(self.spec),
             "resize_rule": RESIZE_RULE, "metrics": METRIC_TITLES, "record_source": self.record_source,
@@ -226,23 +228,25 @@ class Drift:
             "wall_s": self.wall_s, "plot": "metrics.png", "gif": "drift.gif", "table": "metrics.csv",
         }
 
-    def to_zip(self, path: str | Path | None = None) -> Path:
-        """Write every image (PNG) and record (JSON), metrics.csv, metrics.png, drift.gif and
-        manifest.json into one zip; returns its path (default: a new temp file)."""
+    def to_zip(self, path: str | Path | None = None, file_format: FileFormat | None = None) -> Path:
+        """Write every image (in `file_format`, default PNG, each with its record embedded) and record
+        (JSON), metrics.csv, metrics.png, drift.gif and manifest.json into one zip; returns its path
+        (default: a new temp file)."""
         target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-drift-")) / "drift.zip"
-        manifest = self.manifest()
+        manifest = self.manifest(file_format)
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
             archive.writestr("metrics.csv", _csv(self.table()))
             archive.writestr("metrics.png", encode(self.plot()))
             if self.genesis is not None and self.genesis.image is not None:
-                archive.writestr("genesis.png", png_with_record(self.genesis.image, self.genesis.record))
+                archive.writestr(manifest["genesis"]["file"],
+                                 with_record(self.genesis.image, self.genesis.record, file_format))
                 archive.writestr("genesis.json", json.dumps(self.genesis.record, indent=2, default=str))
                 with tempfile.TemporaryDirectory() as folder:
                     archive.write(self.gif(Path(folder) / "drift.gif"), "drift.gif")
             for chain, entry in zip(self.chains, manifest["chains"], strict=True):
                 for step, files in zip(chain.steps[1:], entry["steps"], strict=True):
-                    archive.writestr(files["file"], png_with_record(step.image, step.record))
+                    archive.writestr(files["file"], with_record(step.image, step.record, file_format))
                     archive.writestr(files["record_file"], json.dumps(step.record, indent=2, default=str))
         return target
 

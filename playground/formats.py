@@ -7,10 +7,15 @@ carries the run's record whatever ran it. Without an explicit choice, a provider
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
+from PIL import Image
+
+from playground.images import encode
 from playground.params import Problem, ValidationError
+from playground.records import encode_image, for_image
 
 FORMATS = ("png", "jpeg", "webp")
 ALIASES = {"jpg": "jpeg"}
@@ -35,6 +40,21 @@ class FileFormat:
         if self.format == "png" or quality is None:
             return {}
         return {"quality": quality, **({"lossless": False} if self.format == "webp" else {})}
+
+
+def with_record(image: Image.Image, record: dict[str, Any] | None, file_format: FileFormat | None = None,
+                index: int = 0) -> bytes:
+    """`image` encoded in `file_format` (default PNG) with `record` embedded for output `index` when it
+    is a record of a run (it has outputs); without such a record (an uploaded image's note), the image
+    alone in that format."""
+    file_format = file_format or FileFormat()
+    if record is not None and record.get("outputs"):
+        return encode_image(image, for_image(record, index), file_format.format, **file_format.save_args())
+    if file_format.format == "png":
+        return encode(image)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format=file_format.format.upper(), **file_format.save_args())
+    return buffer.getvalue()
 
 
 def choose(fmt: Any = None, quality: Any = None, params: dict[str, Any] | None = None) -> FileFormat:

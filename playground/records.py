@@ -37,7 +37,7 @@ from playground import infotext
 from playground.adapters import LORA_PARAM, lora_hashes, recorded
 from playground.catalog import get_model
 from playground.errors import PlaygroundError
-from playground.images import Limits, content_hash, encode
+from playground.images import Limits, content_hash
 from playground.installation import APP_NAME, app_info, package_versions
 from playground.jsonable import jsonable as _jsonable
 from playground.params import Problem, ValidationError
@@ -243,14 +243,6 @@ def encode_image(image: Image.Image, record: dict[str, Any], fmt: str = "png", *
         save_args.setdefault("lossless", True)
     picture.save(buffer, format=name, exif=exif, **save_args)
     return buffer.getvalue()
-
-
-def png_with_record(image: Image.Image, record: dict[str, Any] | None, index: int = 0) -> bytes:
-    """PNG bytes of `image`, with `record` embedded for output `index` (see `for_image`) when it is a
-    record of a run (it has outputs); a plain PNG otherwise (no record, or an uploaded image's note)."""
-    if record is not None and record.get("outputs"):
-        return encode_image(image, for_image(record, index), "png")
-    return encode(image)
 
 
 def png_compress_level() -> int:
@@ -637,6 +629,6 @@ def is_lossy(picture: Any, source: Any) -> bool:
 __all__ = [
     "RECORD_SCHEMA", "RecordError", "a1111_parameters", "build_record",
     "embedded_parameters", "encode_image", "expected_hash", "for_image", "inspect", "is_lossy", "open_image",
-    "png_with_record", "read_record", "record_digest", "record_table", "record_to_request", "save_image",
+    "read_record", "record_digest", "record_table", "record_to_request", "save_image",
     "sidecar_path", "unwrap_source", "verify_record", "write_sidecar",
 ]

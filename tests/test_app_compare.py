@@ -49,7 +49,7 @@ def test_compare_and_drift_endpoints_are_public_and_documented(client):
     compare = endpoints["/compare"]
     assert [p["parameter_name"] for p in compare["parameters"]] == [
         "model", "axes", "mode", "prompt", "negative_prompt", "images", "mask", "params", "seed", "backend",
-        "max_cells", "max_cost", "fal_key", "replicate_key"]
+        "max_cells", "max_cost", "fal_key", "replicate_key", "output_format", "output_quality"]
     assert [r["label"] for r in compare["returns"]] == ["grid_image", "cells", "manifest", "archive"]
     assert [r["label"] for r in endpoints["/drift"]["returns"]] == ["plot", "filmstrip", "gif", "manifest", "archive"]
     assert [p["parameter_name"] for p in endpoints["/drift"]["parameters"]][:2] == ["chains", "prompt"]

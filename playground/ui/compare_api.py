@@ -27,7 +27,7 @@ from PIL import Image
 
 from playground.compare import DEFAULT_CELL_PX, Grid, GridSpec, grid_from_dict, plan_grid, run_grid
 from playground.drift import Chain, Drift, DriftSpec, DriftStep, check_drift, drift_from_dict, plan_drift, run_drift
-from playground.records import png_with_record
+from playground.formats import FileFormat, choose, with_record
 from playground.request import resolve_seed as draw_if_unset
 from playground.ui import api, service
 from playground.ui.common import door
@@ -52,7 +52,17 @@ class Outbox:
         """`image` as `name` (written once; the record embedded when it is one)."""
         path = self.folder / name
         if not path.exists():
-            path.write_bytes(png_with_record(image, record))
+            path.write_bytes(with_record(image, record))
+        return str(path)
+
+    def result(self, stem: str, image: Image.Image, record: dict[str, Any] | None,
+               file_format: FileFormat | None) -> str:
+        """A result image as `stem` + the format's suffix, in `file_format` (default PNG) with its record
+        embedded (written once)."""
+        file_format = file_format or FileFormat()
+        path = self.folder / f"{stem}.{file_format.suffix}"
+        if not path.exists():
+            path.write_bytes(with_record(image, record, file_format))
         return str(path)
 
     def fresh(self, stem: str, suffix: str) -> Path:
@@ -146,12 +156,14 @@ class GridView:
         return self.archive is not None
 
 
-async def grid_views(grid: Grid, keys: dict[str, str], cancel: threading.Event) -> AsyncIterator[GridView]:
-    """Run a planned grid; yield its view at the start, as cells change, and finished (with the zip)."""
+async def grid_views(grid: Grid, keys: dict[str, str], cancel: threading.Event,
+                     file_format: FileFormat | None = None) -> AsyncIterator[GridView]:
+    """Run a planned grid; yield its view at the start, as cells change, and finished (with the zip);
+    cell files in `file_format` (default PNG)."""
     box = Outbox()
-    yield await asyncio.to_thread(grid_view, snapshot(grid), box, False)
+    yield await asyncio.to_thread(grid_view, snapshot(grid), box, False, file_format)
     async for _, result in follow(lambda emit, stop: run_grid(grid, keys, emit, stop), cancel):
-        yield await asyncio.to_thread(grid_view, result or snapshot(grid), box, result is not None)
+        yield await asyncio.to_thread(grid_view, result or snapshot(grid), box, result is not None, file_format)
 
 
 def snapshot(grid: Grid) -> Grid:
@@ -159,14 +171,14 @@ def snapshot(grid: Grid) -> Grid:
     return dataclasses.replace(grid, cells=[copy.copy(c) for c in grid.cells])
 
 
-def grid_view(grid: Grid, box: Outbox, final: bool) -> GridView:
+def grid_view(grid: Grid, box: Outbox, final: bool, file_format: FileFormat | None = None) -> GridView:
     """Write what changed of `grid` into `box` and describe it (the zip only when `final`)."""
     cells: list[str | None] = []
     gallery: list[tuple[str, str]] = []
     tiles: list[tuple[Image.Image, str]] | None = None
     for cell in grid.cells:
         if cell.status == "done" and cell.image is not None:
-            path = box.png(f"{cell.name}.png", cell.image, cell.record)
+            path = box.result(cell.name, cell.image, cell.record, file_format)
             cells.append(path)
         else:
             cells.append(None)
@@ -177,8 +189,8 @@ def grid_view(grid: Grid, box: Outbox, final: bool) -> GridView:
         gallery.append((path, cell.caption()))
     image = box.folder / "grid.png" if final else box.fresh("grid", ".png")
     grid.grid_image(DEFAULT_CELL_PX if final else PREVIEW_CELL_PX).save(image, format="PNG")
-    archive = str(grid.to_zip(box.folder / "grid.zip")) if final else None
-    return GridView(grid=grid, image=str(image), cells=cells, gallery=gallery, manifest=grid.manifest(),
+    archive = str(grid.to_zip(box.folder / "grid.zip", file_format=file_format)) if final else None
+    return GridView(grid=grid, image=str(image), cells=cells, gallery=gallery, manifest=grid.manifest(file_format),
                     archive=archive)
 
 
@@ -219,6 +231,8 @@ async def compare(
     max_cost: float | None = None,
     fal_key: str | None = None,
     replicate_key: str | None = None,
+    output_format: str | None = None,
+    output_quality: int | None = None,
 ) -> AsyncIterator[tuple[FileData, list[FileData | None], dict[str, Any], FileData | None]]:
     """Run a comparison grid: the same request over up to three axes; results stream as cells finish.
 
@@ -248,6 +262,9 @@ async def compare(
         max_cost: Refuse grids estimated above this many dollars.
         fal_key: Your fal API key, used for this request only and never stored ("" is refused).
         replicate_key: Your Replicate API token, the same way.
+        output_format: File format of every cell's images: "png" (default), "jpeg" or "webp"; each
+            carries its record.
+        output_quality: JPEG/WebP quality 1-100 (None: JPEG 95, WebP lossless).
 
     Returns:
         Streamed as cells change: the labelled grid image (PNG), every cell's PNG in cell order with
@@ -258,8 +275,9 @@ async def compare(
     spec = grid_spec(model, axes, mode, prompt, negative_prompt, images, mask, params, seed, backend,
                      max_cells, max_cost)
     keys = service.visitor_keys(fal_key, replicate_key)
+    file_format = choose(output_format, output_quality)
     grid = await asyncio.get_running_loop().run_in_executor(service.runners(), plan_grid, spec, keys)
-    async for view in grid_views(grid, keys, threading.Event()):
+    async for view in grid_views(grid, keys, threading.Event(), file_format):
         yield (FileData(path=view.image), [file_data(p) for p in view.cells], view.manifest,
                file_data(view.archive))
 
@@ -360,24 +378,25 @@ def prepare_drift(spec: DriftSpec | dict[str, Any], keys: dict[str, str]) -> tup
 
 
 async def drift_views(spec: DriftSpec, planned: dict[str, Any], keys: dict[str, str],
-                      cancel: threading.Event) -> AsyncIterator[DriftView]:
-    """Run a prepared drift; yield its view as steps finish, and finished (with the GIF and zip)."""
+                      cancel: threading.Event, file_format: FileFormat | None = None) -> AsyncIterator[DriftView]:
+    """Run a prepared drift; yield its view as steps finish, and finished (with the GIF and zip); step
+    files in `file_format` (default PNG)."""
     box = Outbox()
     progress = DriftProgress(spec, planned)
     async for steps, result in follow(lambda emit, stop: run_drift(spec, keys, emit, stop), cancel):
         for step in steps:
             progress.add(step)
-        yield await asyncio.to_thread(drift_view, result or progress.drift(), box, result is not None)
+        yield await asyncio.to_thread(drift_view, result or progress.drift(), box, result is not None, file_format)
 
 
-def drift_view(drift: Drift, box: Outbox, final: bool) -> DriftView:
+def drift_view(drift: Drift, box: Outbox, final: bool, file_format: FileFormat | None = None) -> DriftView:
     """Write what changed of `drift` into `box` and describe it (GIF and zip only when `final`)."""
     paths: list[str] = []
     if drift.genesis is not None and drift.genesis.image is not None:
-        paths.append(box.png("genesis.png", drift.genesis.image, drift.genesis.record))
+        paths.append(box.result("genesis", drift.genesis.image, drift.genesis.record, file_format))
     for number, chain in enumerate(drift.chains, start=1):
         for step in chain.steps[1:]:
-            paths.append(box.png(f"chain-{number}-step-{step.index:02d}.png", step.image, step.record))
+            paths.append(box.result(f"chain-{number}-step-{step.index:02d}", step.image, step.record, file_format))
     captions = [caption for _, caption in drift.filmstrip()]
     plot = box.folder / "metrics.png" if final else box.fresh("metrics", ".png")
     drift.plot().save(plot, format="PNG")
@@ -385,9 +404,10 @@ def drift_view(drift: Drift, box: Outbox, final: bool) -> DriftView:
     if final:
         if paths:
             gif = str(drift.gif(box.folder / "drift.gif"))
-        archive = str(drift.to_zip(box.folder / "drift.zip"))
+        archive = str(drift.to_zip(box.folder / "drift.zip", file_format))
     return DriftView(drift=drift, plot=str(plot), filmstrip=list(zip(paths, captions, strict=True)),
-                     table=drift.table(), manifest=drift.manifest(), gif=gif, archive=archive, finished=final)
+                     table=drift.table(), manifest=drift.manifest(file_format), gif=gif, archive=archive,
+                     finished=final)
 
 
 def drift_spec(chains: list[dict[str, Any]], prompt: str = "", genesis_model: str | None = None,
@@ -414,6 +434,8 @@ async def drift(
     max_steps: int | None = None,
     fal_key: str | None = None,
     replicate_key: str | None = None,
+    output_format: str | None = None,
+    output_quality: int | None = None,
 ) -> AsyncIterator[tuple[FileData, list[FileData], FileData | None, dict[str, Any], FileData | None]]:
     """Drift: ask an edit model to reproduce its own output exactly, again and again, and measure how
     far the image wanders. Results stream as steps finish.
@@ -438,6 +460,10 @@ async def drift(
         max_steps: Refuse chains with more steps (default PLAYGROUND_DRIFT_MAX_STEPS, 50).
         fal_key: Your fal API key, used for this request only and never stored ("" is refused).
         replicate_key: Your Replicate API token, the same way.
+        output_format: File format of the first image and every step: "png" (default), "jpeg" or
+            "webp"; each carries its record. Metrics are measured on the images as made, never on a
+            lossy file.
+        output_quality: JPEG/WebP quality 1-100 (None: JPEG 95, WebP lossless).
 
     Returns:
         Streamed as steps finish: the metrics plot (PNG: four panels, one line per chain, solid against
@@ -447,10 +473,11 @@ async def drift(
         error and steps with their metrics and records), and finally one zip with everything.
     """
     keys = service.visitor_keys(fal_key, replicate_key)
+    file_format = choose(output_format, output_quality)
     spec = drift_spec(chains, prompt, genesis_model, genesis_backend, genesis_params, genesis_seed,
                       start_image, max_steps)
     spec, planned = await asyncio.get_running_loop().run_in_executor(service.runners(), prepare_drift, spec, keys)
-    async for view in drift_views(spec, planned, keys, threading.Event()):
+    async for view in drift_views(spec, planned, keys, threading.Event(), file_format):
         yield (FileData(path=view.plot), [FileData(path=p) for p, _ in view.filmstrip], file_data(view.gif),
                view.manifest, file_data(view.archive))
 

@@ -21,6 +21,7 @@ from playground.adapters import axis_title
 from playground.axis_values import format_value
 from playground.catalog import FAMILIES, MODELS, get_model
 from playground.compare import MAX_AXES, Axis, GridSpec, max_cells_default, plan_grid
+from playground.formats import FileFormat, choose
 from playground.params import INPUT_KINDS, Param, Problem, ValidationError
 from playground.ui import api, catalog_view, service
 from playground.ui.common import LIGHT, RAW, door
@@ -90,12 +91,14 @@ class CompareTab:
     archive: gr.File
     manifest: gr.JSON
     shown: gr.State
+    out_format: gr.Radio | None = None
+    out_quality: gr.Slider | None = None
 
     def form_inputs(self) -> set[Any]:
         """The components a grid is read from (handlers get them as one dict)."""
         fields = {self.model, self.backend, self.mode, self.refs, self.prompt, self.negative, self.params, self.seed,
-                  self.max_cells, self.max_cost, self.fal_key, self.replicate_key}
-        return fields | {c for row in self.axes for c in row.fields()}
+                  self.max_cells, self.max_cost, self.fal_key, self.replicate_key, self.out_format, self.out_quality}
+        return (fields - {None}) | {c for row in self.axes for c in row.fields()}
 
 
 # --- layout ------------------------------------------------------------------------------------------
@@ -131,6 +134,7 @@ def build() -> CompareTab:
                 max_cost = gr.Number(label="Refuse grids estimated above (dollars)", value=None, minimum=0,
                                      elem_id="compare-max-cost", info="Empty: no cost limit.")
             fal_key, replicate_key = keys_accordion("compare", "grid")
+            out_format, out_quality = file_format_accordion("compare", "cell")
             preset_name, save, preset_choice, load = preset_accordion("compare", "grid")
         with gr.Column(scale=5, min_width=380):
             plan = gr.Markdown("**Before you run:** …", elem_id="compare-plan")
@@ -155,7 +159,8 @@ def build() -> CompareTab:
                       params=params, seed=seed, axes=rows, max_cells=max_cells, max_cost=max_cost, fal_key=fal_key,
                       replicate_key=replicate_key, preset_name=preset_name, save=save, preset_choice=preset_choice,
                       load=load, plan=plan, run=run, cancel=cancel, status=status, grid_image=grid_image,
-                      cells=cells, cell_record=cell_record, archive=archive, manifest=manifest, shown=gr.State(None))
+                      cells=cells, cell_record=cell_record, archive=archive, manifest=manifest, shown=gr.State(None),
+                      out_format=out_format, out_quality=out_quality)
 
 
 def _axis_row(index: int, axis: dict[str, Any], models: list[str], mode: str) -> AxisRow:
@@ -255,6 +260,27 @@ def keys_accordion(prefix: str, what: str) -> tuple[gr.Textbox, gr.Textbox]:
         fal_key = gr.Textbox(type="password", label="fal API key", elem_id=f"{prefix}-fal-key")
         replicate_key = gr.Textbox(type="password", label="Replicate API token", elem_id=f"{prefix}-replicate-key")
     return fal_key, replicate_key
+
+
+def file_format_accordion(prefix: str, what: str) -> tuple[gr.Radio, gr.Slider]:
+    """The file format of a tab's result images (ids `{prefix}-out-format`, `{prefix}-out-quality`), as on
+    the Generate tab."""
+    with gr.Accordion("Output file format", open=False, elem_id=f"{prefix}-file-format"):
+        with gr.Row():
+            out_format = gr.Radio([("PNG", "png"), ("JPEG", "jpeg"), ("WebP", "webp")], value="png",
+                                  label="File format", elem_id=f"{prefix}-out-format",
+                                  info=f"Every {what}'s image carries its record in each format.")
+            out_quality = gr.Slider(0, 100, value=0, step=1, label="Quality (JPEG, WebP)",
+                                    elem_id=f"{prefix}-out-quality", info="0: the default (JPEG 95, WebP lossless).")
+    return out_format, out_quality
+
+
+def chosen_format(data: dict[Any, Any], out_format: Any, out_quality: Any) -> FileFormat:
+    """The FileFormat a tab's format controls ask for (quality 0: the format's default); ValidationError
+    names the field."""
+    quality = data.get(out_quality) if out_quality is not None else None
+    return choose(data.get(out_format) if out_format is not None else None,
+                  None if quality in (None, "", 0) else quality)
 
 
 def preset_accordion(prefix: str, kind: str) -> tuple[gr.Textbox, gr.Button, gr.Dropdown, gr.Button]:
@@ -465,6 +491,7 @@ class Handlers:
         loop = asyncio.get_running_loop()
         try:
             spec, keys = form.spec(), form.keys()
+            file_format = chosen_format(data, t.out_format, t.out_quality)
             grid = await loop.run_in_executor(service.runners(), plan_grid, spec, keys)
         except Exception as err:  # noqa: BLE001 - shown to the visitor, never as a traceback
             line, error = error_markdown(err)
@@ -473,7 +500,7 @@ class Handlers:
         cancel = CANCELS.open(request.session_hash or "", TAB)
         try:
             yield {t.archive: None, t.cell_record: None}
-            async for view in grid_views(grid, keys, cancel):
+            async for view in grid_views(grid, keys, cancel, file_format):
                 yield self.show(view)
         finally:
             CANCELS.close(request.session_hash or "", TAB, cancel)

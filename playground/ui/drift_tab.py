@@ -33,6 +33,8 @@ from playground.ui import api, catalog_view, service
 from playground.ui.common import LIGHT, RAW, door
 from playground.ui.compare_api import CANCELS, USAGE, DriftView, drift_views, error_markdown, prepare_drift
 from playground.ui.compare_tab import (
+    chosen_format,
+    file_format_accordion,
     keys_accordion,
     params_text,
     parse_params,
@@ -109,12 +111,15 @@ class DriftTab:
     archive: gr.File
     manifest: gr.JSON
     shown: gr.State
+    out_format: gr.Radio | None = None
+    out_quality: gr.Slider | None = None
 
     def form_inputs(self) -> set[Any]:
         """The components a drift is read from (handlers get them as one dict)."""
         fields = {self.source, self.genesis_model, self.genesis_backend, self.prompt, self.genesis_params,
-                  self.genesis_seed, self.start_image, self.instruction, self.steps, self.fal_key, self.replicate_key}
-        return fields | {c for row in self.chains for c in (row.model, row.backend, row.params)}
+                  self.genesis_seed, self.start_image, self.instruction, self.steps, self.fal_key, self.replicate_key,
+                  self.out_format, self.out_quality}
+        return (fields - {None}) | {c for row in self.chains for c in (row.model, row.backend, row.params)}
 
 
 # --- layout ------------------------------------------------------------------------------------------
@@ -171,6 +176,7 @@ def build() -> DriftTab:
                     params = gr.Textbox(label="Parameters (name=value)", scale=3, elem_id=f"drift-chain-{i + 1}-params")
                 rows.append(ChainRow(model=model, backend=backend, params=params))
             fal_key, replicate_key = keys_accordion("drift", "run")
+            out_format, out_quality = file_format_accordion("drift", "step")
             preset_name, save, preset_choice, load = preset_accordion("drift", "drift")
         with gr.Column(scale=5, min_width=380):
             plan = gr.Markdown("**Before you run:** …", elem_id="drift-plan")
@@ -205,7 +211,8 @@ def build() -> DriftTab:
                     instruction=instruction, steps=steps, chains=rows, fal_key=fal_key, replicate_key=replicate_key,
                     preset_name=preset_name, save=save, preset_choice=preset_choice, load=load, plan=plan, run=run,
                     cancel=cancel, status=status, plot=plot, filmstrip=filmstrip, table=table, gif=gif,
-                    step_record=step_record, archive=archive, manifest=manifest, shown=gr.State(None))
+                    step_record=step_record, archive=archive, manifest=manifest, shown=gr.State(None),
+                    out_format=out_format, out_quality=out_quality)
 
 
 # --- handlers ----------------------------------------------------------------------------------------
@@ -279,6 +286,7 @@ class Handlers:
         t = self.tab
         try:
             spec, keys = self.spec(data), self.keys(data)
+            file_format = chosen_format(data, t.out_format, t.out_quality)
             spec, planned = await asyncio.get_running_loop().run_in_executor(service.runners(), prepare_drift,
                                                                              spec, keys)
         except Exception as err:  # noqa: BLE001 - shown to the visitor, never as a traceback
@@ -290,7 +298,7 @@ class Handlers:
         try:
             yield {t.status: "**Running…** making the first image.", t.gif: None, t.archive: None,
                    t.step_record: None, t.filmstrip: [], t.plot: None}
-            async for view in drift_views(spec, planned, keys, cancel):
+            async for view in drift_views(spec, planned, keys, cancel, file_format):
                 yield self.show(view)
         finally:
             CANCELS.close(session, TAB, cancel)

@@ -76,6 +76,8 @@ def wire(demo: gr.Blocks, page: Page, example_box: samples.ExampleBox,
     left.click(lambda r, i: h.move_ref(r, i, -1), refs_and_choice, refs_and_choice, **LIGHT, **RAW)
     right.click(lambda r, i: h.move_ref(r, i, 1), refs_and_choice, refs_and_choice, **LIGHT, **RAW)
     remove.click(h.remove_ref, refs_and_choice, refs_and_choice, **LIGHT, **RAW)
+    # The ✕ on a thumbnail (Gradio's own) removes it; the rest are numbered again as prompts name them.
+    page.refs.delete(h.renumber_refs, [page.refs], refs_and_choice, **LIGHT, **RAW)
 
     page.results.select(h.select_index, None, [page.result_selected], **LIGHT)
     sent = page.send.click(h.send_to_input, {page.results, page.result_selected, page.model, page.mode},

@@ -303,6 +303,12 @@ class Handlers:
         paths.pop(selected)
         return numbered(paths), None
 
+    @staticmethod
+    def renumber_refs(refs: Any) -> tuple[Any, Any]:
+        """The reference images left after one was removed with its ✕, numbered from 1 again (and no
+        selection, since the indices moved)."""
+        return numbered(gallery_paths(refs)), None
+
     # -- results -----------------------------------------------------------------------------------
     def send_to_input(self, data: dict[Any, Any]) -> dict[Any, Any]:
         """Continue from a result: it becomes the reference image (edit) or the image to inpaint."""

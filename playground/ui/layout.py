@@ -47,7 +47,12 @@ CSS = """
 #preset-info { padding: 0 0.5em; }
 #history .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 150px)) !important; }
 #history .caption-label { position: static; max-width: 100%; font-size: 0.75em; white-space: normal; }
+#refs .delete-button { opacity: 1 !important; }  /* each reference's own ✕, always in sight */
 #refs .grid-container { grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)) !important; }
+/* Results at their own size up to the box (a 64x64 result is not blown up to the gallery's width). */
+#results .thumbnail-item img, #compare-cells .thumbnail-item img, #drift-filmstrip .thumbnail-item img,
+#compare-grid img { width: auto !important; height: auto !important; max-width: 100%; max-height: 100%;
+                    margin: auto; object-fit: contain; }
 #inspect-table td { font-family: ui-monospace, monospace; font-size: 0.85em; word-break: break-word; }
 """
 
