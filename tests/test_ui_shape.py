@@ -14,7 +14,7 @@ import gradio as gr
 import pytest
 
 from playground.params import Problem, ValidationError
-from playground.ui.common import door
+from playground.ui.common import door, readable_errors
 
 UI = Path(__file__).resolve().parent.parent / "playground" / "ui"
 SERVER_PATH = "/srv/playground/secret/weights.bin"
@@ -113,6 +113,22 @@ def test_door_turns_any_failure_into_a_readable_error_and_bare_functions_do_not(
 
     message, _ = _error_of(doors_app, f"/{name}_door", -1)
     assert "FileNotFoundError" in message and SERVER_PATH not in message and "Traceback" not in message
+
+
+def test_a_titled_block_names_the_failed_action_for_the_users_errors_only():
+    with pytest.raises(gr.Error) as refused:
+        with readable_errors("Cannot save this preset"):
+            _fail(5)
+    assert (refused.value.title, refused.value.message) == ("Cannot save this preset",
+                                                            "Invalid input: x: got 5; allowed: a number below 1")
+    with pytest.raises(gr.Error) as unexpected:
+        with readable_errors("Cannot save this preset"):
+            _fail(-1)
+    assert unexpected.value.title == "Unexpected error" and SERVER_PATH not in unexpected.value.message
+    with pytest.raises(gr.Error) as untitled:
+        with readable_errors():
+            _fail(5)
+    assert untitled.value.title == "Invalid input"
 
 
 def test_every_public_endpoint_lists_the_parameters_of_its_own_function(client):

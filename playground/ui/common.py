@@ -1,12 +1,12 @@
-"""What every tab and endpoint shares: the options private events are registered with, and `door`,
-the one way a failure at an endpoint or event becomes a readable error."""
+"""What every tab and endpoint shares: the options private events are registered with, and `door` /
+`readable_errors`, the one way a failure at an endpoint or event becomes a readable error."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import gradio as gr
@@ -24,10 +24,22 @@ RAW: dict[str, Any] = {"preprocess": False}
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+@contextlib.contextmanager
+def readable_errors(title: str | None = None) -> Iterator[None]:
+    """Any failure inside raised as the readable `gr.Error` every door shows (`service.app_error`):
+    the problem in the user's words (titled `title` when given), or for an unexpected error its type
+    only (the traceback goes to the server log). A `gr.Error` passes unchanged; cancellation is never
+    caught."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
+        raise service.app_error(err, title) from None
+
+
 def door(fn: F) -> F:
-    """`fn` with any failure raised as the readable `gr.Error` every door shows (`service.app_error`):
-    the problem in the user's words, or for an unexpected error its type only (the traceback goes to
-    the server log). A `gr.Error` passes unchanged; cancellation is never caught.
+    """`fn` with any failure raised as a readable error (see `readable_errors`).
 
     The wrapper is of `fn`'s kind (plain, async, generator or async generator) and keeps its name,
     signature, type hints and docstring: Gradio reads them for streaming, the API page and MCP tools.
@@ -35,44 +47,28 @@ def door(fn: F) -> F:
     if inspect.isasyncgenfunction(fn):
         @functools.wraps(fn)
         async def stream_door(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with readable_errors():
                 async with contextlib.aclosing(fn(*args, **kwargs)) as stream:
                     async for item in stream:
                         yield item
-            except gr.Error:
-                raise
-            except Exception as err:  # noqa: BLE001 - every failure becomes a readable gr.Error
-                raise service.app_error(err) from None
         return stream_door  # type: ignore[return-value]
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
         def generator_door(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with readable_errors():
                 return (yield from fn(*args, **kwargs))
-            except gr.Error:
-                raise
-            except Exception as err:  # noqa: BLE001
-                raise service.app_error(err) from None
         return generator_door  # type: ignore[return-value]
 
     if inspect.iscoroutinefunction(fn):
         @functools.wraps(fn)
         async def async_door(*args: Any, **kwargs: Any) -> Any:
-            try:
+            with readable_errors():
                 return await fn(*args, **kwargs)
-            except gr.Error:
-                raise
-            except Exception as err:  # noqa: BLE001
-                raise service.app_error(err) from None
         return async_door  # type: ignore[return-value]
 
     @functools.wraps(fn)
     def plain_door(*args: Any, **kwargs: Any) -> Any:
-        try:
+        with readable_errors():
             return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Exception as err:  # noqa: BLE001
-            raise service.app_error(err) from None
     return plain_door  # type: ignore[return-value]

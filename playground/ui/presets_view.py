@@ -21,7 +21,7 @@ from playground import preset_store, presets
 from playground.params import Problem, ValidationError
 from playground.storage import IMAGE_SUFFIXES
 from playground.ui import catalog_view, service
-from playground.ui.common import LIGHT, RAW
+from playground.ui.common import LIGHT, RAW, readable_errors
 from playground.ui.handlers import Handlers, Loaded, fill_editor
 from playground.ui.layout import PRESETS_HELP, Page, PresetsView, preset_choices
 from playground.ui.outputs import SCRATCH_DIR_NAME, fresh_folder
@@ -76,12 +76,10 @@ class PresetHandlers:
         preset_id = data[v.choice]
         if not preset_id:
             raise gr.Error("Choose a preset first.", title="No preset chosen", print_exception=False)
-        try:
+        with readable_errors("Invalid preset"):
             preset = preset_store.load_preset(service.preset_ref(preset_id))
             request = presets.preset_to_request(preset)
             loaded = self.h.load_request(data, request)
-        except Exception as err:  # noqa: BLE001 - every failure is a readable message
-            raise _error(err, "Invalid preset") from None
         notes = _missing_inputs(preset["inputs"], request) + _skipped_params(loaded)
         text = f"Loaded **{preset['name']}** ({catalog_view.get(preset['model']).label})."
         if notes:
@@ -95,12 +93,10 @@ class PresetHandlers:
         name = (data[v.name] or "").strip()
         if not name:
             raise gr.Error("Type a name for the preset first.", title="No name", print_exception=False)
-        try:
+        with readable_errors("Cannot save this preset"):
             request = self.h.form(data).request()
             saved = preset_store.save_request(request, name, (data[v.description] or "").strip(),
                                          on_conflict="overwrite" if data[v.overwrite] else "error")
-        except Exception as err:  # noqa: BLE001
-            raise _error(err, "Cannot save this preset") from None
         choices, text = self.refresh_list(saved["id"])
         return choices, f"Saved as **{saved['name']}** in your presets.\n\n{text}"
 
@@ -108,10 +104,8 @@ class PresetHandlers:
         if not preset_id or not (new_name or "").strip():
             raise gr.Error("Choose one of your presets and type its new name.", title="Nothing to rename",
                            print_exception=False)
-        try:
+        with readable_errors("Cannot rename this preset"):
             saved = preset_store.rename_preset(service.preset_ref(preset_id), new_name.strip())
-        except Exception as err:  # noqa: BLE001
-            raise _error(err, "Cannot rename this preset") from None
         choices, text = self.refresh_list(saved["id"])
         return choices, f"Renamed to **{saved['name']}**.\n\n{text}"
 
@@ -120,10 +114,8 @@ class PresetHandlers:
             return gr.update(), gr.update()
         if not preset_id:
             raise gr.Error("Choose one of your presets first.", title="Nothing to delete", print_exception=False)
-        try:
+        with readable_errors("Cannot delete this preset"):
             deleted = preset_store.delete_preset(service.preset_ref(preset_id))
-        except Exception as err:  # noqa: BLE001
-            raise _error(err, "Cannot delete this preset") from None
         choices, text = self.refresh_list(None)
         return choices, f"Deleted **{deleted['deleted'].split(':', 1)[1]}**.\n\n{text}"
 
@@ -131,10 +123,8 @@ class PresetHandlers:
         """Import an uploaded preset (.json, or an exported .zip with its inputs) into your presets."""
         if not path:
             return gr.update(), gr.update(), gr.update()
-        try:
+        with readable_errors("Cannot import this preset"):
             saved, dropped = import_upload(Path(path))
-        except Exception as err:  # noqa: BLE001
-            raise _error(err, "Cannot import this preset") from None
         choices, text = self.refresh_list(saved["id"])
         note = (f" Its {dropped} input image(s) were not in the upload: add them before running."
                 if dropped else "")
@@ -144,10 +134,8 @@ class PresetHandlers:
         """A .zip of the chosen preset and its input images, to download and import elsewhere."""
         if not preset_id:
             raise gr.Error("Choose a preset to export first.", title="Nothing to export", print_exception=False)
-        try:
+        with readable_errors("Cannot export this preset"):
             return gr.update(value=export_zip(service.preset_ref(preset_id)), visible=True)
-        except Exception as err:  # noqa: BLE001
-            raise _error(err, "Cannot export this preset") from None
 
 
 def wire(demo: gr.Blocks, view: PresetsView, handlers: Handlers, everything: set[Any],
@@ -280,10 +268,3 @@ def _skipped_params(loaded: Loaded) -> list[str]:
 def _skipped_text(problems: list[dict[str, Any]]) -> str:
     lines = [f"- `{p['id']}`: {p['error']}" for p in problems[:5]]
     return f"**{len(problems)} preset file(s) could not be read and are not listed:**\n" + "\n".join(lines)
-
-
-def _error(err: BaseException, title: str) -> gr.Error:
-    """A readable error titled by the action that failed (unexpected errors keep their own title)."""
-    default_title, message = service.describe_error(err)
-    expected = isinstance(err, (ValidationError, preset_store.PresetStoreError))
-    return gr.Error(message, title=title if expected else default_title, print_exception=False)

@@ -360,10 +360,12 @@ def models_listing() -> dict[str, Any]:
             "models": {mid: {**m.summary(), "schema": m.json_schema()} for mid, m in MODELS.items()}}
 
 
-def app_error(err: BaseException) -> gr.Error:
-    """A failure as the readable gr.Error every door raises (gradio_client sees an AppError)."""
-    title, message = describe_error(err)
-    return gr.Error(message, title=title, print_exception=False)
+def app_error(err: BaseException, title: str | None = None) -> gr.Error:
+    """A failure as the readable gr.Error every door raises (gradio_client sees an AppError). `title`
+    names the action that failed for the user's own errors; unexpected errors keep their own title."""
+    default_title, message = describe_error(err)
+    expected = isinstance(err, (ValidationError, PlaygroundError))
+    return gr.Error(message, title=title if title and expected else default_title, print_exception=False)
 
 
 def describe_error(err: BaseException) -> tuple[str, str]:
