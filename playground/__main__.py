@@ -35,6 +35,7 @@ from playground.catalog import MODELS, get_model, models_by_family
 from playground.compare import Axis, GridSpec, plan_grid, run_grid
 from playground.drift import DEFAULT_STEPS, ChainSpec, DriftSpec, check_drift, plan_drift, run_drift
 from playground.errors import PlaygroundError
+from playground.formats import FileFormat, choose
 from playground.params import Problem, ValidationError
 from playground.preset_store import (
     delete_preset,
@@ -96,6 +97,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", required=True, metavar="DIR", help="folder to write the images to")
     run.add_argument("--save-preset", default=None, metavar="NAME",
                      help="also save this request as a user preset under $PLAYGROUND_HOME")
+    run.add_argument("--format", default=None, dest="file_format", metavar="FORMAT",
+                     help="image files as png, jpeg or webp, the record embedded in each (default: the "
+                          "request's output_format, else png)")
+    run.add_argument("--quality", default=None, type=int, metavar="1-100",
+                     help="jpeg/webp quality (default: jpeg 95, webp lossless)")
     run.add_argument("--json", action="store_true", help="print the result as one JSON object on stdout")
     run.set_defaults(handler=cmd_run)
 
@@ -120,6 +126,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--out", required=True, metavar="DIR", help="folder for grid.png, manifest.json, grid.zip")
     sweep.add_argument("--save-preset", default=None, metavar="NAME", help="also save the grid as a user preset")
     sweep.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    sweep.add_argument("--format", default=None, dest="file_format", metavar="FORMAT",
+                     help="image files as png, jpeg or webp, the record embedded in each (default: the "
+                          "request's output_format, else png)")
+    sweep.add_argument("--quality", default=None, type=int, metavar="1-100",
+                     help="jpeg/webp quality (default: jpeg 95, webp lossless)")
     sweep.set_defaults(handler=cmd_sweep)
 
     drift = sub.add_parser("drift", help="apply edit models to their own output again and again; measure the drift")
@@ -143,6 +154,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder for metrics.png, drift.gif, manifest.json, drift.zip")
     drift.add_argument("--save-preset", default=None, metavar="NAME", help="also save the drift as a user preset")
     drift.add_argument("--json", action="store_true", help="print the manifest as JSON on stdout")
+    drift.add_argument("--format", default=None, dest="file_format", metavar="FORMAT",
+                     help="image files as png, jpeg or webp, the record embedded in each (default: the "
+                          "request's output_format, else png)")
+    drift.add_argument("--quality", default=None, type=int, metavar="1-100",
+                     help="jpeg/webp quality (default: jpeg 95, webp lossless)")
     drift.set_defaults(handler=cmd_drift)
 
     inspect = sub.add_parser("inspect", help="print the reproducibility record of an image")
@@ -211,9 +227,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     request = build_request(args)
     out_dir(args.out)
+    file_format = choose(args.file_format, args.quality, request.params)
     done = runs.run(request, keys=operator_keys(), progress=None if args.json else _print_progress)
     result = done.result
-    files = write_images(done, Path(args.out))
+    files = write_images(done, Path(args.out), file_format)
     saved = save_request(request, args.save_preset, on_conflict="rename") if args.save_preset else None
     if args.json:
         out = {"files": [str(f) for f in files], **result.summary()}
@@ -290,17 +307,18 @@ def out_dir(value: str) -> Path:
     return path
 
 
-def write_images(done: runs.Run, out: Path, fmt: str = "png") -> list[Path]:
+def write_images(done: runs.Run, out: Path, file_format: FileFormat | None = None) -> list[Path]:
     """Write each image of a run into `out` named by model, seed and index, with its record embedded
     and a `.json` sidecar; copy the request's inputs into `out/inputs/` (named by hash) for `rerun`."""
     result, record, request = done.result, done.record, done.request
+    file_format = file_format or FileFormat()
     out.mkdir(parents=True, exist_ok=True)
     if request.images or request.mask is not None:
         store_inputs(request, out / "inputs")
     paths = []
     for i, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
-        path = out / f"{result.model}-{seed}-{i}.{fmt}"
-        save_image(image, for_image(record, i), path, fmt)
+        path = out / f"{result.model}-{seed}-{i}.{file_format.suffix}"
+        save_image(image, for_image(record, i), path, file_format.format, **file_format.save_args())
         paths.append(path)
     return paths
 
@@ -308,6 +326,7 @@ def write_images(done: runs.Run, out: Path, fmt: str = "png") -> list[Path]:
 def cmd_sweep(args: argparse.Namespace) -> int:
     spec = build_grid(args)
     out_dir(args.out)
+    file_format = choose(args.file_format, args.quality)
     keys = operator_keys()
     grid = plan_grid(spec, keys)
     summary = grid.summary()
@@ -321,9 +340,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     grid.grid_image().save(out / "grid.png")
-    manifest = grid.manifest()
+    manifest = grid.manifest(file_format)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    grid.to_zip(out / "grid.zip")
+    grid.to_zip(out / "grid.zip", file_format=file_format)
     if args.save_preset:
         saved = save_grid(spec, args.save_preset, on_conflict="rename")
         print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)
@@ -369,6 +388,7 @@ def parse_axis(text: str) -> Any:
 def cmd_drift(args: argparse.Namespace) -> int:
     spec = check_drift(build_drift(args))
     out_dir(args.out)
+    file_format = choose(args.file_format, args.quality)
     keys = operator_keys()
     planned = plan_drift(spec, keys)
     print(f"{planned['steps']} edit steps, estimated ${planned['estimated_cost']:g}", file=sys.stderr)
@@ -385,9 +405,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     drift.plot().save(out / "metrics.png")
-    manifest = drift.manifest()
+    manifest = drift.manifest(file_format)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    drift.to_zip(out / "drift.zip")
+    drift.to_zip(out / "drift.zip", file_format=file_format)
     written = [out / "metrics.png", out / "manifest.json", out / "drift.zip"]
     if drift.genesis is not None and drift.genesis.image is not None:
         written.insert(1, drift.gif(out / "drift.gif"))

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from playground.__main__ import main
 from playground.records import read_record
 from playground.request import Request
 from playground.validation import validate
@@ -135,3 +136,25 @@ def test_the_estimate_says_which_size_will_be_used(client, wide):
     odd = client.predict(model="sdxl-base", mode="inpaint", prompt="a moon", images=[handle_file(str(wide.odd))],
                          mask=handle_file(str(wide.odd)), backend="local", api_name="/estimate")
     assert odd["output_size"] == "248x192 (the input's 250x190, rounded for the model)"
+
+
+# --- the command line -----------------------------------------------------------------------------
+@pytest.mark.parametrize(("fmt", "pil_name", "suffix"), [("jpeg", "JPEG", "jpg"), ("webp", "WEBP", "webp")])
+def test_the_command_line_writes_the_chosen_format_with_the_record_inside(local, tmp_path, fmt, pil_name, suffix):
+    out = tmp_path / "out"
+    argv = ["run", "--model", "sdxl-base", "--prompt", "a fox", "--backend", "local", "--seed", "3",
+            "--set", "num_inference_steps=2", "--set", "image_size=\"64x64\"", "--format", fmt, "--quality", "80",
+            "--out", str(out), "--json"]
+    assert main(argv) == 0
+    path = out / f"sdxl-base-3-0.{suffix}"
+    with Image.open(path) as image:
+        assert image.format == pil_name
+    assert read_record(path)["seed"] == 3 and (out / "sdxl-base-3-0.json").is_file()
+
+
+def test_the_command_line_refuses_a_format_it_cannot_write(local, tmp_path, capsys):
+    argv = ["run", "--model", "sdxl-base", "--prompt", "a fox", "--backend", "local", "--format", "gif",
+            "--out", str(tmp_path / "out")]
+    assert main(argv) != 0
+    assert "output_format: got 'gif'; allowed: png, jpeg or webp" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
