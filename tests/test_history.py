@@ -141,15 +141,22 @@ def test_loading_weights_is_reported(local_backend):
     from playground.request import Request
     from playground.validation import validate
 
-    said: list[str] = []
-    relay = ProgressRelay(lambda value, desc="", unit="": said.append(desc))
+    said: list[tuple[object, str, str]] = []
+    relay = ProgressRelay(lambda value, desc="", unit="": said.append((value, desc, unit)))
     relay.backend = "local"
     prepared = validate(Request(model="sdxl-base", prompt="x", params={"image_size": "64x64",
                                                                        "num_inference_steps": 1}, backend="local"))
     local_backend.run(prepared, progress=relay)
-    local_backend.run(prepared, progress=relay)
-    loading = [d for d in said if d.startswith("Loading the weights")]
-    assert loading == ["Loading the weights of sdxl-base on local (once per model; can take minutes)"]
+    local_backend.run(prepared, progress=relay)  # loaded now: no loading shown
+    loading = [said_now for said_now in said if "the weights" in said_now[1]]
+    names = ["scheduler", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae"]
+    assert loading == [
+        *(((i, 7), f"Loading the weights of sdxl-base on local: {name} ({i}/7)", "components")
+          for i, name in enumerate(names)),
+        ((7, 7), "Loaded the weights of sdxl-base on local (7/7); preparing the pipeline", "components")]
+    # an event without a count (a backend that cannot count) keeps the plain message and the last fraction
+    relay({"stage": "loading", "model": "sdxl-base"})
+    assert said[-1] == ((1, 1), "Loading the weights of sdxl-base on local (once per model; can take minutes)", "steps")
 
 
 def test_a_compare_grid_and_a_drift_run_join_the_history_and_restore_their_tab():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import json
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,16 +145,81 @@ def test_scheduler_choice_swaps_the_sampler_and_default_restores_it(local_backen
     assert pipe.scheduler is loaded.scheduler
 
 
+def component_names(folder: str) -> list[str]:
+    """The non-null components a pipeline folder's model_index.json lists, in the file's order."""
+    index = json.loads((Path(folder) / "model_index.json").read_text())
+    return [name for name, value in index.items()
+            if not name.startswith("_") and isinstance(value, list) and value[0] is not None]
+
+
+def loading_events(model: str, names: list[str]) -> list[dict]:
+    total = len(names)
+    return [*({"stage": "loading", "model": model, "component": name, "done": i, "total": total}
+              for i, name in enumerate(names)),
+            {"stage": "loading", "model": model, "component": None, "done": total, "total": total}]
+
+
 def test_progress_reports_each_step_in_order(local_backend):
     events: list[dict] = []
     local_backend.run(validate(Request(model="sdxl-base", prompt="x", backend="local",
                                        params={**SMALL, "num_inference_steps": 3})), progress=events.append)
     steps = [{"stage": "step", "step": i, "total": 3} for i in (1, 2, 3)]
-    assert events == [{"stage": "loading", "model": "sdxl-base"}, *steps]  # a fresh backend loads first
+    names = component_names(local_backend.settings.model_paths["sdxl-base"])
+    assert names == ["scheduler", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "unet", "vae"]
+    assert events == [*loading_events("sdxl-base", names), *steps]  # a fresh backend loads first
     events.clear()
     local_backend.run(validate(Request(model="sdxl-base", prompt="x", backend="local",
                                        params={**SMALL, "num_inference_steps": 3})), progress=events.append)
     assert events == steps  # loaded now: no loading event
+
+
+LOADING_CASES = [case for case in CASES
+                 if case.id in ("sdxl-t2i", "kontext-inpaint", "schnell-t2i", "flux2-multi-ref-edit", "klein-inpaint")]
+
+
+@pytest.mark.parametrize("case", LOADING_CASES)
+def test_loading_reports_each_component_and_loads_what_from_pretrained_loads(local_backend, case):
+    """Loading component by component reports each one, and gives the very pipeline a whole
+    `from_pretrained` gives: the same weights, and the same image bytes for the same seed."""
+    import diffusers
+    import torch
+
+    events: list[dict] = []
+    prepared = validate(Request(backend="local", seed=5, **case))
+    result = local_backend.run(prepared, progress=events.append)
+    model = prepared.model.id
+    folder = local_backend.settings.model_paths[model]
+    names = component_names(folder)
+    loads = [event for event in events if event["stage"] == "loading"]
+    assert loads == loading_events(model, names)
+    assert [e["done"] for e in loads] == list(range(len(names) + 1)) and {e["total"] for e in loads} == {len(names)}
+    assert events[: len(loads)] == loads, "every loading event comes before the first step"
+    assert local_backend.stats["loads"] == 1
+
+    class_name = prepared.model.routes["local"].pipelines[prepared.mode]
+    whole = getattr(diffusers, class_name).from_pretrained(folder, dtype=torch.float32)
+    whole.set_progress_bar_config(disable=True)
+    pipe, _ = local_backend.pipeline(prepared.model, prepared.mode)
+    assert type(pipe) is type(whole) and pipe.components.keys() == whole.components.keys()
+    for name, component in whole.components.items():
+        assert type(pipe.components[name]) is type(component), name
+        if isinstance(component, torch.nn.Module):
+            mine, theirs = pipe.components[name].state_dict(), component.state_dict()
+            assert mine.keys() == theirs.keys(), name
+            assert all(torch.equal(mine[k], theirs[k]) and mine[k].dtype == theirs[k].dtype for k in theirs), name
+
+    def whole_image() -> bytes:
+        args, _ = local_backend.call_args(prepared, whole)
+        args["generator"] = [torch.Generator("cpu").manual_seed(5)]
+        with torch.inference_mode():
+            return png(whole(**args).images[0])
+
+    assert png(result.images[0]) == whole_image()
+    # The comparison sees the weights: nudge one of the whole pipeline's and the bytes differ.
+    denoiser = getattr(whole, "unet", None) or whole.transformer
+    with torch.no_grad():
+        next(p for p in denoiser.parameters() if p.dim() > 1).add_(0.5)
+    assert png(result.images[0]) != whole_image()
 
 
 def test_cancel_between_steps_stops_the_run(local_backend):

@@ -1,7 +1,8 @@
 """Local backend: runs catalog models with Hugging Face diffusers pipelines.
 
-Weights load with the real `from_pretrained`, from the hub id in the catalog route or from a
-folder named in the JSON file at `PLAYGROUND_MODEL_PATHS` (`{"sdxl-base": "/models/sdxl"}`).
+Weights load with the real `from_pretrained`, one component at a time so that loading reports
+progress (backends.loading), from the hub id in the catalog route or from a folder named in the
+JSON file at `PLAYGROUND_MODEL_PATHS` (`{"sdxl-base": "/models/sdxl"}`).
 Loaded pipelines live in a bounded LRU cache; switching modes on the same weights derives the
 mode's pipeline with `from_pipe`, sharing every module instead of loading again. Runs on one
 device are serialised by a lock. torch and diffusers are imported only when a run needs them.
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from playground.backends import lora, speedups
+from playground.backends import loading, lora, speedups
 from playground.backends.base import Keys, Progress
 from playground.catalog import LocalRoute, ModelSpec
 from playground.environment import env_int
@@ -155,15 +156,18 @@ class LocalBackend:
         """Whether `model`'s weights are already in memory (a run starts without loading them)."""
         return (model.id, self.source(model), self.device(), self.dtype_name(model, speed)) in self._cache
 
-    def pipeline(self, model: ModelSpec, mode: str, speed: SpeedSettings | None = None) -> tuple[Any, _Loaded]:
-        """The pipeline for `mode`, loading the weights once (per dtype) and sharing them across modes."""
+    def pipeline(self, model: ModelSpec, mode: str, speed: SpeedSettings | None = None,
+                 progress: Progress | None = None) -> tuple[Any, _Loaded]:
+        """The pipeline for `mode`, loading the weights once (per dtype) and sharing them across modes;
+        while loading, `progress` hears `{"stage": "loading", "model", "component", "done", "total"}`
+        before each component and once more with done == total (component None) at the end."""
         route = _route(model)
         class_name = route.pipelines[mode]
         key = (model.id, self.source(model), self.device(), self.dtype_name(model, speed))
         with self._lock:
             loaded = self._cache.get(key)
             if loaded is None:
-                loaded = self._load(model, class_name, key[3])
+                loaded = self._load(model, class_name, key[3], progress)
                 self._cache[key] = loaded
                 while len(self._cache) > self.settings.max_pipelines:
                     self._cache.popitem(last=False)
@@ -179,8 +183,7 @@ class LocalBackend:
                 self.stats["from_pipe"] += 1
             return loaded.by_class[class_name], loaded
 
-    def _load(self, model: ModelSpec, class_name: str, dtype_name: str) -> _Loaded:
-        import diffusers
+    def _load(self, model: ModelSpec, class_name: str, dtype_name: str, progress: Progress | None = None) -> _Loaded:
         import torch
 
         src = self.source(model)
@@ -192,8 +195,14 @@ class LocalBackend:
             raise BackendUnavailable(f"Weights for {model.id} are not on this machine and HF_HUB_OFFLINE is set. "
                                      f"{_download_hint(model)}")
         dtype = getattr(torch, dtype_name)
+
+        def report(component: str | None, done: int, total: int) -> None:
+            if progress is not None:
+                progress({"stage": "loading", "model": model.id, "component": component, "done": done,
+                          "total": total})
+
         try:
-            pipe = getattr(diffusers, class_name).from_pretrained(src, dtype=dtype)
+            pipe = loading.load_pipeline(class_name, src, dtype, report)
         except (OSError, ValueError) as err:
             raise BackendUnavailable(f"Could not load {model.id} from {src}: {err}. {_download_hint(model)}") from None
         self.stats["loads"] += 1
@@ -232,9 +241,7 @@ class LocalBackend:
         asked = self.settings.speed.merged(prepared.speed)
         with self._lock:
             loads_before = self.stats["loads"]
-            if progress is not None and not self.is_loaded(model, asked):
-                progress({"stage": "loading", "model": model.id})
-            pipe, loaded = self.pipeline(model, mode, asked)
+            pipe, loaded = self.pipeline(model, mode, asked, progress)
             loaded_at = time.perf_counter()
             speed, speed_warnings = speedups.apply(pipe, loaded.speed_state, asked)
             speed = replace(speed, dtype=self.dtype_name(model, asked))

@@ -18,7 +18,8 @@ class ProgressRelay:
     """Turns backend progress events into calls of a Gradio-style `progress(value, desc=...)`.
 
     Gradio shows a description only next to a number, so stages without one (queue, submitted,
-    provider logs) repeat the last known fraction; tqdm lines in provider logs count as steps.
+    provider logs) repeat the last known fraction; tqdm lines in provider logs count as steps, and
+    local loading counts the pipeline's components.
     """
 
     def __init__(self, progress: Callable[..., Any] | None):
@@ -26,13 +27,13 @@ class ProgressRelay:
         self.backend = ""
         self.value: float | tuple[int, int] = 0.0
 
-    def say(self, desc: str, value: float | tuple[int, int] | None = None) -> None:
+    def say(self, desc: str, value: float | tuple[int, int] | None = None, unit: str = "steps") -> None:
         if value is not None:
             self.value = value
         if self.progress is None:
             return
         try:
-            self.progress(self.value, desc=desc, unit="steps")
+            self.progress(self.value, desc=desc, unit=unit)
         except Exception:  # noqa: BLE001 - progress is best effort
             log.debug("progress update failed", exc_info=True)
 
@@ -54,6 +55,14 @@ class ProgressRelay:
                 self.say(f"Step {step}/{total}{where}", (min(step, total), total))
             else:
                 self.say(message[:120])
+        elif stage == "loading" and event.get("total"):
+            done, total = int(event.get("done", 0)), int(event["total"])
+            counted = (min(done, total), total)
+            if event.get("component"):
+                desc = f"Loading the weights of {event.get('model')}{where}: {event['component']} ({done}/{total})"
+            else:  # all loaded; what is left is putting the pipeline together and on its device
+                desc = f"Loaded the weights of {event.get('model')}{where} ({done}/{total}); preparing the pipeline"
+            self.say(desc, counted, unit="components")
         elif stage == "loading":
             self.say(f"Loading the weights of {event.get('model')}{where} (once per model; can take minutes)")
         elif stage in ("starting", "processing", "running"):
