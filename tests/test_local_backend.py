@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -220,6 +221,29 @@ def test_loading_reports_each_component_and_loads_what_from_pretrained_loads(loc
     with torch.no_grad():
         next(p for p in denoiser.parameters() if p.dim() > 1).add_(0.5)
     assert png(result.images[0]) != whole_image()
+
+
+def test_an_offline_hub_snapshot_loads_component_by_component(tiny_root):
+    """Without a folder, weights load from the model's snapshot in the hub cache (offline), reporting
+    each component, with the snapshot's commit as the version and the repo id as the source."""
+    repo = Path(os.environ["HF_HUB_CACHE"]) / "models--stabilityai--sdxl-turbo"
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    shutil.copytree(tiny_root["sdxl"], repo / "snapshots" / commit)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    try:
+        backend = LocalBackend(LocalSettings(device="cpu"))
+        prepared = validate(Request(model="sdxl-turbo", prompt="x", backend="local", params=SMALL))
+        assert backend.health(prepared.model) == (True, "weights cached from stabilityai/sdxl-turbo")
+        events: list[dict] = []
+        result = backend.run(prepared, progress=events.append)
+        loads = [event for event in events if event["stage"] == "loading"]
+        assert loads == loading_events("sdxl-turbo", component_names(str(tiny_root["sdxl"])))
+        assert result.model_version == commit and result.device["source"] == "stabilityai/sdxl-turbo"
+        pipe, _ = backend.pipeline(prepared.model, "text-to-image")
+        assert pipe.name_or_path == "stabilityai/sdxl-turbo" and backend.stats["loads"] == 1
+    finally:
+        shutil.rmtree(repo)  # the hub cache stays empty for the other tests
 
 
 def test_cancel_between_steps_stops_the_run(local_backend):

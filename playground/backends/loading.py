@@ -4,9 +4,10 @@ The components come from the pipeline's model_index.json (`Pipeline.load_config`
 the pipeline class takes whose library and class are not null. Each loads with its own class's
 `from_pretrained`, from its subfolder and with the dtype for torch modules only, as diffusers'
 `DiffusionPipeline.from_pretrained` loads them itself; then the pipeline is assembled with the
-documented `Pipeline.from_pretrained(source, dtype=..., **components)`, which loads none of the
-components it is given (and downloads none of their files). torch and diffusers are imported only
-when loading.
+documented `Pipeline.from_pretrained(folder, dtype=..., **components)`, which loads none of the
+components it is given. A hub repo id resolves to its snapshot folder first with
+`Pipeline.download` (what from_pretrained does; offline it is the cached snapshot). torch and
+diffusers are imported only when loading.
 """
 
 from __future__ import annotations
@@ -71,4 +72,7 @@ def load_pipeline(class_name: str, source: str, dtype: Any, report: LoadReport |
         components[name] = load_component(folder, name, library, component_class, dtype)
     if report is not None:
         report(None, total, total)
-    return pipeline_class.from_pretrained(source, dtype=dtype, **components)
+    pipe = pipeline_class.from_pretrained(folder, dtype=dtype, **components)
+    # Assembled from the resolved folder (no second trip to the hub); it names where it came from.
+    pipe.register_to_config(_name_or_path=source)
+    return pipe
