@@ -24,6 +24,10 @@ os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="playground-empty-hub-")
 os.environ.pop("PLAYGROUND_MODEL_PATHS", None)
 os.environ.pop("FAL_KEY", None)
 os.environ.pop("REPLICATE_API_TOKEN", None)
+# Tiny pipelines run tiny tensors: torch's thread pool only spins against the app server, the
+# browser and the other tests (a run on two threads costs ten times the CPU of one). Set before
+# torch is imported; subprocesses (the command line tests) inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
