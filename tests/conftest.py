@@ -237,18 +237,52 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backgro
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """One Chromium for the session (per worker under xdist); each test opens its own context."""
-    from playwright import sync_api
+class Chromium:
+    """Chromium through sync Playwright, launched on first use and kept while browser tests follow each
+    other. Sync Playwright keeps this thread's asyncio loop marked as running (other tests'
+    `asyncio.run()` then fails), so it is stopped before any test that does not take the browser."""
 
-    # Assertions wait as long as actions do (30 s, not 5 s): on a loaded machine or with parallel
-    # workers the page can take longer than 5 s to show what it will show.
-    sync_api.expect.set_options(timeout=30_000)
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browser = None
+
+    def start(self):
+        if self.browser is None:
+            from playwright import sync_api
+
+            # Assertions wait as long as actions do (30 s, not 5 s): with parallel workers, or on a
+            # loaded machine, the page can take longer than 5 s to show what it will show.
+            sync_api.expect.set_options(timeout=30_000)
+            self.playwright = sync_api.sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                           args=LAUNCH_ARGS)
+        return self.browser
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.playwright.stop()
+            self.browser = self.playwright = None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    holder = Chromium()
+    yield holder
+    holder.stop()
+
+
+@pytest.fixture(autouse=True)
+def browser_only_where_used(request: pytest.FixtureRequest, chromium: Chromium) -> None:
+    """Stops Chromium before a test that does not use it (see Chromium)."""
+    if "browser" not in request.fixturenames:
+        chromium.stop()
+
+
+@pytest.fixture
+def browser(chromium: Chromium):
+    """The running Chromium (one for consecutive browser tests); each test opens its own context."""
+    return chromium.start()
 
 
 @pytest.fixture
