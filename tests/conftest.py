@@ -24,11 +24,17 @@ os.environ["HF_HUB_CACHE"] = tempfile.mkdtemp(prefix="playground-empty-hub-")
 os.environ.pop("PLAYGROUND_MODEL_PATHS", None)
 os.environ.pop("FAL_KEY", None)
 os.environ.pop("REPLICATE_API_TOKEN", None)
+# Tiny pipelines run tiny tensors: torch's thread pool only spins against the app server, the
+# browser and the other tests (a run on two threads costs ten times the CPU of one). Set before
+# torch is imported; subprocesses (the command line tests) inherit it.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 TESTS = Path(__file__).parent
+# How the suite spreads over xdist workers (tests/pytest.ini runs `-n auto --dist loadfile`).
+pytest_plugins = ["tests.parallel"]
 # Which tiny folder serves which catalog model.
 TINY_FOR_MODEL = {
     "sdxl-base": "sdxl",
@@ -44,19 +50,28 @@ TINY_FOR_MODEL = {
 @pytest.fixture(scope="session")
 def tiny_root(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Folders of the tiny pipelines, built once per version of tiny_pipelines.py (kept in the pytest
-    cache; built afresh in a temporary folder when the cache is switched off)."""
+    cache; built afresh in a temporary folder when the cache is switched off). Parallel workers share
+    one build: the first builds it under a file lock, the others wait and read it."""
+    from filelock import FileLock
+
     from tests import tiny_pipelines
 
     digest = hashlib.sha256((TESTS / "tiny_pipelines.py").read_bytes()).hexdigest()[:12]
     cache = getattr(pytestconfig, "cache", None)
     name = f"tiny-pipelines-{digest}"
-    root = Path(cache.mkdir(name)) if cache is not None else tmp_path_factory.mktemp(name)
+    if cache is not None:
+        root = Path(cache.mkdir(name))
+    else:
+        # Under xdist each worker has its own base folder; their parent is this run's, shared.
+        base = tmp_path_factory.getbasetemp()
+        root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+        root.mkdir(parents=True, exist_ok=True)
     done = root / "built.json"
-    if done.is_file():
-        return {k: Path(v) for k, v in json.loads(done.read_text()).items()}
-    built = tiny_pipelines.build_all(root)
-    done.write_text(json.dumps({k: str(v) for k, v in built.items()}))
-    return built
+    with FileLock(str(root) + ".lock"):
+        if not done.is_file():
+            built = tiny_pipelines.build_all(root)
+            done.write_text(json.dumps({k: str(v) for k, v in built.items()}))
+    return {k: Path(v) for k, v in json.loads(done.read_text()).items()}
 
 
 @pytest.fixture(scope="session")
@@ -179,11 +194,32 @@ def running_app(model_paths: dict[str, str]) -> Iterator[SimpleNamespace]:
         backends._backends.update(saved)
 
 
-@pytest.fixture(scope="module")
-def app(model_paths):
-    """The app for a test module (modules needing other settings define their own `app`)."""
+@pytest.fixture(scope="session")
+def shared_app(model_paths: dict[str, str]) -> Iterator[SimpleNamespace]:
+    """One launched app for every module that takes the default `app` (started once per session, or
+    per worker under xdist). Its local backend is installed only while such a module runs."""
+    from playground import backends
+
+    saved = dict(backends._backends)
     with running_app(model_paths) as running:
+        backends._backends.clear()
+        backends._backends.update(saved)
         yield running
+
+
+@pytest.fixture(scope="module")
+def app(shared_app: SimpleNamespace) -> Iterator[SimpleNamespace]:
+    """The app for a test module (modules needing other settings define their own `app`): the
+    session's app, its local backend installed for dispatch while the module runs."""
+    from playground import backends
+
+    saved = dict(backends._backends)
+    backends.set_backend("local", shared_app.local)
+    try:
+        yield shared_app
+    finally:
+        backends._backends.clear()
+        backends._backends.update(saved)
 
 
 @pytest.fixture(scope="module")
@@ -192,3 +228,78 @@ def client(app, tmp_path_factory):
     from gradio_client import Client
 
     return Client(app.url, verbose=False, download_files=str(tmp_path_factory.mktemp("downloads")))
+
+
+# --- the browser (Debian's Chromium through Playwright; tests/test_browser.py skips without it) -----
+CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+class Chromium:
+    """Chromium through sync Playwright, launched on first use and kept while browser tests follow each
+    other. Sync Playwright keeps this thread's asyncio loop marked as running (other tests'
+    `asyncio.run()` then fails), so it is stopped before any test that does not take the browser."""
+
+    def __init__(self) -> None:
+        self.playwright = None
+        self.browser = None
+
+    def start(self):
+        if self.browser is None:
+            from playwright import sync_api
+
+            # Assertions wait as long as actions do (30 s, not 5 s): with parallel workers, or on a
+            # loaded machine, the page can take longer than 5 s to show what it will show.
+            sync_api.expect.set_options(timeout=30_000)
+            self.playwright = sync_api.sync_playwright().start()
+            self.browser = self.playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                           args=LAUNCH_ARGS)
+        return self.browser
+
+    def stop(self) -> None:
+        if self.browser is not None:
+            self.browser.close()
+            self.playwright.stop()
+            self.browser = self.playwright = None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    holder = Chromium()
+    yield holder
+    holder.stop()
+
+
+@pytest.fixture(autouse=True)
+def browser_only_where_used(request: pytest.FixtureRequest, chromium: Chromium) -> None:
+    """Stops Chromium before a test that does not use it (see Chromium)."""
+    if "browser" not in request.fixturenames:
+        chromium.stop()
+
+
+@pytest.fixture
+def browser(chromium: Chromium):
+    """The running Chromium (one for consecutive browser tests); each test opens its own context."""
+    return chromium.start()
+
+
+@pytest.fixture
+def page(app, browser, request):
+    """A fresh page in a fresh browser context on the module's app; fails the test if the browser
+    console logged an error."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    tab = context.new_page()
+    errors: list[str] = []
+    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.set_default_timeout(30_000)
+    tab.goto(app.url, wait_until="load")
+    tab.wait_for_selector("#param-num_inference_steps")
+    tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
+    yield tab
+    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
+    context.close()
+    assert not errors, f"browser console errors: {errors}"

@@ -7,19 +7,14 @@ no console errors. Screenshots go to artifacts/browser/ at the repo root (git-ig
 
 from __future__ import annotations
 
-import os
 import shutil
 import warnings
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_image
-
-CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
-LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--no-first-run"]
+# The app, Chromium and the `page` fixture are shared from conftest (one app and one browser per session).
+from tests.conftest import ARTIFACTS, CHROMIUM, make_image  # noqa: F401 - ARTIFACTS: imported from here
 
 if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
     reason = (f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's Chromium "
@@ -27,41 +22,6 @@ if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
     warnings.warn(reason, stacklevel=1)
     pytest.skip(reason, allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api", reason="BROWSER TESTS SKIPPED: playwright is not installed")
-
-from tests.conftest import running_app  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def app(model_paths):
-    with running_app(model_paths) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(app, browser, request):
-    """A fresh page on the app; fails the test if the browser console logged an error."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda err: errors.append(str(err)))
-    tab.set_default_timeout(30_000)
-    tab.goto(app.url, wait_until="load")
-    tab.wait_for_selector("#param-num_inference_steps")
-    tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
-    yield tab
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
-    context.close()
-    assert not errors, f"browser console errors: {errors}"
 
 
 def pick_model(page, label: str) -> None:

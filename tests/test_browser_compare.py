@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import ARTIFACTS, app, browser, page, sync_api  # noqa: F401 - fixtures, and the skip
+from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; app, browser, page: conftest
 
 # Records every text a status box shows.
 WATCH_JS = """(selector) => {

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from tests.conftest import make_image, running_app
-from tests.test_browser import ARTIFACTS, browser, has_value, page, pick_model, sync_api  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, has_value, pick_model, sync_api  # noqa: F401 - browser, page: conftest
 
 expect = sync_api.expect
 

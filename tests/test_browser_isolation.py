@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import running_app
-from tests.test_browser import ARTIFACTS, browser, sync_api  # noqa: F401 - fixtures, and the skip
+from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; browser: conftest
 
 expect = sync_api.expect
 

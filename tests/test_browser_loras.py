@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, app, browser, page, pick_model, sync_api  # noqa: F401
+from tests.test_browser import ARTIFACTS, pick_model, sync_api  # noqa: F401 - app, browser, page: conftest
 from tests.tiny_loras import build_sdxl_lora
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import running_app
-from tests.test_browser import ARTIFACTS, browser, has_value, page, sync_api  # noqa: F401 - fixtures, and the skip
+from tests.test_browser import ARTIFACTS, has_value, sync_api  # noqa: F401 - the skip; browser, page: conftest
 
 expect = sync_api.expect
 
