@@ -199,7 +199,7 @@ def test_visitor_keys_keep_empty_fields_empty_unless_the_visitor_chose_the_serve
 
 
 def test_hosted_runs_overlap_instead_of_queueing_behind_each_other(client, hosted):
-    hosted.emulator.inject("slow", count=8, seconds=1.0, provider="fal")
+    hosted.emulator.inject("slow", count=8, seconds=3.0, provider="fal")
     jobs = [client.submit(model="flux-2-pro", prompt=f"fox {i}", backend="fal", fal_key=f"test-many-{i}",
                           api_name="/generate") for i in range(8)]
     for job in jobs:

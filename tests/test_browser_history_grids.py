@@ -6,7 +6,7 @@ artifacts/browser/.
 # ruff: noqa: F811 - `page` is the shared fixture, taken by name
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, app, browser, page, sync_api  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; app, browser, page: conftest
 from tests.test_browser_compare import pick
 
 expect = sync_api.expect

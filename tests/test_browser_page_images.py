@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from playground.images import content_hash
 from tests.conftest import make_image
-from tests.test_browser import ARTIFACTS, browser, page, pick_model, sync_api  # noqa: F401 - fixtures
+from tests.test_browser import ARTIFACTS, pick_model, sync_api  # noqa: F401 - the skip; browser, page: conftest
 from tests.test_browser_compare import pick
 from tests.test_browser_history import app, load_tiny, run_and_wait  # noqa: F401 - fixture
 
