@@ -285,19 +285,26 @@ def browser(chromium: Chromium):
     return chromium.start()
 
 
-@pytest.fixture
-def page(app, browser, request):
-    """A fresh page in a fresh browser context on the module's app; fails the test if the browser
-    console logged an error."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+def open_visitor(browser, url: str, **context_args):
+    """A visitor: a fresh browser context with the page at `url` loaded, and the list the browser
+    console's errors are collected in."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **context_args)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     tab.on("pageerror", lambda err: errors.append(str(err)))
     tab.set_default_timeout(30_000)
-    tab.goto(app.url, wait_until="load")
+    tab.goto(url, wait_until="load")
     tab.wait_for_selector("#param-num_inference_steps")
+    return context, tab, errors
+
+
+@pytest.fixture
+def page(app, browser, request):
+    """A fresh page in a fresh browser context on the module's app; fails the test if the browser
+    console logged an error."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    context, tab, errors = open_visitor(browser, app.url, accept_downloads=True)
     tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
     yield tab
     tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)

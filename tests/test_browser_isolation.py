@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import running_app
+from tests.conftest import open_visitor, running_app
 from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; browser: conftest
 
 expect = sync_api.expect
@@ -22,15 +22,7 @@ def app(model_paths, tmp_path_factory):
 
 
 def visitor(browser, app):  # noqa: F811
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda err: errors.append(str(err)))
-    tab.set_default_timeout(30_000)
-    tab.goto(app.url, wait_until="load")
-    tab.wait_for_selector("#param-num_inference_steps")
-    return context, tab, errors
+    return open_visitor(browser, app.url)
 
 
 def reload(tab, errors: list[str]) -> None:
