@@ -7,11 +7,13 @@ under the pytest cache, so later runs load them straight away through the real `
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -171,6 +173,31 @@ def isolated_backends():
     backends._backends.update(saved)
     for name, value in saved_fal.items():
         setattr(fcc, name, value)
+
+
+def cli_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m playground ARGS` run by its own `main` in this process, as a fresh process would run it:
+    `env` set for the call only, no backend carried over from before (each is built from the environment
+    again), stdout and stderr captured. Saves starting Python and importing torch for every call; one test
+    (tests/test_cli.py) runs the real `python -m playground` entry point."""
+    from playground import backends
+    from playground.__main__ import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved = dict(backends._backends)
+    backends._backends.clear()
+    try:
+        with pytest.MonkeyPatch.context() as patch, redirect_stdout(out), redirect_stderr(err):
+            for name, value in (env or {}).items():
+                patch.setenv(name, value)
+            try:
+                code = main(list(args))
+            except SystemExit as exit_:  # argparse's usage errors
+                code = exit_.code if isinstance(exit_.code, int) else 2
+    finally:
+        backends._backends.clear()
+        backends._backends.update(saved)
+    return subprocess.CompletedProcess(["python", "-m", "playground", *args], code, out.getvalue(), err.getvalue())
 
 
 @contextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -12,18 +11,18 @@ from pathlib import Path
 from PIL import Image
 
 from playground.records import read_record
-from tests.conftest import make_image
+from tests.conftest import cli_in_process, make_image
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+cli = cli_in_process
 
 
 def test_models_lists_every_model_with_modes_and_backends():
-    done = cli("models")
+    # The real entry point, in a process of its own.
+    done = subprocess.run([sys.executable, "-m", "playground", "models"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr
     assert "[sdxl]" in done.stdout and "[flux2]" in done.stdout
     line = next(ln for ln in done.stdout.splitlines() if ln.strip().startswith("sdxl-base "))

@@ -4,17 +4,10 @@ PLAYGROUND_*_URL settings, through the real clients and the emulator."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import cli_in_process
 
-
-def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=120)
+cli = cli_in_process
 
 
 def test_cli_runs_on_fal_with_the_operator_key(emulator, tmp_path):

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import io
 import struct
-import subprocess
-import sys
 import zlib
 from pathlib import Path
 
@@ -17,9 +15,7 @@ from playground.images import Limits, content_hash, load_image
 from playground.params import ValidationError
 from playground.request import Request
 from playground.validation import validate
-from tests.conftest import make_image
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import cli_in_process, make_image
 
 
 def bomb_png(side: int = 40_000) -> bytes:
@@ -38,9 +34,7 @@ def truncated_png(tmp_path: Path) -> bytes:
     return whole.read_bytes()[:80]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "playground", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+cli = cli_in_process
 
 
 def test_inspect_answers_a_bomb_and_a_damaged_image_plainly(tmp_path):

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import piexif
@@ -19,9 +16,8 @@ from PIL import PngImagePlugin
 from playground import backends, importers, preset_store, presets, records
 from playground.request import Request
 from playground.ui import api
-from tests.conftest import make_image
+from tests.conftest import cli_in_process, make_image
 
-ROOT = Path(__file__).resolve().parent.parent
 A1111_T2I = ("a lighthouse at dusk, (golden hour:1.2)\nNegative prompt: blurry, lowres\n"
              "Steps: 3, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 64x96, "
              "Model hash: 31e35c80fc, Model: sd_xl_base_1.0, VAE: sdxl_vae.safetensors, Clip skip: 2, "
@@ -232,22 +228,19 @@ def test_import_endpoint_turns_an_upload_into_a_saved_preset(tmp_path, monkeypat
 
 
 def test_command_line_prints_the_preset_and_saves_it(tmp_path):
-    env = {**os.environ, "PLAYGROUND_HOME": str(tmp_path / "home")}
+    env = {"PLAYGROUND_HOME": str(tmp_path / "home")}
     path = invoke_png(tmp_path / "invoke.png", INVOKE)
-    done = subprocess.run([sys.executable, "-m", "playground", "import", str(path), "--save", "Castle"], cwd=ROOT,
-                          capture_output=True, text=True, env=env, timeout=300)
+    done = cli_in_process("import", str(path), "--save", "Castle", env=env)
     assert done.returncode == 0, done.stderr
     preset = json.loads(done.stdout)
     assert preset["schema"] == "playground.preset/1" and preset["seed"] == 777 and preset["name"] == "Castle"
     assert "saved as user:castle" in done.stderr and "not mapped: rand_device: cpu" in done.stderr
-    shown = subprocess.run([sys.executable, "-m", "playground", "inspect", str(path)], cwd=ROOT, capture_output=True,
-                           text=True, env=env, timeout=300)
+    shown = cli_in_process("inspect", str(path), env=env)
     assert shown.returncode == 1 and "has no playground record" in shown.stderr  # no record, but:
     assert "Read InvokeAI settings into a sdxl-base text-to-image preset" in shown.stdout
     assert "scheduler: dpmpp_2m_sde_k  ->  scheduler = DPM++ 2M SDE Karras" in shown.stdout
     make_image().save(tmp_path / "plain.png")
-    nothing = subprocess.run([sys.executable, "-m", "playground", "import", str(tmp_path / "plain.png")], cwd=ROOT,
-                             capture_output=True, text=True, env=env, timeout=300)
+    nothing = cli_in_process("import", str(tmp_path / "plain.png"), env=env)
     assert nothing.returncode == 1 and nothing.stdout == "" and "No generation settings found" in nothing.stderr
 
 
