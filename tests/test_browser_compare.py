@@ -23,16 +23,33 @@ def pick(page, selector: str, option: str) -> None:  # noqa: F811 - `page` is th
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def test_build_a_small_local_grid_and_see_every_cell_with_its_record(page):  # noqa: F811
+def fill_small_local_grid(page, steps: str) -> None:  # noqa: F811
+    """The Compare tab set to a tiny local SDXL Turbo grid: Steps `steps` × seeds 1, 2."""
     page.get_by_role("tab", name="Compare").click()
     pick(page, "#compare-model", "SDXL › SDXL Turbo")
     page.locator("#compare-backend").get_by_label("Local").check()
     page.locator("#compare-prompt textarea").fill("a red fox in the snow")
     page.locator("#compare-params textarea").fill("image_size=64x64")
     pick(page, "#compare-axis-1-param", "Steps")
-    page.locator("#compare-axis-1-values textarea").fill("1, 2")
+    page.locator("#compare-axis-1-values textarea").fill(steps)
     page.locator("#compare-axis-2-values textarea").fill("1, 2")
     page.locator("#compare-axis-2-values textarea").press("Enter")
+
+
+def fill_two_step_local_drift(page) -> None:  # noqa: F811
+    """The Drift tab set to a local FLUX.1 [schnell] genesis and two SDXL Turbo edit steps."""
+    page.get_by_role("tab", name="Drift").click()
+    page.locator("#drift-genesis-backend").get_by_label("Local").check()
+    page.locator("#drift-prompt textarea").fill("a lighthouse at dusk")
+    page.locator("#drift-genesis-params textarea").fill(
+        "image_size=64x64; num_inference_steps=2; max_sequence_length=128")
+    page.locator("#drift-steps input").fill("2")
+    pick(page, "#drift-chain-1-model", "SDXL Turbo")
+    pick(page, "#drift-chain-1-backend", "Local")
+
+
+def test_build_a_small_local_grid_and_see_every_cell_with_its_record(page):  # noqa: F811
+    fill_small_local_grid(page, steps="1, 2")
     plan = page.locator("#compare-plan")
     sync_api.expect(plan).to_contain_text("4 cells (2 × 2) · 4 will run (Local 4) · estimated free")
     page.screenshot(path=str(ARTIFACTS / "compare-before.png"), full_page=True)
@@ -75,14 +92,7 @@ def test_watch_a_hosted_grid_fill_then_cancel_it_and_keep_the_finished_cells(pag
 
 
 def test_run_a_two_step_drift_and_see_the_plot_and_filmstrip(page):  # noqa: F811
-    page.get_by_role("tab", name="Drift").click()
-    page.locator("#drift-genesis-backend").get_by_label("Local").check()
-    page.locator("#drift-prompt textarea").fill("a lighthouse at dusk")
-    page.locator("#drift-genesis-params textarea").fill(
-        "image_size=64x64; num_inference_steps=2; max_sequence_length=128")
-    page.locator("#drift-steps input").fill("2")
-    pick(page, "#drift-chain-1-model", "SDXL Turbo")
-    pick(page, "#drift-chain-1-backend", "Local")
+    fill_two_step_local_drift(page)
     sync_api.expect(page.locator("#drift-plan")).to_contain_text("2 edit steps · estimated free")
     page.screenshot(path=str(ARTIFACTS / "drift-before.png"), full_page=True)
 

@@ -8,29 +8,14 @@ from __future__ import annotations
 import json
 import zipfile
 
-import pytest
-
-from tests.conftest import make_image, running_app
+from tests.conftest import make_image
 from tests.test_browser import ARTIFACTS, has_value, pick_model, sync_api  # noqa: F401 - browser, page: conftest
+from tests.test_browser_presets import TINY, app  # noqa: F401 - app: the tiny preset saved, one app per module
 
 expect = sync_api.expect
 
-TINY = {"name": "Tiny SDXL", "model": "sdxl-base", "mode": "text-to-image", "backend": "local", "prompt": "a red fox",
-        "params": {"image_size": "64x64", "num_inference_steps": 2, "guidance_scale": 6.5}, "seed": 5}
 SIZE_JS = "() => { const img = document.querySelector('#results img'); return img && img.complete ? " \
           "[img.naturalWidth, img.naturalHeight] : null; }"
-
-
-@pytest.fixture(scope="module")
-def app(model_paths, tmp_path_factory):
-    from playground import preset_store
-
-    home = tmp_path_factory.mktemp("home")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PLAYGROUND_HOME", str(home))
-        preset_store.save_preset(TINY)
-        with running_app(model_paths) as running:
-            yield running
 
 
 def load_tiny(page) -> None:

@@ -7,20 +7,13 @@ artifacts/browser/.
 from __future__ import annotations
 
 from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; app, browser, page: conftest
-from tests.test_browser_compare import pick
+from tests.test_browser_compare import fill_two_step_local_drift
 
 expect = sync_api.expect
 
 
 def test_a_drift_run_appears_in_the_history_and_restoring_it_fills_the_drift_tab(page):
-    page.get_by_role("tab", name="Drift").click()
-    page.locator("#drift-genesis-backend").get_by_label("Local").check()
-    page.locator("#drift-prompt textarea").fill("a lighthouse at dusk")
-    page.locator("#drift-genesis-params textarea").fill(
-        "image_size=64x64; num_inference_steps=2; max_sequence_length=128")
-    page.locator("#drift-steps input").fill("2")
-    pick(page, "#drift-chain-1-model", "SDXL Turbo")
-    pick(page, "#drift-chain-1-backend", "Local")
+    fill_two_step_local_drift(page)
     expect(page.locator("#drift-plan")).to_contain_text("2 edit steps")
     page.locator("#drift-run").click()
     expect(page.locator("#drift-status")).to_contain_text("Done in", timeout=120_000)

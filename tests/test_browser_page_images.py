@@ -9,7 +9,7 @@ from __future__ import annotations
 from playground.images import content_hash
 from tests.conftest import make_image
 from tests.test_browser import ARTIFACTS, pick_model, sync_api  # noqa: F401 - the skip; browser, page: conftest
-from tests.test_browser_compare import pick
+from tests.test_browser_compare import fill_small_local_grid
 from tests.test_browser_history import app, load_tiny, run_and_wait  # noqa: F401 - fixture
 
 expect = sync_api.expect
@@ -32,15 +32,7 @@ def test_a_64x64_result_is_shown_at_its_own_size_not_stretched(page):
 
 
 def test_compare_cells_and_grid_are_not_blown_up_and_come_in_the_chosen_format(page):
-    page.get_by_role("tab", name="Compare").click()
-    pick(page, "#compare-model", "SDXL › SDXL Turbo")
-    page.locator("#compare-backend").get_by_label("Local").check()
-    page.locator("#compare-prompt textarea").fill("a red fox in the snow")
-    page.locator("#compare-params textarea").fill("image_size=64x64")
-    pick(page, "#compare-axis-1-param", "Steps")
-    page.locator("#compare-axis-1-values textarea").fill("1")
-    page.locator("#compare-axis-2-values textarea").fill("1, 2")
-    page.locator("#compare-axis-2-values textarea").press("Enter")
+    fill_small_local_grid(page, steps="1")
     expect(page.locator("#compare-plan")).to_contain_text("2 cells")
     page.locator("#compare-file-format").get_by_text("Output file format").click()
     page.locator("#compare-out-format").get_by_label("JPEG").check()  # cells honour the chosen format
