@@ -260,6 +260,9 @@ def client(app, tmp_path_factory):
 # --- the browser (Debian's Chromium through Playwright; tests/test_browser.py skips without it) -----
 CHROMIUM = os.environ.get("PLAYGROUND_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts" / "browser"
+# Screenshots are for a person to look at the pages (PLAYGROUND_SCREENSHOTS=1): a full-page capture costs
+# Chromium about a CPU-second, so the suite otherwise takes one only of a failed test's last page.
+SCREENSHOTS = os.environ.get("PLAYGROUND_SCREENSHOTS") == "1"
 LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -326,14 +329,31 @@ def open_visitor(browser, url: str, **context_args):
     return context, tab, errors
 
 
+def screenshot(target, name: str, *, full_page: bool = False, always: bool = False) -> None:
+    """Saves `target` (a page or a locator) as artifacts/browser/`name` when PLAYGROUND_SCREENSHOTS=1
+    (or `always`)."""
+    if SCREENSHOTS or always:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        options = {"full_page": True} if full_page else {}
+        target.screenshot(path=str(ARTIFACTS / name), **options)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Keeps each phase's report on the test item, so a fixture can tell that its test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
 @pytest.fixture
 def page(app, browser, request):
     """A fresh page in a fresh browser context on the module's app; fails the test if the browser
-    console logged an error."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    console logged an error. A failed test leaves a screenshot of its last page."""
     context, tab, errors = open_visitor(browser, app.url, accept_downloads=True)
     tab.wait_for_function("() => document.querySelector('#availability')?.innerText.includes('Replicate')")
     yield tab
-    tab.screenshot(path=str(ARTIFACTS / f"{request.node.name}-end.png"), full_page=True)
+    failed = getattr(getattr(request.node, "report_call", None), "failed", True)
+    screenshot(tab, f"{request.node.name}-end.png", full_page=True, always=failed)
     context.close()
     assert not errors, f"browser console errors: {errors}"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 # The app, Chromium and the `page` fixture are shared from conftest (one app and one browser per session).
-from tests.conftest import ARTIFACTS, CHROMIUM, make_image  # noqa: F401 - ARTIFACTS: imported from here
+from tests.conftest import CHROMIUM, make_image, screenshot
 
 if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
     reason = (f"BROWSER TESTS SKIPPED: no Chromium at {CHROMIUM}. Install Debian's Chromium "
@@ -49,14 +49,14 @@ def test_each_family_shows_its_own_parameters_and_defaults(page):
     has_value(page, "guidance_scale", "4")
     has_value(page, "image_size", "square_hd")
     hidden(page, "#negative")
-    page.screenshot(path=str(ARTIFACTS / "panel-flux2-dev.png"), full_page=True)
+    screenshot(page, "panel-flux2-dev.png", full_page=True)
 
     pick_model(page, "SDXL › SDXL 1.0 base")
     has_value(page, "guidance_scale", "5")
     has_value(page, "num_inference_steps", "50")
     has_value(page, "scheduler", "Default")
     sync_api.expect(page.locator("#negative textarea")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "panel-sdxl-base.png"), full_page=True)
+    screenshot(page, "panel-sdxl-base.png", full_page=True)
 
     pick_model(page, "FLUX.1 Kontext › FLUX.1 Kontext [dev]")
     has_value(page, "num_inference_steps", "28")
@@ -64,7 +64,7 @@ def test_each_family_shows_its_own_parameters_and_defaults(page):
     sync_api.expect(page.locator("#mode label")).to_have_text(["Edit (image to image)", "Inpaint"])
     sync_api.expect(page.locator("#refs")).to_be_visible()
     hidden(page, "#param-scheduler")
-    page.screenshot(path=str(ARTIFACTS / "panel-kontext-dev.png"), full_page=True)
+    screenshot(page, "panel-kontext-dev.png", full_page=True)
 
     pick_model(page, "Seedream / SeedEdit › Seedream 4.5")
     sync_api.expect(page.locator("#panel-header")).to_contain_text("on fal")
@@ -72,7 +72,7 @@ def test_each_family_shows_its_own_parameters_and_defaults(page):
     has_value(page, "max_images", "1")
     hidden(page, "#param-num_inference_steps")
     hidden(page, "#param-guidance_scale")
-    page.screenshot(path=str(ARTIFACTS / "panel-seedream-4.5.png"), full_page=True)
+    screenshot(page, "panel-seedream-4.5.png", full_page=True)
 
     pick_model(page, "FLUX.1 › FLUX.1 [schnell]")
     has_value(page, "num_inference_steps", "4")
@@ -94,7 +94,7 @@ def test_upload_run_copy_and_send_back(page, tmp_path):
     has_value(page, "reference_strength", "0.95")
     page.locator("#prompt textarea").fill("a red fox")
     page.wait_for_function("() => document.querySelector('#prompt-counter')?.innerText.startsWith('9 / 2000')")
-    page.screenshot(path=str(ARTIFACTS / "run-before.png"), full_page=True)
+    screenshot(page, "run-before.png", full_page=True)
     page.locator("#run").click()
     page.wait_for_selector("#results img", timeout=120_000)
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')")
@@ -102,7 +102,7 @@ def test_upload_run_copy_and_send_back(page, tmp_path):
     assert int(page.locator("#seed-used input").input_value()) >= 0
     assert "StableDiffusionXLImg2ImgPipeline" in page.locator("#backend-used textarea, #backend-used input")\
         .first.input_value()
-    page.screenshot(path=str(ARTIFACTS / "run-after.png"), full_page=True)
+    screenshot(page, "run-after.png", full_page=True)
 
     page.locator("#send-to-input").click()
     page.wait_for_function("() => document.querySelector('#refs img')?.src.includes('sdxl-base-')")
@@ -115,7 +115,7 @@ def test_a_bad_input_reads_as_a_plain_message(page):
     text = status.inner_text()
     assert "prompt" in text and "required by flux-2-dev" in text and "Traceback" not in text
     page.get_by_text("a non-empty prompt").first.wait_for()
-    page.screenshot(path=str(ARTIFACTS / "bad-input.png"))
+    screenshot(page, "bad-input.png")
 
 
 def test_a_visitor_key_makes_fal_available_then_run_and_cancel(page, hosted):
@@ -130,7 +130,7 @@ def test_a_visitor_key_makes_fal_available_then_run_and_cancel(page, hosted):
     page.locator("#run").click()
     page.wait_for_selector("#results img", timeout=60_000)
     sync_api.expect(page.locator("#status")).to_contain_text("on fal")
-    page.screenshot(path=str(ARTIFACTS / "hosted-run.png"), full_page=True)
+    screenshot(page, "hosted-run.png", full_page=True)
     assert {r["auth"] for r in hosted.emulator.requests if r["provider"] == "fal"} == {"Key test-browser-visitor"}
 
     hosted.emulator.inject("slow", seconds=30.0, provider="fal")

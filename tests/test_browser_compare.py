@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import re
 
-from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; app, browser, page: conftest
+from tests.conftest import screenshot
+from tests.test_browser import sync_api  # noqa: F401 - the skip; app, browser, page: conftest
 
 # Records every text a status box shows.
 WATCH_JS = """(selector) => {
@@ -52,7 +53,7 @@ def test_build_a_small_local_grid_and_see_every_cell_with_its_record(page):  # n
     fill_small_local_grid(page, steps="1, 2")
     plan = page.locator("#compare-plan")
     sync_api.expect(plan).to_contain_text("4 cells (2 × 2) · 4 will run (Local 4) · estimated free")
-    page.screenshot(path=str(ARTIFACTS / "compare-before.png"), full_page=True)
+    screenshot(page, "compare-before.png", full_page=True)
 
     page.evaluate(WATCH_JS, "#compare-status")
     page.locator("#compare-run").click()
@@ -65,7 +66,7 @@ def test_build_a_small_local_grid_and_see_every_cell_with_its_record(page):  # n
     page.locator("#compare-cells img").nth(3).click()
     page.locator("#compare-cell-record-box").get_by_text("Record of the selected cell").click()
     sync_api.expect(page.locator("#compare-cell-record")).to_contain_text("num_inference_steps")
-    page.screenshot(path=str(ARTIFACTS / "compare-done.png"), full_page=True)
+    screenshot(page, "compare-done.png", full_page=True)
 
 
 def test_watch_a_hosted_grid_fill_then_cancel_it_and_keep_the_finished_cells(page, hosted):  # noqa: F811
@@ -82,19 +83,19 @@ def test_watch_a_hosted_grid_fill_then_cancel_it_and_keep_the_finished_cells(pag
     status = page.locator("#compare-status")
     sync_api.expect(status).to_contain_text("Running… 4 of 6 cells finished · 4 done · 2 running", timeout=30_000)
     sync_api.expect(page.locator("#compare-cells img")).to_have_count(6)  # four images, two "running" tiles
-    page.screenshot(path=str(ARTIFACTS / "compare-filling.png"), full_page=True)
+    screenshot(page, "compare-filling.png", full_page=True)
     page.locator("#compare-cancel").click()
     sync_api.expect(status).to_contain_text("Cancelled: kept the finished cells 4 of 6 cells done (2 cancelled)")
     sync_api.expect(page.locator("#compare-zip a").first).to_have_attribute("href", re.compile(r"grid\.zip$"))
     assert len([r for r in hosted.emulator.requests if r["phase"] == "cancel"]) == 2
     assert {r["auth"] for r in hosted.emulator.requests if r["provider"] == "fal"} == {"Key test-browser-grid"}
-    page.screenshot(path=str(ARTIFACTS / "compare-cancelled.png"), full_page=True)
+    screenshot(page, "compare-cancelled.png", full_page=True)
 
 
 def test_run_a_two_step_drift_and_see_the_plot_and_filmstrip(page):  # noqa: F811
     fill_two_step_local_drift(page)
     sync_api.expect(page.locator("#drift-plan")).to_contain_text("2 edit steps · estimated free")
-    page.screenshot(path=str(ARTIFACTS / "drift-before.png"), full_page=True)
+    screenshot(page, "drift-before.png", full_page=True)
 
     page.locator("#drift-run").click()
     status = page.locator("#drift-status")
@@ -105,4 +106,4 @@ def test_run_a_two_step_drift_and_see_the_plot_and_filmstrip(page):  # noqa: F81
     sync_api.expect(page.locator("#drift-gif img")).to_be_visible()
     sync_api.expect(page.locator("#drift-table")).to_contain_text("sdxl-turbo@local")
     sync_api.expect(page.locator("#drift-zip a").first).to_have_attribute("href", re.compile(r"drift\.zip$"))
-    page.screenshot(path=str(ARTIFACTS / "drift-done.png"), full_page=True)
+    screenshot(page, "drift-done.png", full_page=True)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import zipfile
 
-from tests.conftest import make_image
-from tests.test_browser import ARTIFACTS, has_value, pick_model, sync_api  # noqa: F401 - browser, page: conftest
+from tests.conftest import make_image, screenshot
+from tests.test_browser import has_value, pick_model, sync_api  # noqa: F401 - browser, page: conftest
 from tests.test_browser_presets import TINY, app  # noqa: F401 - app: the tiny preset saved, one app per module
 
 expect = sync_api.expect
@@ -56,7 +56,7 @@ def test_two_runs_give_two_history_items_and_restoring_the_first_brings_back_eve
     run_and_wait(page)
     expect(page.locator("#history img")).to_have_count(2)
     assert ".jpg" in page.locator("#results img").first.get_attribute("src")
-    page.screenshot(path=str(ARTIFACTS / "history-two-runs.png"), full_page=True)
+    screenshot(page, "history-two-runs.png", full_page=True)
 
     page.locator("#history img").nth(1).click()  # newest first: the second thumbnail is the first run
     expect(page.locator("#status")).to_contain_text("Restored from the history")
@@ -71,14 +71,14 @@ def test_two_runs_give_two_history_items_and_restoring_the_first_brings_back_eve
     expect(page.locator("#seed-used input")).to_have_value("5")
     page.locator("#history-record-box").get_by_text("Record of the selected run").click()
     expect(page.locator("#history-record")).to_contain_text("a red fox")
-    page.screenshot(path=str(ARTIFACTS / "history-restored.png"), full_page=True)
+    screenshot(page, "history-restored.png", full_page=True)
 
     page.locator("#history-compare").get_by_text("Compare the selected run").click()
     page.locator("#history-other input").click()
     page.get_by_role("option", name="#2").click()
     expect(page.locator("#history-slider img")).to_have_count(2)
     expect(page.locator("#history-differences")).to_contain_text("num_inference_steps")
-    page.screenshot(path=str(ARTIFACTS / "history-side-by-side.png"), full_page=True)
+    screenshot(page, "history-side-by-side.png", full_page=True)
 
     page.reload()
     page.wait_for_selector("#param-num_inference_steps")
@@ -106,13 +106,13 @@ def test_send_to_inpaint_opens_the_editor_on_the_result(page):
     expect(page.locator("#status")).to_contain_text("mask: got None", timeout=60_000)
     expect(page.locator("#status")).not_to_contain_text("images")
     expect(page.locator("#estimate")).to_contain_text("output size 64x64", timeout=60_000)
-    page.screenshot(path=str(ARTIFACTS / "send-to-inpaint.png"), full_page=True)
+    screenshot(page, "send-to-inpaint.png", full_page=True)
 
     page.locator("#send-compare").click()
     expect(page.locator("#compare-mode").get_by_label("Edit (image to image)")).to_be_checked(timeout=30_000)
     page.wait_for_selector("#compare-refs img")
     expect(page.locator("#compare-prompt textarea")).to_have_value("a red fox")
-    page.screenshot(path=str(ARTIFACTS / "send-to-compare.png"), full_page=True)
+    screenshot(page, "send-to-compare.png", full_page=True)
 
 
 def test_a_queued_local_run_shows_its_position_then_runs(page):
@@ -123,7 +123,7 @@ def test_a_queued_local_run_shows_its_position_then_runs(page):
     try:
         page.locator("#run").click()
         expect(page.get_by_text("Waiting for the local device: 1 run ahead of yours").first).to_be_visible()
-        page.screenshot(path=str(ARTIFACTS / "queued-local-run.png"), full_page=True)
+        screenshot(page, "queued-local-run.png", full_page=True)
     finally:
         LOCAL_TURNS.leave(ahead)
     expect(page.locator("#status")).to_contain_text("Done", timeout=120_000)
@@ -141,7 +141,7 @@ def test_a_256x192_input_to_sdxl_inpaint_and_img2img_keeps_its_size(page, tmp_pa
     run_and_wait(page)
     page.wait_for_function(SIZE_JS)
     assert page.evaluate(SIZE_JS) == [256, 192]
-    page.screenshot(path=str(ARTIFACTS / "inpaint-256x192.png"), full_page=True)
+    screenshot(page, "inpaint-256x192.png", full_page=True)
 
     picture = tmp_path / "wide.png"
     make_image(256, 192).save(picture)
@@ -169,4 +169,4 @@ def test_steps_typed_as_9999_is_refused_and_nothing_runs_and_the_seed_box_clears
     assert app.local.stats["runs"] == runs, "a refused run must not run"
     expect(page.locator("#seed-used input")).to_have_value("")
     expect(page.locator("#backend-used input, #backend-used textarea").first).to_have_value("")
-    page.screenshot(path=str(ARTIFACTS / "typed-9999-refused.png"), full_page=True)
+    screenshot(page, "typed-9999-refused.png", full_page=True)

@@ -6,7 +6,8 @@ artifacts/browser/.
 # ruff: noqa: F811 - `page` is the shared fixture, taken by name
 from __future__ import annotations
 
-from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; app, browser, page: conftest
+from tests.conftest import screenshot
+from tests.test_browser import sync_api  # noqa: F401 - the skip; app, browser, page: conftest
 from tests.test_browser_compare import fill_two_step_local_drift
 
 expect = sync_api.expect
@@ -24,7 +25,7 @@ def test_a_drift_run_appears_in_the_history_and_restoring_it_fills_the_drift_tab
     expect(page.locator("#history img")).to_have_count(1)
     expect(page.locator("#history")).to_contain_text("drift · flux-schnell · local")
     expect(page.locator("#history")).to_contain_text("chains=sdxl-turbo")
-    page.locator("#history-box").screenshot(path=str(ARTIFACTS / "history-drift-item.png"))
+    screenshot(page.locator("#history-box"), "history-drift-item.png")
 
     page.locator("#history img").first.click()
     expect(page.get_by_role("tab", name="Drift")).to_have_attribute("aria-selected", "true")
@@ -33,4 +34,4 @@ def test_a_drift_run_appears_in_the_history_and_restoring_it_fills_the_drift_tab
     expect(page.locator("#drift-genesis-params textarea")).to_have_value(
         "image_size=64x64\nnum_inference_steps=2\nmax_sequence_length=128")
     expect(page.locator("#drift-chain-1-model input")).to_have_value("SDXL Turbo")
-    page.screenshot(path=str(ARTIFACTS / "history-drift-restored.png"), full_page=True)
+    screenshot(page, "history-drift-restored.png", full_page=True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import open_visitor, running_app
-from tests.test_browser import ARTIFACTS, sync_api  # noqa: F401 - the skip; browser: conftest
+from tests.conftest import open_visitor, running_app, screenshot
+from tests.test_browser import sync_api  # noqa: F401 - the skip; browser: conftest
 
 expect = sync_api.expect
 
@@ -83,8 +83,8 @@ def test_two_browsers_never_see_each_others_presets_and_deleting_asks_first(app,
         alice.once("dialog", lambda dialog: dialog.accept())
         alice.locator("#preset-delete").click()
         expect(alice.locator("#preset-info")).to_contain_text("Deleted alice-only")
-        alice.screenshot(path=str(ARTIFACTS / "isolation-alice-deleted.png"), full_page=True)
-        bob.screenshot(path=str(ARTIFACTS / "isolation-bob.png"), full_page=True)
+        screenshot(alice, "isolation-alice-deleted.png", full_page=True)
+        screenshot(bob, "isolation-bob.png", full_page=True)
     finally:
         ctx_a.close()
         ctx_b.close()

@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, pick_model, sync_api  # noqa: F401 - app, browser, page: conftest
+from tests.conftest import screenshot
+from tests.test_browser import pick_model, sync_api  # noqa: F401 - app, browser, page: conftest
 from tests.tiny_loras import build_sdxl_lora
 
 
@@ -50,7 +51,7 @@ def test_add_a_lora_set_its_scale_run_and_find_it_in_the_record(page, adapter): 
     page.locator("#run").click()
     page.wait_for_selector("#results img", timeout=120_000)
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Done')")
-    page.screenshot(path=str(ARTIFACTS / "lora-run.png"), full_page=True)
+    screenshot(page, "lora-run.png", full_page=True)
     page.locator("#record-box").get_by_text("Record of the run").click()
     record_text = page.locator("#record").inner_text()
     assert "style-a" in record_text and "sha256" in record_text

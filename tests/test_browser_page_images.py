@@ -7,8 +7,8 @@ to artifacts/browser/.
 from __future__ import annotations
 
 from playground.images import content_hash
-from tests.conftest import make_image
-from tests.test_browser import ARTIFACTS, pick_model, sync_api  # noqa: F401 - the skip; browser, page: conftest
+from tests.conftest import make_image, screenshot
+from tests.test_browser import pick_model, sync_api  # noqa: F401 - the skip; browser, page: conftest
 from tests.test_browser_compare import fill_small_local_grid
 from tests.test_browser_history import app, load_tiny, run_and_wait  # noqa: F401 - fixture
 
@@ -24,7 +24,7 @@ def test_a_64x64_result_is_shown_at_its_own_size_not_stretched(page):
     run_and_wait(page)
     page.wait_for_function("() => document.querySelector('#results img')?.complete")
     assert page.evaluate(SIZES_JS, "#results") == [[64, 64, 64, 64]], "shown at its own size"
-    page.locator("#results").screenshot(path=str(ARTIFACTS / "result-64x64.png"))
+    screenshot(page.locator("#results"), "result-64x64.png")
     # The check can fail: Gradio's own style stretches the image to the gallery's width.
     page.add_style_tag(content="#results#results .thumbnail-item img "
                                "{ width: 100% !important; height: 100% !important; }")
@@ -47,7 +47,7 @@ def test_compare_cells_and_grid_are_not_blown_up_and_come_in_the_chosen_format(p
     assert cells == [[64, 64, 64, 64]] * 2, cells
     ((width, height, natural_width, natural_height),) = page.evaluate(SIZES_JS, "#compare-grid")
     assert width <= natural_width and height <= natural_height
-    page.screenshot(path=str(ARTIFACTS / "compare-natural-size.png"), full_page=True)
+    screenshot(page, "compare-natural-size.png", full_page=True)
 
 
 CAPTIONS_JS = """() => [...document.querySelectorAll('#refs .gallery-item')].map(item =>
@@ -70,7 +70,7 @@ def test_each_reference_image_has_its_own_remove_and_the_rest_are_numbered_again
     shown = page.evaluate(CAPTIONS_JS)
     expect(page.locator("#refs .delete-button").first).to_have_css("opacity", "1")
     assert ["red-ref" in src for src, _ in shown] == [True, False] and [c for _, c in shown] == ["image 1", "image 2"]
-    page.locator("#refs").screenshot(path=str(ARTIFACTS / "refs-two-with-remove.png"))
+    screenshot(page.locator("#refs"), "refs-two-with-remove.png")
 
     page.locator("#refs .gallery-item").nth(0).get_by_role("button", name="Delete image").click()
     expect(page.locator("#refs img")).to_have_count(1)
@@ -84,7 +84,7 @@ def test_each_reference_image_has_its_own_remove_and_the_rest_are_numbered_again
     expect(page.locator("#refs img")).to_have_count(1)
     ((src, caption),) = page.evaluate(CAPTIONS_JS)
     assert "blue-ref" in src and caption == "image 1"
-    page.locator("#refs").screenshot(path=str(ARTIFACTS / "refs-after-remove.png"))
+    screenshot(page.locator("#refs"), "refs-after-remove.png")
     page.locator("#prompt textarea").fill("the fox from image 1")
     run_and_wait(page)  # the run uses what the gallery shows
     page.locator("#record-box").get_by_text("Record of the run").click()

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import running_app
-from tests.test_browser import ARTIFACTS, has_value, sync_api  # noqa: F401 - the skip; browser, page: conftest
+from tests.conftest import running_app, screenshot
+from tests.test_browser import has_value, sync_api  # noqa: F401 - the skip; browser, page: conftest
 
 expect = sync_api.expect
 
@@ -55,14 +55,14 @@ def test_a_shipped_preset_sets_the_model_panel(page):  # noqa: F811
     has_value(page, "guidance_scale", "7")
     has_value(page, "image_size", "square_hd")
     expect(page.locator("#status")).to_contain_text("Loaded preset")
-    page.screenshot(path=str(ARTIFACTS / "preset-sdxl-text-to-image.png"), full_page=True)
+    screenshot(page, "preset-sdxl-text-to-image.png", full_page=True)
 
     page.locator("#preset-manage").get_by_text("Save, rename, delete").click()
     page.locator("#preset-name textarea").fill("My nook")
     page.locator("#preset-save").click()
     expect(page.locator("#preset-info")).to_contain_text("Saved as My nook")
     expect(page.locator("#preset input")).to_have_value("Yours › My nook")
-    page.screenshot(path=str(ARTIFACTS / "preset-saved.png"), full_page=True)
+    screenshot(page, "preset-saved.png", full_page=True)
 
     load_preset(page, "Shipped › FLUX.2 dev multi-reference edit")
     expect(page.locator("#model input")).to_have_value("FLUX.2 › FLUX.2 [dev]")
@@ -71,7 +71,7 @@ def test_a_shipped_preset_sets_the_model_panel(page):  # noqa: F811
     seed_is(page, "7")
     has_value(page, "num_inference_steps", "28")
     has_value(page, "guidance_scale", "3.5")
-    page.screenshot(path=str(ARTIFACTS / "preset-flux2-multi-reference.png"), full_page=True)
+    screenshot(page, "preset-flux2-multi-reference.png", full_page=True)
 
 
 def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F811
@@ -86,7 +86,7 @@ def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F81
     saved = tmp_path / download.value.suggested_filename
     download.value.save_as(saved)
     assert read_record(saved)["seed"] == 5, "the downloaded file keeps its record"
-    page.screenshot(path=str(ARTIFACTS / "records-generated.png"), full_page=True)
+    screenshot(page, "records-generated.png", full_page=True)
 
     pick = page.locator("#model input")  # move away from everything the record holds
     pick.click()
@@ -99,7 +99,7 @@ def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F81
     expect(page.locator("#inspect-status")).to_contain_text("Record found")
     expect(page.locator("#inspect-table")).to_contain_text("sdxl-base")
     expect(page.locator("#inspect-table")).to_contain_text("a red fox")
-    page.screenshot(path=str(ARTIFACTS / "records-inspect.png"), full_page=True)
+    screenshot(page, "records-inspect.png", full_page=True)
 
     page.locator("#inspect-load").click()
     expect(page.locator("#model input")).to_have_value("SDXL › SDXL 1.0 base")
@@ -110,14 +110,14 @@ def test_generate_then_inspect_load_back_and_rerun(page, tmp_path):  # noqa: F81
     has_value(page, "guidance_scale", "6.5")
     has_value(page, "image_size", "64x64")
     expect(page.locator("#status")).to_contain_text("Loaded from the record")
-    page.screenshot(path=str(ARTIFACTS / "records-loaded-back.png"), full_page=True)
+    screenshot(page, "records-loaded-back.png", full_page=True)
 
     page.get_by_role("tab", name="Inspect").click()
     page.locator("#inspect-rerun").click()
     expect(page.locator("#inspect-verdict")).to_contain_text("Identical", timeout=120_000)
     expect(page.locator("#inspect-verdict")).to_contain_text("byte-identical")
     expect(page.locator("#inspect-rerun-image img")).to_be_visible()
-    page.screenshot(path=str(ARTIFACTS / "records-rerun-identical.png"), full_page=True)
+    screenshot(page, "records-rerun-identical.png", full_page=True)
 
     page.get_by_role("tab", name="Generate").click()
     page.locator("#inspect-result").click()  # the shortcut: a result straight into Inspect, read afresh
@@ -144,7 +144,7 @@ def test_an_a1111_image_is_read_and_loaded_into_generate(page, tmp_path):  # noq
     expect(page.locator("#inspect-status")).to_contain_text("Made with AUTOMATIC1111")
     expect(page.locator("#inspect-table")).to_contain_text("scheduler = DPM++ 2M Karras")
     expect(page.locator("#inspect-table")).to_contain_text("not mapped")
-    page.screenshot(path=str(ARTIFACTS / "import-a1111-inspect.png"), full_page=True)
+    screenshot(page, "import-a1111-inspect.png", full_page=True)
 
     page.locator("#inspect-load").click()
     expect(page.locator("#status")).to_contain_text("Loaded from AUTOMATIC1111")
@@ -154,4 +154,4 @@ def test_an_a1111_image_is_read_and_loaded_into_generate(page, tmp_path):  # noq
     has_value(page, "num_inference_steps", "3")
     has_value(page, "guidance_scale", "6.5")
     has_value(page, "scheduler", "DPM++ 2M Karras")
-    page.screenshot(path=str(ARTIFACTS / "import-a1111-loaded.png"), full_page=True)
+    screenshot(page, "import-a1111-loaded.png", full_page=True)
