@@ -178,8 +178,8 @@ def test_hosted_drift_failing_at_step_two_keeps_step_one_and_the_error(client, h
     plan = client.predict(**request, api_name="/drift_plan")
     assert plan["chains"][0]["backend"] == "replicate" and plan["steps"] == 3 and plan["estimated_cost"] > 0
 
-    def fail_the_second_edit() -> None:  # armed once step 1's job exists, so step 2's job takes it
-        wait_until(lambda: any(r["provider"] == "replicate" and r["phase"] == "submit"
+    def fail_the_second_edit() -> None:  # armed once step 1's job exists (its submit answered), so step 2's takes it
+        wait_until(lambda: any(r["provider"] == "replicate" and r["phase"] == "submit" and r["status"] is not None
                                for r in list(hosted.emulator.requests)), what="step 1")
         hosted.emulator.inject("fail", provider="replicate", msg="the GPU melted")
 

@@ -199,10 +199,10 @@ def page_handlers(app):
     from playground.ui.handlers import Handlers
     from playground.ui.layout import build_page
 
-    with gr.Blocks():
+    with gr.Blocks() as demo:
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
-                page = build_page()
+                page = build_page(demo)
             with gr.Tab("Inspect", id="inspect"):
                 view = inspect_tab.build()
     handlers = Handlers(page)

@@ -39,7 +39,9 @@ def options(tab, typed: str) -> list[str]:
     box.click()
     box.fill("")
     box.press_sequentially(typed)
-    tab.wait_for_timeout(500)
+    tab.wait_for_function("""(typed) => document.querySelector('#preset input').value === typed &&
+        [...document.querySelectorAll('[role=option]')]
+            .every(o => o.innerText.toLowerCase().includes(typed.toLowerCase()))""", arg=typed, polling=100)
     names = [n.replace("✓", "").strip() for n in tab.get_by_role("option").all_inner_texts()]
     tab.keyboard.press("Escape")
     return names
@@ -72,7 +74,10 @@ def test_two_browsers_never_see_each_others_presets_and_deleting_asks_first(app,
         asked: list[str] = []
         alice.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
         alice.locator("#preset-delete").click()
-        alice.wait_for_timeout(500)
+        for _ in range(100):  # the dialog's handler runs on Playwright's side; give it up to 10 s
+            if asked:
+                break
+            alice.wait_for_timeout(100)
         assert asked and "Delete the preset alice-only?" in asked[0]
         expect(alice.locator("#preset input")).to_have_value("Yours › Alice only")
         assert options(alice, "Alice") == ["Yours › Alice only"]

@@ -30,14 +30,15 @@ def test_add_a_lora_set_its_scale_run_and_find_it_in_the_record(page, adapter): 
 
     pick_model(page, "SDXL › SDXL 1.0 base")
     page.locator("#backend").get_by_label("Local").check()
+    sync_api.expect(page.locator("#estimate")).to_contain_text("runs on Local")  # the panel has refreshed
     sync_api.expect(page.locator("#lora-add")).to_contain_text("0/5")
     page.locator("#lora-add").click()
     path = page.locator("#lora-path-0 textarea, #lora-path-0 input").first
     path.fill(str(adapter))
     path.blur()
     page.wait_for_function("() => (document.querySelector('#param-loras textarea')?.value || '').includes('style-a')")
-    # At once (no pause for the re-render the path edit causes): drag the scale slider to 0.5 and let go (the row
-    # reports on release, as a drag ends). The rows are keyed, so this edit's event ids stay valid.
+    # As soon as the path edit lands (no pause for anything else): drag the scale slider to 0.5 and let
+    # go (the row reports on release, as a drag ends). A row's own edit redraws nothing, so this one is kept.
     page.evaluate("""() => { const r = document.querySelector('#lora-scale-0 input[type=range]');
         r.value = '0.5'; r.dispatchEvent(new Event('input', {bubbles: true}));
         r.dispatchEvent(new PointerEvent('pointerup', {bubbles: true})); }""")

@@ -168,8 +168,8 @@ def test_a_compare_grid_and_a_drift_run_join_the_history_and_restore_their_tab()
     from playground.ui.layout import build_page
     from playground.ui.outputs import fresh_folder
 
-    with gr.Blocks():
-        page = build_page()
+    with gr.Blocks() as demo:
+        page = build_page(demo)
         view = history_view.build()
         comparer = build_compare()
     hh = history_view.HistoryHandlers(view, Handlers(page), comparer, None, None)

@@ -25,8 +25,8 @@ def scratch():
     from playground.ui.handlers import Handlers
     from playground.ui.layout import build_page
 
-    with gr.Blocks():
-        page = build_page()
+    with gr.Blocks() as demo:
+        page = build_page(demo)
         view = history_view.build()
         comparer = build_compare()
         drifter = build_drift()

@@ -35,7 +35,9 @@ def submits(emulator, provider: str) -> list[dict]:
 
 
 # --- progress -------------------------------------------------------------------------------------
-def test_fal_progress_reports_queue_then_logs_in_order(hosted):
+def test_fal_progress_reports_queue_then_logs_in_order(hosted, monkeypatch):
+    # A queue long enough that a poll sees it on a loaded machine (the usual 0.1 s can pass between polls).
+    monkeypatch.setattr(hosted.emulator, "queue_seconds", 1.0)
     events: list[dict] = []
     result = backends.run(Request(**FAL_T2I, backend="fal"), progress=events.append, keys=FAL)
     stages = [e["stage"] for e in events]
@@ -47,7 +49,8 @@ def test_fal_progress_reports_queue_then_logs_in_order(hosted):
     assert len(logs) == len(set(logs)), "each log line is reported once"
 
 
-def test_replicate_progress_reports_status_logs_and_steps(hosted):
+def test_replicate_progress_reports_status_logs_and_steps(hosted, monkeypatch):
+    monkeypatch.setattr(hosted.emulator, "work_seconds", 1.0)  # long enough for a poll to see "processing"
     events: list[dict] = []
     result = backends.run(Request(**REP_T2I, backend="replicate"), progress=events.append, keys=REP)
     stages = [e["stage"] for e in events]

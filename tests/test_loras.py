@@ -475,7 +475,7 @@ def test_the_compare_tab_offers_the_first_adapters_scale_and_path_as_axes():
     assert "a number from -4 to 4" in values_info("param", "loras[0].scale", ["sdxl-base"], "text-to-image")
 
 
-# --- the editor's re-render race ---------------------------------------------------------------------
+# --- the editor's redraw races ------------------------------------------------------------------------
 def _queue_call(base: str, session: str, fn_index: int, data: list) -> dict:
     """One event through Gradio's queue, as the page sends it: the finished message, or the HTTP refusal."""
     import httpx
@@ -492,9 +492,10 @@ def _queue_call(base: str, session: str, fn_index: int, data: list) -> dict:
 
 
 def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
-    """Each edit re-renders the rows; an edit made right after another reaches the server with the event ids of
-    the render before. The editor keys its rows, so those ids stay valid; an unkeyed rendered event (the control,
-    as the editor was before) is gone after the re-render and the server refuses it (KeyError in get_fn)."""
+    """A change of the slot from elsewhere (add, remove, a preset) redraws the rows; an edit made just before
+    reaches the server with the event ids of the render before. The editor keys its rows, so those ids stay valid;
+    an unkeyed rendered event (the control) is gone after the redraw and the server refuses it (KeyError in
+    get_fn)."""
     import gradio as gr
     import httpx
 
@@ -504,7 +505,7 @@ def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
     with gr.Blocks() as demo:
         ctx = gr.JSON(context, visible=False)
         slot = gr.Textbox("")
-        lora_editor.build(ctx, slot)
+        lora_editor.build(demo, ctx, slot)
         control = gr.Textbox("")
 
         @gr.render(inputs=[slot])
@@ -515,7 +516,8 @@ def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
     _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
     try:
         base, session = url.rstrip("/") + "/gradio_api", "lora-race"
-        renders = [d["id"] for d in httpx.get(url.rstrip("/") + "/config").json()["dependencies"]]
+        dependencies = httpx.get(url.rstrip("/") + "/config").json()["dependencies"]
+        renders = [d["id"] for d in dependencies if any(event == "load" for _, event in d["targets"])]
         editor_render, control_render = renders
 
         def render(fn_index: int, data: list) -> list[dict]:
@@ -530,8 +532,47 @@ def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
         assert [d["id"] for d in render(editor_render, [context, second])] == [d["id"] for d in rows]
         render(control_render, [second])
 
-        late = _queue_call(base, session, blur, [second, " x/y "])
+        late = _queue_call(base, session, blur, [second, " x/y ", 0.5])
         assert late["success"] and json.loads(late["output"]["data"][0]) == [{"path": "x/y", "scale": 0.5}]
         assert _queue_call(base, session, stale_control, [second]) == {"refused": 500}
+    finally:
+        demo.close()
+
+
+def test_a_rows_own_edit_redraws_nothing_and_a_change_from_elsewhere_redraws_the_rows():
+    """The slot's change redraws the rows (the render listens to the `redraws` state) only when the change did not
+    come from a row's own edit: a redraw then is needless, and an edit reaching the server mid-redraw can be lost."""
+    import gradio as gr
+    import httpx
+
+    from playground.ui import lora_editor
+
+    context = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
+    with gr.Blocks() as demo:
+        ctx = gr.JSON(context, visible=False)
+        slot = gr.Textbox("")
+        lora_editor.build(demo, ctx, slot)
+
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    try:
+        base, session = url.rstrip("/") + "/gradio_api", "lora-redraws"
+        dependencies = httpx.get(url.rstrip("/") + "/config").json()["dependencies"]
+        (render,) = [d for d in dependencies if any(event == "load" for _, event in d["targets"])]
+        (slot_change,) = [d["id"] for d in dependencies if d["targets"] == [[slot._id, "change"]]]
+        (redraws,) = [target for target, event in render["targets"] if event == "change" and target != ctx._id]
+
+        def changed(text: str) -> list[int]:
+            """The states with listeners that the slot's change to `text` changed."""
+            return _queue_call(base, session, slot_change, [text, None, None])["output"]["changed_state_ids"]
+
+        first = '[{"path": "a/b", "scale": 1.0}]'
+        assert changed(first) == [redraws], "a preset, an example or Add changing the slot redraws the rows"
+        rows = _queue_call(base, session, render["id"], [context, first])["output"]["render_config"]["dependencies"]
+        (release,) = [d["id"] for d in rows if d["targets"][0][1] == "release"]
+        edited = _queue_call(base, session, release, [first, "a/b", 0.5])["output"]["data"][0]
+        assert json.loads(edited) == [{"path": "a/b", "scale": 0.5}]
+        assert changed(edited) == [], "the row's own edit redraws nothing"
+        assert changed(first) == [redraws], "setting the slot back from elsewhere redraws again"
     finally:
         demo.close()

@@ -50,7 +50,7 @@ def build_app() -> gr.Blocks:
             gr.LoginButton()
         with gr.Tabs() as tabs:
             with gr.Tab("Generate", id="generate"):
-                page = build_page()
+                page = build_page(demo)
                 recent = history_view.build()
                 example_box = samples.add()
             with gr.Tab("Inspect", id="inspect"):

@@ -116,8 +116,8 @@ class Page:
                 self.typed, self.out_format, self.out_quality}
 
 
-def build_page() -> Page:
-    """Create the Generate tab's components for the default model (call inside gr.Blocks)."""
+def build_page(demo: gr.Blocks) -> Page:
+    """Create the Generate tab's components for the default model (call inside `demo`)."""
     model = catalog_view.get(catalog_view.DEFAULT_MODEL)
     mode = next(iter(model.modes))
     shown_backend = panels.panel_backend(model, mode, "auto")
@@ -163,7 +163,7 @@ def build_page() -> Page:
             ctx = gr.JSON(panels.context(model, mode, shown_backend), visible=False, elem_id="panel-context")
             panel_header = gr.Markdown(catalog_view.panel_header(model, shown_backend, "auto"), elem_id="panel-header")
             basic_slots = _slots("basic", initial)
-            lora_editor.build(ctx, dict(basic_slots)[panels.SLOT_INDEX[("loras", "loras")]])
+            lora_editor.build(demo, ctx, dict(basic_slots)[panels.SLOT_INDEX[("loras", "loras")]])
             with gr.Accordion("Advanced parameters", open=False, elem_id="advanced") as advanced:
                 advanced_slots = _slots("advanced", initial)
         with gr.Column(scale=4, min_width=320):
