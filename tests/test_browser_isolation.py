@@ -71,14 +71,10 @@ def test_two_browsers_never_see_each_others_presets_and_deleting_asks_first(app,
         alice.locator("#preset-manage").get_by_text("Save, rename, delete").click()
 
         # Declining the page's "Delete ...?" keeps the preset; accepting deletes it.
-        asked: list[str] = []
-        alice.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
-        alice.locator("#preset-delete").click()
-        for _ in range(100):  # the dialog's handler runs on Playwright's side; give it up to 10 s
-            if asked:
-                break
-            alice.wait_for_timeout(100)
-        assert asked and "Delete the preset alice-only?" in asked[0]
+        alice.once("dialog", lambda dialog: dialog.dismiss())
+        with alice.expect_event("dialog") as asked:
+            alice.locator("#preset-delete").click()
+        assert "Delete the preset alice-only?" in asked.value.message
         expect(alice.locator("#preset input")).to_have_value("Yours › Alice only")
         assert options(alice, "Alice") == ["Yours › Alice only"]
         pick.click()

@@ -3,10 +3,14 @@ records and `Lora hashes`, hosted payloads checked by the emulator, and Compare 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -491,88 +495,91 @@ def _queue_call(base: str, session: str, fn_index: int, data: list) -> dict:
     raise AssertionError("no process_completed message")
 
 
+EDITOR_CONTEXT = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
+
+
+@contextlib.contextmanager
+def _served_editor(beside: Callable[[Any], None] | None = None) -> Iterator[SimpleNamespace]:
+    """The adapters editor (SDXL on local) served alone, with `beside(slot)` declared next to it: the queue's
+    base URL, the config's dependencies, and the editor's `ctx` and `slot` components."""
+    import gradio as gr
+    import httpx
+
+    from playground.ui import lora_editor
+
+    with gr.Blocks() as demo:
+        ctx = gr.JSON(EDITOR_CONTEXT, visible=False)
+        slot = gr.Textbox("")
+        lora_editor.build(demo, ctx, slot)
+        if beside is not None:
+            beside(slot)
+    demo.queue()
+    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
+    try:
+        dependencies = httpx.get(url.rstrip("/") + "/config").json()["dependencies"]
+        yield SimpleNamespace(base=url.rstrip("/") + "/gradio_api", dependencies=dependencies, ctx=ctx, slot=slot)
+    finally:
+        demo.close()
+
+
+def _renders(dependencies: list[dict]) -> list[dict]:
+    """The `gr.render`s among `dependencies` (each one also runs on load), in declaration order."""
+    return [d for d in dependencies if any(event == "load" for _, event in d["targets"])]
+
+
 def test_an_edit_sent_with_the_previous_renders_event_ids_still_runs():
     """A change of the slot from elsewhere (add, remove, a preset) redraws the rows; an edit made just before
     reaches the server with the event ids of the render before. The editor keys its rows, so those ids stay valid;
     an unkeyed rendered event (the control) is gone after the redraw and the server refuses it (KeyError in
     get_fn)."""
     import gradio as gr
-    import httpx
 
-    from playground.ui import lora_editor
-
-    context = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
-    with gr.Blocks() as demo:
-        ctx = gr.JSON(context, visible=False)
-        slot = gr.Textbox("")
-        lora_editor.build(demo, ctx, slot)
+    def unkeyed_control(slot) -> None:
         control = gr.Textbox("")
 
         @gr.render(inputs=[slot])
         def unkeyed(text: str) -> None:
             gr.Button("control").click(lambda t: t, [slot], control)
 
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
-    try:
-        base, session = url.rstrip("/") + "/gradio_api", "lora-race"
-        dependencies = httpx.get(url.rstrip("/") + "/config").json()["dependencies"]
-        renders = [d["id"] for d in dependencies if any(event == "load" for _, event in d["targets"])]
-        editor_render, control_render = renders
+    with _served_editor(unkeyed_control) as served:
+        session = "lora-race"
+        editor_render, control_render = (d["id"] for d in _renders(served.dependencies))
 
         def render(fn_index: int, data: list) -> list[dict]:
-            return _queue_call(base, session, fn_index, data)["output"]["render_config"]["dependencies"]
+            return _queue_call(served.base, session, fn_index, data)["output"]["render_config"]["dependencies"]
 
         first = '[{"path": "a/b", "scale": 1.0}]'
-        rows = render(editor_render, [context, first])
+        rows = render(editor_render, [EDITOR_CONTEXT, first])
         (blur,) = [d["id"] for d in rows if d["targets"][0][1] == "blur"]
         (stale_control,) = [d["id"] for d in render(control_render, [first])]
         # Another edit lands first: both re-render with a new slot value.
         second = '[{"path": "a/c", "scale": 0.5}]'
-        assert [d["id"] for d in render(editor_render, [context, second])] == [d["id"] for d in rows]
+        assert [d["id"] for d in render(editor_render, [EDITOR_CONTEXT, second])] == [d["id"] for d in rows]
         render(control_render, [second])
 
-        late = _queue_call(base, session, blur, [second, " x/y ", 0.5])
+        late = _queue_call(served.base, session, blur, [second, " x/y ", 0.5])
         assert late["success"] and json.loads(late["output"]["data"][0]) == [{"path": "x/y", "scale": 0.5}]
-        assert _queue_call(base, session, stale_control, [second]) == {"refused": 500}
-    finally:
-        demo.close()
+        assert _queue_call(served.base, session, stale_control, [second]) == {"refused": 500}
 
 
 def test_a_rows_own_edit_redraws_nothing_and_a_change_from_elsewhere_redraws_the_rows():
     """The slot's change redraws the rows (the render listens to the `redraws` state) only when the change did not
     come from a row's own edit: a redraw then is needless, and an edit reaching the server mid-redraw can be lost."""
-    import gradio as gr
-    import httpx
-
-    from playground.ui import lora_editor
-
-    context = {"model": "sdxl-base", "mode": "text-to-image", "backend": "local"}
-    with gr.Blocks() as demo:
-        ctx = gr.JSON(context, visible=False)
-        slot = gr.Textbox("")
-        lora_editor.build(demo, ctx, slot)
-
-    demo.queue()
-    _, url, _ = demo.launch(prevent_thread_lock=True, quiet=True, server_name="127.0.0.1")
-    try:
-        base, session = url.rstrip("/") + "/gradio_api", "lora-redraws"
-        dependencies = httpx.get(url.rstrip("/") + "/config").json()["dependencies"]
-        (render,) = [d for d in dependencies if any(event == "load" for _, event in d["targets"])]
-        (slot_change,) = [d["id"] for d in dependencies if d["targets"] == [[slot._id, "change"]]]
-        (redraws,) = [target for target, event in render["targets"] if event == "change" and target != ctx._id]
+    with _served_editor() as served:
+        session = "lora-redraws"
+        (render,) = _renders(served.dependencies)
+        (slot_change,) = [d["id"] for d in served.dependencies if d["targets"] == [[served.slot._id, "change"]]]
+        (redraws,) = [target for target, event in render["targets"] if event == "change" and target != served.ctx._id]
 
         def changed(text: str) -> list[int]:
             """The states with listeners that the slot's change to `text` changed."""
-            return _queue_call(base, session, slot_change, [text, None, None])["output"]["changed_state_ids"]
+            return _queue_call(served.base, session, slot_change, [text, None, None])["output"]["changed_state_ids"]
 
         first = '[{"path": "a/b", "scale": 1.0}]'
         assert changed(first) == [redraws], "a preset, an example or Add changing the slot redraws the rows"
-        rows = _queue_call(base, session, render["id"], [context, first])["output"]["render_config"]["dependencies"]
-        (release,) = [d["id"] for d in rows if d["targets"][0][1] == "release"]
-        edited = _queue_call(base, session, release, [first, "a/b", 0.5])["output"]["data"][0]
+        rows = _queue_call(served.base, session, render["id"], [EDITOR_CONTEXT, first])["output"]["render_config"]
+        (release,) = [d["id"] for d in rows["dependencies"] if d["targets"][0][1] == "release"]
+        edited = _queue_call(served.base, session, release, [first, "a/b", 0.5])["output"]["data"][0]
         assert json.loads(edited) == [{"path": "a/b", "scale": 0.5}]
         assert changed(edited) == [], "the row's own edit redraws nothing"
         assert changed(first) == [redraws], "setting the slot back from elsewhere redraws again"
-    finally:
-        demo.close()
