@@ -321,8 +321,8 @@ def open_visitor(browser, url: str, **context_args):
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, **context_args)
     tab = context.new_page()
     errors: list[str] = []
-    tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    tab.on("pageerror", lambda err: errors.append(str(err)))
+    tab.on("console", lambda msg: errors.append(f"{msg.text} (at {msg.location})") if msg.type == "error" else None)
+    tab.on("pageerror", lambda err: errors.append(f"{err} (stack: {err.stack})"))
     tab.set_default_timeout(30_000)
     tab.goto(url, wait_until="load")
     tab.wait_for_selector("#param-num_inference_steps")

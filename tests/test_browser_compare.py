@@ -46,6 +46,9 @@ def fill_two_step_local_drift(page) -> None:  # noqa: F811
         "image_size=64x64; num_inference_steps=2; max_sequence_length=128")
     page.locator("#drift-steps input").fill("2")
     pick(page, "#drift-chain-1-model", "SDXL Turbo")
+    # The plan follows the refresh of the chain's backend list: opening the list before that lands meets a
+    # Gradio bug (the open list reads choices being replaced: "Cannot read properties of undefined").
+    sync_api.expect(page.locator("#drift-plan")).to_contain_text("Chain 1, sdxl-turbo")
     pick(page, "#drift-chain-1-backend", "Local")
 
 

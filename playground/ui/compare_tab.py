@@ -642,13 +642,14 @@ def wire(demo: gr.Blocks, tab: CompareTab, fallback_keys: list[Any] | None = Non
     shape_triggers = [tab.model.change, tab.mode.change] + [e for row in tab.axes
                                                             for e in (row.kind.change, row.param.change,
                                                                       row.models.change)]
-    gr.on(shape_triggers, h.refresh, form, h.refresh_outputs(), trigger_mode="always_last", **LIGHT, **RAW)
-    plan_triggers = [demo.load, tab.model.change, tab.backend.change, tab.mode.change, tab.refs.change,
-                     tab.prompt.blur, tab.params.blur, tab.seed.blur, tab.max_cells.blur, tab.max_cost.blur,
-                     tab.fal_key.blur, tab.replicate_key.blur]
+    # The plan follows the shape's refresh, so it reads the choices the refresh kept (and a page that shows the
+    # new plan has its lists in place).
+    gr.on(shape_triggers, h.refresh, form, h.refresh_outputs(), trigger_mode="always_last", **LIGHT, **RAW) \
+        .then(h.plan_text, form, [tab.plan], **LIGHT, **RAW)
+    plan_triggers = [demo.load, tab.backend.change, tab.refs.change, tab.prompt.blur, tab.params.blur, tab.seed.blur,
+                     tab.max_cells.blur, tab.max_cost.blur, tab.fal_key.blur, tab.replicate_key.blur]
     for row in tab.axes:
-        plan_triggers += [row.kind.change, row.param.change, row.models.change, row.search.blur, row.values.blur,
-                          row.values.submit]
+        plan_triggers += [row.search.blur, row.values.blur, row.values.submit]
     gr.on(plan_triggers, h.plan_text, form, [tab.plan], trigger_mode="always_last", **LIGHT, **RAW)
     outputs = [tab.status, tab.grid_image, tab.cells, tab.manifest, tab.archive, tab.shown, tab.cell_record]
     ran = tab.run.click(h.run, form, outputs, show_progress="hidden", api_visibility="private",

@@ -430,12 +430,15 @@ def wire(demo: gr.Blocks, tab: DriftTab, fallback_keys: list[Any] | None = None)
     h = Handlers(tab, list(fallback_keys or []))
     form = h.inputs()
     shape_triggers = [tab.source.change, tab.genesis_model.change] + [row.model.change for row in tab.chains]
-    gr.on(shape_triggers, h.refresh, form, h.refresh_outputs(), trigger_mode="always_last", **LIGHT, **RAW)
-    plan_triggers = [demo.load, tab.source.change, tab.genesis_model.change, tab.genesis_backend.change,
-                     tab.prompt.blur, tab.genesis_params.blur, tab.start_image.change, tab.instruction.blur,
-                     tab.steps.blur, tab.fal_key.blur, tab.replicate_key.blur]
+    # The plan follows the shape's refresh, so it reads the backends the refresh kept (and a page that shows the
+    # new plan has its backend lists in place).
+    gr.on(shape_triggers, h.refresh, form, h.refresh_outputs(), trigger_mode="always_last", **LIGHT, **RAW) \
+        .then(h.plan_text, form, [tab.plan], **LIGHT, **RAW)
+    plan_triggers = [demo.load, tab.genesis_backend.change, tab.prompt.blur, tab.genesis_params.blur,
+                     tab.start_image.change, tab.instruction.blur, tab.steps.blur, tab.fal_key.blur,
+                     tab.replicate_key.blur]
     for row in tab.chains:
-        plan_triggers += [row.model.change, row.backend.change, row.params.blur]
+        plan_triggers += [row.backend.change, row.params.blur]
     gr.on(plan_triggers, h.plan_text, form, [tab.plan], trigger_mode="always_last", **LIGHT, **RAW)
     outputs = [tab.status, tab.plot, tab.filmstrip, tab.table, tab.gif, tab.archive, tab.manifest, tab.shown,
                tab.step_record]
