@@ -407,10 +407,9 @@ def cmd_drift(args: argparse.Namespace) -> int:
     drift.plot().save(out / "metrics.png")
     manifest = drift.manifest(file_format)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
-    drift.to_zip(out / "drift.zip", file_format=file_format)
-    written = [out / "metrics.png", out / "manifest.json", out / "drift.zip"]
-    if drift.genesis is not None and drift.genesis.image is not None:
-        written.insert(1, drift.gif(out / "drift.gif"))
+    gif = drift.gif(out / "drift.gif") if drift.genesis is not None and drift.genesis.image is not None else None
+    drift.to_zip(out / "drift.zip", file_format=file_format, gif=gif)
+    written = [out / "metrics.png", *([gif] if gif else []), out / "manifest.json", out / "drift.zip"]
     if args.save_preset:
         saved = save_drift(spec, args.save_preset, on_conflict="rename")
         print(f"saved preset {saved['id']} ({saved['path']})", file=sys.stderr)

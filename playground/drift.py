@@ -228,10 +228,11 @@ class Drift:
             "wall_s": self.wall_s, "plot": "metrics.png", "gif": "drift.gif", "table": "metrics.csv",
         }
 
-    def to_zip(self, path: str | Path | None = None, file_format: FileFormat | None = None) -> Path:
+    def to_zip(self, path: str | Path | None = None, file_format: FileFormat | None = None,
+               gif: Path | None = None) -> Path:
         """Write every image (in `file_format`, default PNG, each with its record embedded) and record
         (JSON), metrics.csv, metrics.png, drift.gif and manifest.json into one zip; returns its path
-        (default: a new temp file)."""
+        (default: a new temp file). `gif`: this drift's GIF when already written (it is made otherwise)."""
         target = Path(path) if path else Path(tempfile.mkdtemp(prefix="playground-drift-")) / "drift.zip"
         manifest = self.manifest(file_format)
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -242,8 +243,11 @@ class Drift:
                 archive.writestr(manifest["genesis"]["file"],
                                  with_record(self.genesis.image, self.genesis.record, file_format))
                 archive.writestr("genesis.json", json.dumps(self.genesis.record, indent=2, default=str))
-                with tempfile.TemporaryDirectory() as folder:
-                    archive.write(self.gif(Path(folder) / "drift.gif"), "drift.gif")
+                if gif is not None:
+                    archive.write(gif, "drift.gif")
+                else:
+                    with tempfile.TemporaryDirectory() as folder:
+                        archive.write(self.gif(Path(folder) / "drift.gif"), "drift.gif")
             for chain, entry in zip(self.chains, manifest["chains"], strict=True):
                 for step, files in zip(chain.steps[1:], entry["steps"], strict=True):
                     archive.writestr(files["file"], with_record(step.image, step.record, file_format))

@@ -19,6 +19,7 @@ the field, the value and what is allowed).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -30,7 +31,7 @@ from PIL import Image
 from playground.catalog import MODELS, get_model
 from playground.compare import GridSpec, grid_from_dict, grid_to_dict
 from playground.drift import DriftSpec, drift_from_dict, drift_to_dict
-from playground.images import load_image, load_mask
+from playground.images import Limits, load_image, load_mask
 from playground.jsonable import jsonable
 from playground.params import Problem, ValidationError
 from playground.request import Request
@@ -353,12 +354,21 @@ def resolve_input_path(path: str, base_dir: Path) -> Path | None:
 
 
 def _hash_file(path: Path, role: str) -> str:
-    """The pixel sha256 of an input file, as validation would compute it (ValidationError if unreadable)."""
+    """The pixel sha256 of an input file, as validation would compute it (ValidationError if unreadable).
+    Remembered per version of the file (its stat) and limits: every page load lists the presets, and
+    decoding their inputs again each time was most of the server's work for a load."""
+    stat = path.stat()
+    return _hash_file_version(str(path), role, Limits.from_env(), (stat.st_dev, stat.st_ino, stat.st_size,
+                                                                   stat.st_mtime_ns, stat.st_ctime_ns))
+
+
+@functools.lru_cache(maxsize=512)
+def _hash_file_version(path: str, role: str, limits: Limits, version: tuple[int, ...]) -> str:
     if role == "mask":
         with Image.open(path) as img:
             size = img.size
-        return load_mask(str(path), size, "inputs").sha256
-    return load_image(str(path), "inputs").sha256
+        return load_mask(path, size, "inputs", limits).sha256
+    return load_image(path, "inputs", limits).sha256
 
 
 def preset_json(preset: dict[str, Any]) -> str:

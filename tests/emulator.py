@@ -1059,6 +1059,7 @@ class ProviderEmulator:
         self._want_port = port
         self._port: int | None = None
         self._lock = threading.RLock()
+        self._held: dict[str, list[_Job]] = {}  # slow until_jobs: jobs waiting for their group
         self.requests: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
         self._jobs: dict[str, _Job] = {}
@@ -1194,7 +1195,8 @@ class ProviderEmulator:
         ingress error); ``drop`` (socket closed with no response).
         Job faults (taken when a job is created, counted per job):
         ``422`` (opts ``field="prompt"``, ``msg``, ``type``: a provider validation error),
-        ``slow`` (opt ``seconds=1.0`` extra work time), ``fail`` (opts ``msg``,
+        ``slow`` (opt ``seconds=1.0`` extra work time; opt ``until_jobs=N``: no job of
+        the fault finishes its work before N jobs have taken it), ``fail`` (opts ``msg``,
         ``error_type``: fal COMPLETED with ``error`` and result 500; Replicate ``failed``),
         ``nsfw`` (fal: black images + ``has_nsfw_concepts`` true, or a 422
         ``content_policy_violation`` on endpoints without that key; Replicate: ``failed``
@@ -1213,6 +1215,8 @@ class ProviderEmulator:
             raise ValueError(f"unknown phase {on!r}")
         if opts.get("provider") not in (None, "fal", "replicate"):
             raise ValueError("provider must be 'fal' or 'replicate'")
+        if opts.get("until_jobs"):
+            opts["group"] = uuid.uuid4().hex  # what the jobs taking this fault wait for together
         with self._lock:
             self._faults.append(_Fault(fault, int(count), endpoint, dict(opts)))
 
@@ -1762,7 +1766,21 @@ class ProviderEmulator:
             self._make_outputs(job, schema, inp, in_size, faults, black=job.nsfw and provider == "fal")
         with self._lock:
             self._jobs[jid] = job
+            if "slow" in faults and faults["slow"].get("until_jobs") and not errors:
+                self._hold(job, faults["slow"], work)
         return job
+
+    def _hold(self, job: _Job, slow: Mapping[str, Any], work: float) -> None:
+        """``slow`` with ``until_jobs=N``: the job works only once N jobs have taken that fault (a barrier,
+        so that a test of overlapping jobs does not depend on how fast a loaded machine submits them).
+        Call with the lock held."""
+        group = self._held.setdefault(slow["group"], [])
+        group.append(job)
+        job.t_end = math.inf
+        if len(group) >= int(slow["until_jobs"]):
+            now = time.monotonic()
+            for held in self._held.pop(slow["group"]):
+                held.t_end = max(now, held.t_start) + work
 
     def _make_outputs(
         self,

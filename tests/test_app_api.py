@@ -199,7 +199,8 @@ def test_visitor_keys_keep_empty_fields_empty_unless_the_visitor_chose_the_serve
 
 
 def test_hosted_runs_overlap_instead_of_queueing_behind_each_other(client, hosted):
-    hosted.emulator.inject("slow", count=8, seconds=3.0, provider="fal")
+    # No job finishes before all eight were submitted: queued behind each other, they would never finish.
+    hosted.emulator.inject("slow", count=8, seconds=0.5, until_jobs=8, provider="fal")
     jobs = [client.submit(model="flux-2-pro", prompt=f"fox {i}", backend="fal", fal_key=f"test-many-{i}",
                           api_name="/generate") for i in range(8)]
     for job in jobs:
@@ -207,7 +208,7 @@ def test_hosted_runs_overlap_instead_of_queueing_behind_each_other(client, hoste
     fal = [r for r in hosted.emulator.requests if r["provider"] == "fal"]
     submits = [r["time"] for r in fal if r["phase"] == "submit"]
     results = [r["time"] for r in fal if r["phase"] == "result"]
-    assert len(submits) == 8
+    assert len(submits) == 8 and len(results) == 8
     assert max(submits) < min(results), "all eight jobs were submitted before the first one finished"
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import socket
 import threading
 from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import httpx
 import pytest
 
 from playground import backends
+from playground.backends import hosted as hosted_module
 from playground.backends.fal import FalBackend
 from playground.backends.hosted import HostedSettings, resolve_key
 from playground.backends.replicate import ReplicateBackend, output_urls
@@ -275,6 +279,44 @@ def test_bad_and_oversized_outputs_are_refused(hosted):
     hosted.emulator.inject("huge_image", provider="replicate", size=5_000_000)
     with pytest.raises(TransportError, match="over the 1000000-byte limit"):
         backends.run(Request(**REP_T2I, backend="replicate"), keys=REP)
+
+
+def test_a_cookie_from_an_output_host_never_goes_out_with_a_later_download(monkeypatch):
+    """Downloads share one client (pooled connections) across visitors, so it must keep no cookies."""
+    png = io.BytesIO()
+    make_image().save(png, format="PNG")
+    sent: list[str | None] = []
+
+    class FileHost(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            sent.append(self.headers.get("Cookie"))
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Set-Cookie", "visitor=first; Path=/")
+            self.send_header("Content-Length", str(len(png.getvalue())))
+            self.end_headers()
+            self.wfile.write(png.getvalue())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FileHost)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_port}/out.png"
+    try:
+        for _ in range(2):
+            image, _ = hosted_module.download_image(url, "fal", HostedSettings())
+            assert image.size == (64, 64)
+        assert sent == [None, None]
+        # The same check catches a client that keeps cookies.
+        keeping = httpx.Client()
+        monkeypatch.setattr(hosted_module, "_download_client", lambda: keeping)
+        for _ in range(2):
+            hosted_module.download_image(url, "fal", HostedSettings())
+        assert sent[-1] == "visitor=first"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.timeout(30)

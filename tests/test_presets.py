@@ -259,6 +259,22 @@ def test_an_input_file_that_changed_is_reported(tmp_path):
     assert "inputs[1].path: got 'gone.png'; allowed: an image file that exists" in str(err.value)
 
 
+def test_an_input_replaced_after_the_preset_was_read_is_still_caught(tmp_path):
+    """Inputs' hashes are remembered between listings (each page load lists the presets); a file
+    replaced in place, even with its old modification time put back, is read again."""
+    picture = tmp_path / "in.png"
+    make_image(color=(10, 20, 30)).save(picture)
+    doc = minimal(mode="image-to-image",
+                  inputs=[{"role": "image", "sha256": load_image(str(picture), "x").sha256, "path": "in.png"}])
+    (tmp_path / "p.json").write_text(json.dumps(doc))
+    assert preset_store.load_preset(tmp_path / "p.json")["inputs"][0]["path"] == "in.png"
+    before = picture.stat()
+    make_image(color=(200, 20, 30)).save(picture)
+    os.utime(picture, ns=(before.st_atime_ns, before.st_mtime_ns))
+    with pytest.raises(ValidationError, match="the file has changed since the preset was saved"):
+        preset_store.load_preset(tmp_path / "p.json")
+
+
 @pytest.mark.parametrize("name", ["../evil", "a/b", "..", ".hidden", "C:\\temp\\x", "x\\..\\y", "nul", "con.json",
                                   "", "   ", "tab\there", "!!!", "x" * 81, 42])
 def test_unsafe_names_are_refused_and_nothing_is_written_outside(home, tmp_path, name):

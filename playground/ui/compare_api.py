@@ -402,9 +402,9 @@ def drift_view(drift: Drift, box: Outbox, final: bool, file_format: FileFormat |
     drift.plot().save(plot, format="PNG")
     gif = archive = None
     if final:
-        if paths:
-            gif = str(drift.gif(box.folder / "drift.gif"))
-        archive = str(drift.to_zip(box.folder / "drift.zip", file_format))
+        made = drift.gif(box.folder / "drift.gif") if paths else None
+        gif = str(made) if made else None
+        archive = str(drift.to_zip(box.folder / "drift.zip", file_format, gif=made))
     return DriftView(drift=drift, plot=str(plot), filmstrip=list(zip(paths, captions, strict=True)),
                      table=drift.table(), manifest=drift.manifest(file_format), gif=gif, archive=archive,
                      finished=final)
