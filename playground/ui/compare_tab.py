@@ -449,7 +449,6 @@ class Handlers:
         updates: list[Any] = [
             gr.update(visible=not uses_model_axis),
             gr.update(visible=not uses_model_axis, **backends),
-            gr.update(visible=mode == "image-to-image"),
             gr.update(info=PARAMS_INFO + " " + params_info(models, mode)),
         ]
         for axis in form.axes:
@@ -467,7 +466,7 @@ class Handlers:
 
     def refresh_outputs(self) -> list[Any]:
         t = self.tab
-        return [t.model, t.backend, t.refs, t.params] + [c for row in t.axes for c in (row.param, row.search,
+        return [t.model, t.backend, t.params] + [c for row in t.axes for c in (row.param, row.search,
                                                                                        row.models, row.values)]
 
     # -- before running ----------------------------------------------------------------------------
@@ -646,6 +645,9 @@ def wire(demo: gr.Blocks, tab: CompareTab, fallback_keys: list[Any] | None = Non
     # new plan has its lists in place).
     gr.on(shape_triggers, h.refresh, form, h.refresh_outputs(), trigger_mode="always_last", **LIGHT, **RAW) \
         .then(h.plan_text, form, [tab.plan], **LIGHT, **RAW)
+    # The reference images follow the mode alone, from the mode's own change: the shape's refresh can be
+    # started by the model's change before a sent mode has arrived, and would hide them again.
+    tab.mode.change(lambda mode: gr.update(visible=mode == "image-to-image"), [tab.mode], [tab.refs], **LIGHT)
     plan_triggers = [demo.load, tab.backend.change, tab.refs.change, tab.prompt.blur, tab.params.blur, tab.seed.blur,
                      tab.max_cells.blur, tab.max_cost.blur, tab.fal_key.blur, tab.replicate_key.blur]
     for row in tab.axes:
