@@ -364,6 +364,7 @@ def _hash_file(path: Path, role: str) -> str:
 
 @functools.lru_cache(maxsize=512)
 def _hash_file_version(path: str, role: str, limits: Limits, version: tuple[int, ...]) -> str:
+    """`_hash_file`'s work; `version` (the file's stat) is only part of the memo's key."""
     if role == "mask":
         with Image.open(path) as img:
             size = img.size

@@ -43,10 +43,7 @@ def to_inpaint(page: Page, model_id: str, path: str) -> dict[Any, Any]:
 def to_compare(tab: CompareTab, model_id: str, prompt: str, path: str) -> dict[Any, Any]:
     """The Compare tab set up for a grid over the picture: image-to-image with it as the base."""
     model = target_model(model_id, I2I)
-    # Shown here, not only by the form's refresh that the mode change starts: the picture is on screen
-    # as the tab opens, whatever that round trip takes.
-    return {tab.model: model, tab.mode: I2I, tab.refs: gr.update(value=[path], visible=True),
-            tab.prompt: prompt or ""}
+    return {tab.model: model, tab.mode: I2I, tab.refs: [path], tab.prompt: prompt or ""}
 
 
 def _say_switch(asked: str, used: str, mode: str) -> None:
